@@ -1,0 +1,213 @@
+"""The shared torch layer: devices, dtypes, seeds, conversion, threads, pickling.
+
+Every skmath estimator goes through these few functions, so that "which device",
+"which dtype", "which random stream" and "how is it pickled" have one answer.
+"""
+
+import copy
+import os
+import re
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+_NUMPY_TO_TORCH = {
+    np.dtype(np.float64): torch.float64,
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.int64): torch.int64,
+    np.dtype(np.int32): torch.int32,
+    np.dtype(np.bool_): torch.bool,
+}
+
+
+def resolve_device(device):
+    """Turn a ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
+        ``"cuda:N"``.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the string is not a device skmath knows, or names a CUDA device that
+        this machine does not have.
+
+    Examples
+    --------
+    >>> from skmath._engine import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or not _DEVICE_PATTERN.match(device):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
+        )
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu' or device='auto'."
+        )
+    dev = torch.device(device)
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} was requested but only "
+            f"{torch.cuda.device_count()} CUDA device(s) are available."
+        )
+    return dev
+
+
+def torch_dtype(dtype):
+    """The torch dtype matching a NumPy dtype (float64 stays float64)."""
+    return _NUMPY_TO_TORCH[np.dtype(dtype)]
+
+
+def as_tensor(array, device, dtype=None):
+    """NumPy array -> tensor on ``device``, without a copy when none is needed.
+
+    On CPU with a C-contiguous array of the right dtype the tensor shares the
+    array's memory, so callers must never modify it in place (skmath never
+    modifies its inputs).
+
+    Parameters
+    ----------
+    array : ndarray
+        Validated input.
+    device : torch.device
+        Where the tensor lives.
+    dtype : numpy or torch dtype, default=None
+        Target dtype; ``None`` keeps the array's dtype.
+    """
+    if isinstance(array, torch.Tensor):
+        tensor = array
+    else:
+        array = np.asarray(array)
+        if not array.flags.c_contiguous:
+            array = np.ascontiguousarray(array)
+        if not array.flags.writeable:
+            # torch.from_numpy warns on read-only arrays; share through a view
+            # that we promise not to write to.
+            array = np.array(array, copy=True)
+        tensor = torch.from_numpy(array)
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        dtype = torch_dtype(dtype)
+    return tensor.to(device=device, dtype=dtype)
+
+
+def to_numpy(tensor):
+    """Tensor (any device) -> NumPy array on the host."""
+    return tensor.detach().cpu().numpy()
+
+
+def seed_from(random_state):
+    """Draw a 63-bit integer seed from a sklearn ``random_state``.
+
+    ``None``, an int or a :class:`numpy.random.RandomState` are accepted, as
+    everywhere in scikit-learn; the same int always gives the same seed.
+    """
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.int32).max)) * (2**31) + int(
+        rng.randint(np.iinfo(np.int32).max)
+    )
+
+
+def make_generator(random_state, device):
+    """A local :class:`torch.Generator` on ``device`` seeded from ``random_state``.
+
+    skmath never touches torch's global random state: every random draw in a
+    fit or a prediction goes through a generator made here.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine import make_generator
+    >>> g1 = make_generator(0, torch.device("cpu"))
+    >>> g2 = make_generator(0, torch.device("cpu"))
+    >>> bool(torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2)))
+    True
+    """
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed_from(random_state))
+    return generator
+
+
+def thread_budget():
+    """Number of CPU threads torch may use in this process.
+
+    Worker processes started by joblib (loky) or dask set ``OMP_NUM_THREADS``
+    (or its MKL/OpenBLAS siblings) to their share of the cores; torch must stay
+    inside that share, or ``GridSearchCV(n_jobs=k)`` oversubscribes the machine.
+    """
+    budget = torch.get_num_threads()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            budget = min(budget, int(value))
+    return max(budget, 1)
+
+
+@contextmanager
+def torch_threads():
+    """Run a block with torch limited to :func:`thread_budget` threads."""
+    before = torch.get_num_threads()
+    budget = thread_budget()
+    if budget != before:
+        torch.set_num_threads(budget)
+    try:
+        yield
+    finally:
+        if budget != before:
+            torch.set_num_threads(before)
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.nn.Module):
+        # nn.Module.to works in place: copy first so the live estimator keeps
+        # its device.
+        return copy.deepcopy(value).to("cpu")
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu")
+    return value
+
+
+class TorchEstimatorMixin:
+    """Mixin giving every skmath estimator device handling and portable pickles.
+
+    Fitted state is either NumPy arrays (as in sklearn) or torch modules and
+    tensors; on pickling the latter are moved to the CPU, so a model fitted on a
+    GPU loads on a machine without one. After loading, computations run on the
+    CPU unless the estimator's ``device`` says otherwise and is available.
+    """
+
+    def _resolve_device(self):
+        self._device = resolve_device(self.device)
+        return self._device
+
+    def _predict_device(self):
+        """Device for post-fit computations: the fitted one if still usable."""
+        device = getattr(self, "_device", None)
+        if device is None or (device.type == "cuda" and not torch.cuda.is_available()):
+            return torch.device("cpu")
+        return device
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else None
+        if state is None:
+            state = self.__dict__.copy()
+        return {key: _to_cpu(value) for key, value in state.items()}

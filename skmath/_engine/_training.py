@@ -1,0 +1,177 @@
+"""The one minibatch training loop shared by every gradient-trained estimator.
+
+Layering (after skorch, without its size): ``train`` runs epochs, an epoch runs
+batches, a batch calls the estimator's ``batch_loss``; estimators supply only
+that function, an optimizer and, if they want, a validation score.
+"""
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` hands back to the estimator.
+
+    Attributes
+    ----------
+    loss_curve : list of float
+        Mean training loss of each epoch run (``loss_curve_`` in sklearn).
+    validation_scores : list of float
+        Validation score of each epoch (higher is better); empty without one.
+    best_loss : float
+        Lowest epoch loss seen.
+    best_validation_score : float or None
+        Highest validation score seen.
+    n_iter : int
+        Epochs run.
+    converged : bool
+        True when stopping came from the tolerance rule, False when the
+        ``max_iter`` epochs ran out.
+    """
+
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = None
+    n_iter: int = 0
+    converged: bool = False
+
+
+def minibatches(n_samples, batch_size, *, shuffle, generator, device):
+    """Index tensors of the minibatches of one epoch, drawn with ``generator``."""
+    if shuffle:
+        order = torch.randperm(n_samples, generator=generator, device=device)
+    else:
+        order = torch.arange(n_samples, device=device)
+    return torch.split(order, batch_size)
+
+
+def train(
+    model,
+    batch_loss,
+    data,
+    *,
+    optimizer,
+    max_iter,
+    batch_size,
+    generator,
+    shuffle=True,
+    tol=1e-4,
+    n_iter_no_change=10,
+    validation_score=None,
+    on_plateau=None,
+    on_epoch_end=None,
+    verbose=False,
+    desc="fit",
+    result=None,
+):
+    """Minibatch training with sklearn's stopping rule and best-weight restore.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place.
+    batch_loss : callable
+        ``batch_loss(*batch) -> Tensor`` scalar mean loss of one minibatch;
+        ``batch`` holds the rows of each tensor of ``data``.
+    data : tuple of Tensor
+        Training tensors on the training device, sharing their first dimension.
+    optimizer : torch.optim.Optimizer
+    max_iter : int
+        Maximum number of epochs.
+    batch_size : int
+    generator : torch.Generator
+        Draws the minibatch order (never the global RNG).
+    shuffle : bool, default=True
+    tol : float, default=1e-4
+        An epoch "improves" when its loss is below ``best_loss - tol`` (or its
+        validation score above ``best + tol``).
+    n_iter_no_change : int, default=10
+        Epochs without improvement before ``on_plateau`` is asked what to do.
+    validation_score : callable or None
+        ``validation_score() -> float`` (higher is better). When given,
+        improvement is judged on it and the weights of the best epoch are
+        restored at the end (early stopping).
+    on_plateau : callable or None
+        Called when the plateau rule triggers; return True to keep training
+        (e.g. after lowering the learning rate), False to stop. ``None`` stops.
+    on_epoch_end : callable or None
+        ``on_epoch_end(epoch, loss)`` after each epoch (learning-rate schedules).
+    verbose : bool
+        Show a ``tqdm`` progress bar with the running loss.
+    result : TrainResult or None
+        Continue an earlier result (``warm_start`` / ``partial_fit``).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    FloatingPointError
+        When the loss becomes NaN or infinite: the weights are not left as NaN
+        silently, the caller is told to lower the learning rate.
+    """
+    result = TrainResult() if result is None else result
+    n_samples = data[0].shape[0]
+    device = data[0].device
+    best_state = None
+    no_improvement = 0
+    best_val = result.best_validation_score
+    bar = tqdm(range(max_iter), desc=desc, disable=not verbose, leave=False)
+    model.train()
+    for epoch in bar:
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for idx in minibatches(
+            n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
+        ):
+            batch = tuple(t[idx] for t in data)
+            optimizer.zero_grad(set_to_none=True)
+            loss = batch_loss(*batch)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach().to(torch.float64) * idx.shape[0]
+        epoch_loss = float(total) / n_samples
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"Training diverged at epoch {result.n_iter + 1}: the loss is "
+                f"{epoch_loss}. Lower learning_rate_init or standardise the inputs."
+            )
+        result.n_iter += 1
+        result.loss_curve.append(epoch_loss)
+        if on_epoch_end is not None:
+            on_epoch_end(result.n_iter, epoch_loss)
+
+        if validation_score is not None:
+            model.eval()
+            with torch.no_grad():
+                score = float(validation_score())
+            model.train()
+            result.validation_scores.append(score)
+            improved = best_val is None or score > best_val + tol
+            if best_val is None or score > best_val:
+                best_val = score
+                best_state = copy.deepcopy(model.state_dict())
+        else:
+            improved = epoch_loss < result.best_loss - tol
+        result.best_loss = min(result.best_loss, epoch_loss)
+        no_improvement = 0 if improved else no_improvement + 1
+        if verbose:
+            bar.set_postfix(loss=f"{epoch_loss:.5g}")
+        if no_improvement > n_iter_no_change:
+            if on_plateau is not None and on_plateau():
+                no_improvement = 0
+                continue
+            result.converged = True
+            break
+    bar.close()
+    result.best_validation_score = best_val
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,6 @@
+"""Linear models: least squares and logistic regression."""
+
+from ._linear import LinearRegression
+
+
+__all__ = ["LinearRegression", "LogisticRegression"]
