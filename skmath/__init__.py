@@ -1,13 +1,10 @@
 """skmath: scikit-learn-compatible estimators whose math runs in PyTorch."""
 
-
 from .linear_model import LinearRegression
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "KMeans",
     "LinearRegression",
-    "LogisticRegression",
     "__version__",
 ]
