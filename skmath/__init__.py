@@ -1,10 +1,11 @@
 """skmath: scikit-learn-compatible estimators whose math runs in PyTorch."""
 
-from .linear_model import LinearRegression
+from .linear_model import LinearRegression, LogisticRegression
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearRegression",
+    "LogisticRegression",
     "__version__",
 ]
