@@ -1,0 +1,216 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from sklearn import linear_model as sk
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+    make_regression,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from skmath import LinearRegression, LogisticRegression
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _rel(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def _scaled(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+# ---------------------------------------------------------------- LinearRegression
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_linear_matches_sklearn_on_diabetes(fit_intercept):
+    # Coefficients and intercept equal sklearn's lstsq solution to 1e-6 relative.
+    X, y = load_diabetes(return_X_y=True)
+    ours = LinearRegression(fit_intercept=fit_intercept, device="cpu").fit(X, y)
+    ref = sk.LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    assert _rel(ours.coef_, ref.coef_) < 1e-6
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6, atol=1e-8)
+    assert ours.rank_ == ref.rank_
+    assert_allclose(ours.singular_, ref.singular_, rtol=1e-6)
+
+
+def test_linear_sample_weight_and_multioutput_match_sklearn():
+    # Weighted, multi-output fit equals sklearn's on the same data.
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.column_stack([y, 0.5 * y + X[:, 0], -y])
+    w = np.random.RandomState(0).uniform(0.1, 3, size=len(y))
+    ours = LinearRegression(device="cpu").fit(X, Y, sample_weight=w)
+    ref = sk.LinearRegression().fit(X, Y, sample_weight=w)
+    assert ours.coef_.shape == (3, X.shape[1])
+    assert _rel(ours.coef_, ref.coef_) < 1e-6
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6)
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(100, 12), (20, 50)])
+def test_linear_rank_deficient_is_minimum_norm(shape):
+    # Collinear or wide X gives sklearn's minimum-norm solution.
+    rng = np.random.RandomState(0)
+    X = rng.randn(*shape)
+    X[:, -1] = X[:, 0] + 2 * X[:, 1]  # exact collinearity
+    y = rng.randn(shape[0])
+    ours = LinearRegression(device="cpu").fit(X, y)
+    ref = sk.LinearRegression().fit(X, y)
+    assert ours.rank_ == ref.rank_ < shape[1]
+    assert _rel(ours.coef_, ref.coef_) < 1e-6
+    assert_allclose(ours.intercept_, ref.intercept_, atol=1e-8)
+    # It is the minimum-norm one: equal to the pseudo-inverse solution.
+    Xc = X - X.mean(axis=0)
+    assert_allclose(ours.coef_, np.linalg.pinv(Xc) @ (y - y.mean()), atol=1e-8)
+
+
+def test_linear_float32_preserved():
+    # float32 in -> float32 coefficients and predictions, like sklearn.
+    X, y = make_regression(200, 5, random_state=0)
+    X32 = X.astype(np.float32)
+    model = LinearRegression(device="cpu").fit(X32, y.astype(np.float32))
+    assert model.coef_.dtype == np.float32
+    assert model.predict(X32).dtype == np.float32
+    assert_allclose(model.coef_, sk.LinearRegression().fit(X, y).coef_, rtol=1e-3)
+
+
+def test_linear_positive_matches_sklearn():
+    # positive=True equals sklearn's non-negative least squares.
+    X, y = load_diabetes(return_X_y=True)
+    ours = LinearRegression(positive=True, device="cpu").fit(X, y)
+    ref = sk.LinearRegression(positive=True).fit(X, y)
+    assert (ours.coef_ >= 0).all()
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-6)
+
+
+# -------------------------------------------------------------- LogisticRegression
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_wine, load_iris])
+def test_logistic_reaches_sklearn_lbfgs_optimum(loader):
+    # At tight tol, coefficients within 1e-3 relative and probabilities 1e-4.
+    X, y = _scaled(loader)
+    ours = LogisticRegression(tol=1e-10, max_iter=5000, device="cpu").fit(X, y)
+    ref = sk.LogisticRegression(tol=1e-10, max_iter=5000).fit(X, y)
+    assert _rel(ours.coef_, ref.coef_) < 1e-3
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-3, atol=1e-4)
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
+    assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=1e-3, atol=1e-3)
+    assert_allclose(ours.predict_log_proba(X), ref.predict_log_proba(X), atol=1e-3)
+    assert (ours.predict(X) == ref.predict(X)).all()
+
+
+def test_logistic_digits_multinomial_matches_sklearn():
+    # Ten-class multinomial on digits reaches sklearn's optimum.
+    X, y = _scaled(load_digits)
+    X, y = X[:600], y[:600]
+    ours = LogisticRegression(C=0.1, tol=1e-8, max_iter=5000, device="cpu").fit(X, y)
+    ref = sk.LogisticRegression(C=0.1, tol=1e-8, max_iter=5000).fit(X, y)
+    assert ours.coef_.shape == (10, 64)
+    assert _rel(ours.coef_, ref.coef_) < 1e-3
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced", {0: 1.0, 1: 3.0, 2: 0.5}])
+def test_logistic_weights_match_sklearn(class_weight):
+    # sample_weight and class_weight enter the objective exactly as in sklearn.
+    X, y = _scaled(load_wine)
+    w = np.random.RandomState(1).uniform(0.2, 2.0, size=len(y))
+    kw = dict(C=0.5, tol=1e-10, max_iter=5000, class_weight=class_weight)
+    ours = LogisticRegression(device="cpu", **kw).fit(X, y, sample_weight=w)
+    ref = sk.LogisticRegression(**kw).fit(X, y, sample_weight=w)
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
+
+
+def test_logistic_no_penalty_and_no_intercept():
+    # C=np.inf (no penalty) and fit_intercept=False match sklearn.
+    X, y = make_classification(300, 5, random_state=0, flip_y=0.2)
+    for kw in [dict(C=np.inf), dict(fit_intercept=False)]:
+        ours = LogisticRegression(tol=1e-10, max_iter=1000, device="cpu", **kw).fit(X, y)
+        ref = sk.LogisticRegression(tol=1e-10, max_iter=1000, **kw).fit(X, y)
+        assert _rel(ours.coef_, ref.coef_) < 1e-3
+        assert_allclose(ours.intercept_, ref.intercept_, atol=1e-4)
+
+
+def test_logistic_string_labels_and_shapes():
+    # String labels round-trip; binary coef_ has one row; proba rows sum to 1.
+    X, y = _scaled(load_breast_cancer)
+    labels = np.array(["malignant", "benign"])[y]
+    clf = LogisticRegression(device="cpu").fit(X, labels)
+    assert list(clf.classes_) == ["benign", "malignant"]
+    assert clf.coef_.shape == (1, X.shape[1]) and clf.intercept_.shape == (1,)
+    assert set(clf.predict(X)) <= set(labels)
+    assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    assert clf.score(X, labels) > 0.95
+
+
+def test_logistic_convergence_warning_and_n_iter():
+    # Stopping on max_iter warns like sklearn and reports n_iter_ == max_iter.
+    X, y = _scaled(load_digits)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        clf = LogisticRegression(max_iter=3, device="cpu").fit(X, y)
+    assert clf.n_iter_.tolist() == [3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = LogisticRegression(max_iter=1000, device="cpu").fit(X, y)
+    assert 1 <= clf.n_iter_[0] < 1000
+
+
+def test_logistic_rejects_l1_ratio():
+    # The unsupported elastic-net penalty is refused, not silently ignored.
+    X, y = _scaled(load_iris)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        LogisticRegression(l1_ratio=0.5, device="cpu").fit(X, y)
+
+
+def test_logistic_warm_start_continues():
+    # warm_start starts from the previous solution: the refit needs fewer iterations.
+    X, y = _scaled(load_wine)
+    clf = LogisticRegression(tol=1e-8, max_iter=500, warm_start=True, device="cpu")
+    first = clf.fit(X, y).n_iter_[0]
+    second = clf.fit(X, y).n_iter_[0]
+    assert second < first
+
+
+# --------------------------------------------------------------------- both
+
+
+@pytest.mark.parametrize(
+    "est, data",
+    [
+        (LinearRegression, lambda: load_diabetes(return_X_y=True)),
+        (LogisticRegression, lambda: _scaled(load_wine)),
+    ],
+)
+def test_pickle_roundtrip_predicts_the_same(est, data):
+    # A fitted model pickles and predicts identically after loading.
+    X, y = data()
+    model = est(device="cpu").fit(X, y)
+    clone = pickle.loads(pickle.dumps(model))
+    assert_allclose(clone.predict(X), model.predict(X))
+
+
+@CUDA
+@pytest.mark.parametrize("est", [LinearRegression, LogisticRegression])
+def test_cuda_fit_matches_cpu_and_pickles(est):
+    # Fitting on CUDA gives the CPU model; the pickle carries only NumPy arrays.
+    X, y = _scaled(load_wine) if est is LogisticRegression else load_diabetes(return_X_y=True)
+    gpu = est(device="cuda").fit(X, y)
+    cpu = est(device="cpu").fit(X, y)
+    assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-6)
+    assert isinstance(gpu.coef_, np.ndarray)
+    loaded = pickle.loads(pickle.dumps(gpu))
+    assert_allclose(loaded.predict(X), gpu.predict(X))
