@@ -1,0 +1,110 @@
+"""skmath estimators inside sklearn's tooling: Pipeline, search, CV, clone, pandas, dask."""
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skmath
+from skmath import LinearRegression, LogisticRegression
+
+# (estimator, dataset loader, parameter grid) for each estimator under test.
+CASES = {
+    "LinearRegression": (LinearRegression, load_diabetes, {"fit_intercept": [True, False]}),
+    "LogisticRegression": (LogisticRegression, load_wine, {"C": [0.1, 1.0]}),
+}
+if hasattr(skmath, "KMeans"):
+    CASES["KMeans"] = (skmath.KMeans, load_wine, {"n_clusters": [2, 3]})
+
+
+def _pipe(est):
+    return make_pipeline(StandardScaler(), est(device="cpu", **_extra(est)))
+
+
+def _extra(est):
+    return {"random_state": 0} if "random_state" in est().get_params() else {}
+
+
+def _search(name, n_jobs):
+    est, loader, grid = CASES[name]
+    X, y = loader(return_X_y=True)
+    step = type(_pipe(est)[-1]).__name__.lower()
+    grid = {f"{step}__{k}": v for k, v in grid.items()}
+    search = GridSearchCV(_pipe(est), grid, cv=KFold(3, shuffle=True, random_state=0), n_jobs=n_jobs)
+    return search.fit(X, y)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pipeline_gridsearch_parallel_equals_serial(name):
+    # GridSearchCV(n_jobs=2) over a StandardScaler pipeline gives the serial results.
+    serial = _search(name, n_jobs=1)
+    parallel = _search(name, n_jobs=2)
+    assert_allclose(
+        parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    assert parallel.best_params_ == serial.best_params_
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cross_val_score_and_clone(name):
+    # cross_val_score runs, and a clone is unfitted with identical parameters.
+    est, loader, _ = CASES[name]
+    X, y = loader(return_X_y=True)
+    scores = cross_val_score(_pipe(est), X, y, cv=3)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+    fitted = _pipe(est).fit(X, y)
+    copy = clone(fitted)
+    assert copy.get_params()[copy.steps[-1][0]].get_params() == fitted[-1].get_params()
+    assert not hasattr(copy[-1], "n_features_in_")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pandas_dataframe_feature_names(name):
+    # DataFrames give feature_names_in_, and mismatched column names are refused.
+    pd = pytest.importorskip("pandas")
+    est, loader, _ = CASES[name]
+    data = loader(as_frame=True)
+    X, y = data.data, data.target
+    model = est(device="cpu", **_extra(est)).fit(StandardScaler().set_output(transform="pandas").fit_transform(X), y)
+    assert list(model.feature_names_in_) == list(X.columns)
+    renamed = X.rename(columns={X.columns[0]: "something_else"})
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(renamed)
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_regressor_and_classifier_scores_match_sklearn_in_pipeline():
+    # Pipeline scores equal sklearn's own estimators on the same folds.
+    from sklearn import linear_model as sk
+
+    X, y = load_breast_cancer(return_X_y=True)
+    cv = KFold(5, shuffle=True, random_state=0)
+    ours = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(device="cpu")), X, y, cv=cv)
+    ref = cross_val_score(make_pipeline(StandardScaler(), sk.LogisticRegression()), X, y, cv=cv)
+    assert abs(ours.mean() - ref.mean()) < 0.005
+    X, y = load_diabetes(return_X_y=True)
+    ours = cross_val_score(LinearRegression(device="cpu"), X, y, cv=cv)
+    ref = cross_val_score(sk.LinearRegression(), X, y, cv=cv)
+    assert_allclose(ours, ref, rtol=1e-8)
+
+
+def test_dask_local_cluster_gridsearch_equals_local():
+    # The same GridSearchCV on a dask LocalCluster (worker processes) gives the local results.
+    distributed = pytest.importorskip("distributed")
+    local = {name: _search(name, n_jobs=1) for name in CASES}
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            remote = {name: _search(name, n_jobs=-1) for name in CASES}
+    for name in CASES:
+        assert_allclose(
+            remote[name].cv_results_["mean_test_score"],
+            local[name].cv_results_["mean_test_score"],
+        )
+        assert remote[name].best_params_ == local[name].best_params_

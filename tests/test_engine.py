@@ -1,0 +1,78 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from skmath._engine import (
+    TorchEstimatorMixin,
+    as_tensor,
+    make_generator,
+    resolve_device,
+    seed_from,
+    thread_budget,
+    to_numpy,
+    torch_threads,
+)
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", 3, None, "CPU"])
+def test_unknown_device_is_a_clear_value_error(bad):
+    # Unknown device names raise ValueError naming the accepted values.
+    with pytest.raises(ValueError, match="'auto', 'cpu', 'cuda'"):
+        resolve_device(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
+def test_cuda_without_gpu_is_a_clear_value_error():
+    # Asking for CUDA on a CPU-only machine says so; "auto" falls back to CPU.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_as_tensor_shares_memory_on_cpu_and_never_writes():
+    # C-contiguous arrays of the right dtype are not copied; non-contiguous are.
+    X = np.arange(12, dtype=np.float64).reshape(3, 4)
+    t = as_tensor(X, torch.device("cpu"))
+    assert t.data_ptr() == X.__array_interface__["data"][0]
+    t2 = as_tensor(X[:, ::2], torch.device("cpu"))
+    assert t2.is_contiguous() and np.array_equal(to_numpy(t2), X[:, ::2])
+    assert as_tensor(X, torch.device("cpu"), dtype=np.float32).dtype == torch.float32
+
+
+def test_generator_is_local_and_reproducible():
+    # Same random_state -> same stream; torch's global RNG is left untouched.
+    state = torch.random.get_rng_state()
+    a = torch.rand(5, generator=make_generator(42, torch.device("cpu")))
+    b = torch.rand(5, generator=make_generator(42, torch.device("cpu")))
+    c = torch.rand(5, generator=make_generator(43, torch.device("cpu")))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert seed_from(np.random.RandomState(0)) == seed_from(0)
+
+
+def test_thread_budget_follows_worker_environment(monkeypatch):
+    # Inside a joblib/dask worker (OMP_NUM_THREADS=1) torch is held to one thread.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_budget() == 1
+    before = torch.get_num_threads()
+    with torch_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+class _Holder(TorchEstimatorMixin):
+    pass
+
+
+def test_pickle_moves_modules_to_cpu_without_touching_the_original():
+    # __getstate__ copies torch state to the CPU; the live object is unchanged.
+    holder = _Holder()
+    holder.net_ = torch.nn.Linear(2, 1)
+    holder.buf_ = torch.ones(3)
+    loaded = pickle.loads(pickle.dumps(holder))
+    assert torch.equal(loaded.net_.weight, holder.net_.weight)
+    assert loaded.buf_.device.type == "cpu"
+    assert loaded._predict_device().type == "cpu"
