@@ -1,0 +1,115 @@
+"""Bad input gets a clear error, for every public estimator; inputs are never modified."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+import skmath
+
+FAST = {"max_iter": 5}
+
+
+def _estimators():
+    for name in sorted(skmath.__all__):
+        obj = getattr(skmath, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            params = {"device": "cpu"}
+            signature = inspect.signature(obj).parameters
+            params.update({k: v for k, v in FAST.items() if k in signature})
+            if "random_state" in signature:
+                params["random_state"] = 0
+            if "n_clusters" in signature:
+                params["n_clusters"] = 2
+            yield pytest.param(obj(**params), id=name)
+
+
+ESTIMATORS = list(_estimators())
+
+
+def _data(est, n=30, d=3):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, d)
+    if is_classifier(est):
+        y = np.arange(n) % 2
+    elif is_regressor(est):
+        y = X @ np.arange(1.0, d + 1) + 0.1 * rng.randn(n)
+    else:
+        y = None
+    return X, y
+
+
+def _fit(est, X, y):
+    return est.fit(X) if y is None else est.fit(X, y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+@pytest.mark.parametrize(
+    "value, message", [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")]
+)
+def test_non_finite_X_is_refused(est, value, message):
+    # NaN or infinity in X raise a ValueError that names the problem.
+    X, y = _data(est)
+    X[3, 1] = value
+    with pytest.raises(ValueError, match=message):
+        _fit(est, X, y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_wrong_shapes_are_refused(est):
+    # Empty, 1-D and 3-D X give ValueErrors that say what is wrong.
+    X, y = _data(est)
+    with pytest.raises(ValueError, match="0 sample"):
+        _fit(est, X[:0], None if y is None else y[:0])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        _fit(est, X[:, 0], y)
+    with pytest.raises(ValueError, match="dim 3"):
+        _fit(est, X[:, :, None], y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_strings_in_X_are_refused(est):
+    # A string column is a ValueError (could not convert), not a crash.
+    X, y = _data(est)
+    X = X.astype(object)
+    X[0, 0] = "abc"
+    with pytest.raises((ValueError, TypeError), match="convert|string"):
+        _fit(est, X, y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_wrong_feature_count_at_predict(est):
+    # After fitting on 3 features, 4 features at prediction time are refused.
+    X, y = _data(est)
+    _fit(est, X, y)
+    method = "predict" if hasattr(est, "predict") else "score_samples"
+    with pytest.raises(ValueError, match="features"):
+        getattr(est, method)(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("est", [e for e in ESTIMATORS if is_classifier(e.values[0])])
+def test_one_class_is_refused(est):
+    # A classifier given a single class says so.
+    X, _ = _data(est)
+    with pytest.raises(ValueError, match="class"):
+        est.fit(X, np.zeros(len(X), dtype=int))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_inputs_are_never_modified(est):
+    # fit and predict leave X, y and sample_weight exactly as they were.
+    X, y = _data(est)
+    w = np.linspace(0.5, 1.5, len(X))
+    X0, y0, w0 = X.copy(), None if y is None else y.copy(), w.copy()
+    if "sample_weight" in inspect.signature(est.fit).parameters:
+        est.fit(X, y, sample_weight=w)
+    else:
+        _fit(est, X, y)
+    for method in ("predict", "predict_proba", "transform", "score_samples"):
+        if hasattr(est, method):
+            getattr(est, method)(X)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(w, w0)
+    if y is not None:
+        np.testing.assert_array_equal(y, y0)
