@@ -1,0 +1,307 @@
+r"""Infinite-width kernels (NNGP and NTK) of fully connected networks.
+
+Pure tensor functions, no estimator state. The network is
+
+.. code-block:: text
+
+    stax.serial(Dense(W_std=weight_std, b_std=bias_std), act(),   # depth times
+                ...,
+                Dense(W_std=weight_std, b_std=bias_std))          # readout
+
+in the NTK parameterisation, with neural-tangents' ``stax`` conventions, so
+that the same settings give the same numbers.
+
+Recursion (Jacot et al. 2018; Lee et al. 2019, eq. (S3)–(S5)). For a pair of
+inputs :math:`x, x' \in \mathbb{R}^d` the input layer gives
+:math:`\Sigma^{0} = x \cdot x' / d`, :math:`\Theta^{0} = 0`. A Dense layer maps
+
+.. math::
+
+    \Sigma \leftarrow \sigma_w^2 \Sigma + \sigma_b^2, \qquad
+    \Theta \leftarrow \Sigma + \sigma_w^2 \Theta
+
+(the NTK update uses the *new* :math:`\Sigma`), and an activation :math:`\phi`
+maps
+
+.. math::
+
+    \Sigma \leftarrow \mathbb{E}[\phi(u)\phi(v)], \qquad
+    \Theta \leftarrow \Theta \, \mathbb{E}[\phi'(u)\phi'(v)],
+
+with :math:`(u, v)` centred Gaussian with covariance
+:math:`\begin{pmatrix} q_{1} & \Sigma \\ \Sigma & q_{2} \end{pmatrix}`, where
+:math:`q_1 = \Sigma(x, x)` and :math:`q_2 = \Sigma(x', x')` are the variances
+at that layer. The Gaussian expectations have closed forms for ReLU
+(arc-cosine kernels, Cho & Saul 2009), erf (Williams 1997) and GELU
+(Tsuchida et al. 2021); the formulas below are the ones neural-tangents uses
+(``neural_tangents/_src/stax/elementwise.py``), written for tensors.
+
+Every function takes validated floating tensors and returns tensors of the
+same dtype and device.
+"""
+
+import math
+
+import torch
+
+ACTIVATIONS = ("relu", "erf", "gelu")
+
+#: Elements (rows x columns) of one block of the kernel matrix: each block
+#: needs about ten temporaries of this size, so 2**18 float64 elements keep
+#: the working set near 20 MiB whatever the input size.
+_BLOCK_ELEMENTS = 2**18
+
+_PI = math.pi
+_INV_2PI = 1.0 / (2.0 * math.pi)
+_TWO_OVER_PI = 2.0 / math.pi
+_FOUR_OVER_PI = 4.0 / math.pi
+
+
+def _relu(cov, var1, var2):
+    r"""ReLU arc-cosine kernel and its derivative kernel.
+
+    With :math:`\theta = \arccos(\Sigma / \sqrt{q_1 q_2})`,
+
+    .. math::
+
+        \mathbb{E}[\phi(u)\phi(v)]
+            = \frac{\sqrt{q_1 q_2 - \Sigma^2} + (\pi - \theta)\Sigma}{2\pi},
+        \qquad
+        \mathbb{E}[\phi'(u)\phi'(v)] = \frac{\pi - \theta}{2\pi}.
+
+    The angle is computed as ``atan2(sqrt(q1 q2 - cov^2), cov)`` (the square
+    root's argument clamped at 0), which stays accurate near
+    :math:`\theta = 0` where ``arccos`` loses half the digits.
+
+    Parameters
+    ----------
+    cov : Tensor, shape (n1, n2)
+        Pre-activation covariances :math:`\Sigma(x_i, x'_j)`.
+    var1 : Tensor, shape (n1, 1)
+        Pre-activation variances :math:`q_1` of the rows.
+    var2 : Tensor, shape (1, n2)
+        Pre-activation variances :math:`q_2` of the columns.
+
+    Returns
+    -------
+    new_cov : Tensor, shape (n1, n2)
+    dot : Tensor, shape (n1, n2)
+        :math:`\mathbb{E}[\phi'(u)\phi'(v)]`, the factor applied to the NTK.
+    """
+    root = torch.addcmul(var1 * var2, cov, cov, value=-1.0).clamp_(min=0.0).sqrt_()
+    dot = torch.atan2(root, cov).neg_().add_(_PI).mul_(_INV_2PI)
+    new_cov = torch.addcmul(root.mul_(_INV_2PI), dot, cov)
+    return new_cov, dot
+
+
+def _erf(cov, var1, var2):
+    r"""Erf kernel (Williams 1997) and its derivative kernel.
+
+    .. math::
+
+        \mathbb{E}[\phi(u)\phi(v)] = \frac{2}{\pi} \arcsin
+            \frac{2\Sigma}{\sqrt{(1 + 2 q_1)(1 + 2 q_2)}},
+        \qquad
+        \mathbb{E}[\phi'(u)\phi'(v)] = \frac{4}{\pi}
+            \frac{1}{\sqrt{(1 + 2 q_1)(1 + 2 q_2) - 4\Sigma^2}},
+
+    with the arcsine written as ``atan2(2 cov, sqrt(prod - 4 cov^2))``.
+    Shapes as in :func:`_relu`.
+    """
+    prod = (1.0 + 2.0 * var1) * (1.0 + 2.0 * var2)
+    root = torch.addcmul(prod, cov, cov, value=-4.0).clamp_(min=0.0).sqrt_()
+    new_cov = torch.atan2(2.0 * cov, root).mul_(_TWO_OVER_PI)
+    dot = root.reciprocal_().mul_(_FOUR_OVER_PI)
+    return new_cov, dot
+
+
+def _gelu(cov, var1, var2):
+    r"""GELU kernel (Tsuchida et al. 2021) and its derivative kernel.
+
+    With :math:`\delta^2 = (1 + q_1)(1 + q_2) - \Sigma^2` and
+    :math:`\beta = \operatorname{atan2}(\Sigma, \delta)`,
+
+    .. math::
+
+        \mathbb{E}[\phi(u)\phi(v)] = \frac{\Sigma}{4}
+            + \frac{1}{2\pi}\left(\frac{\Sigma^2 + q_1 q_2 \delta^2}
+              {(1 + q_1)(1 + q_2)\,\delta} + \Sigma\beta\right),
+
+        \mathbb{E}[\phi'(u)\phi'(v)] = \frac14 + \frac{\beta}{2\pi}
+            + \frac{\Sigma}{2\pi\delta}\left(\frac{1}{\delta^2}
+              + \frac{1 - q_1 q_2}{(1 + q_1)(1 + q_2)} + 1\right).
+
+    Shapes as in :func:`_relu`.
+    """
+    prod = var1 * var2
+    prod_plus_1 = (1.0 + var1) * (1.0 + var2)
+    delta_sq = torch.addcmul(prod_plus_1, cov, cov, value=-1.0).clamp_(min=0.0)
+    delta = delta_sq.sqrt()
+    angle = torch.atan2(cov, delta)
+    cov_sq = cov * cov
+    new_cov = torch.addcmul(cov_sq, prod, delta_sq).div_(prod_plus_1 * delta)
+    new_cov.addcmul_(cov, angle).mul_(_INV_2PI).add_(cov, alpha=0.25)
+    dot = delta_sq.reciprocal_().add_((1.0 - prod) / prod_plus_1 + 1.0)
+    dot.mul_(cov).div_(delta).mul_(_INV_2PI)
+    dot.add_(angle, alpha=_INV_2PI).add_(0.25)
+    return new_cov, dot
+
+
+_ACTIVATION_KERNELS = {"relu": _relu, "erf": _erf, "gelu": _gelu}
+
+
+def _layer_variances(X, depth, activation, weight_std, bias_std):
+    """Pre-activation variances :math:`q_l(x) = \\Sigma_l(x, x)` of each hidden layer.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n, d)
+
+    Returns
+    -------
+    variances : list of ``depth`` tensors of shape (n,)
+        Variance after the l-th hidden Dense layer (before its activation).
+    out : Tensor, shape (n,)
+        NNGP variance of the readout.
+    ntk : Tensor, shape (n,)
+        NTK diagonal :math:`\\Theta(x, x)` of the readout.
+    """
+    act = _ACTIVATION_KERNELS[activation]
+    w2, b2 = weight_std**2, bias_std**2
+    var = (X * X).sum(dim=1) / X.shape[1]
+    ntk = torch.zeros_like(var)
+    variances = []
+    for _ in range(depth):
+        var = w2 * var + b2
+        ntk = var + w2 * ntk
+        variances.append(var)
+        var, dot = act(var, var, var)
+        ntk = ntk * dot
+    var = w2 * var + b2
+    ntk = var + w2 * ntk
+    return variances, var, ntk
+
+
+def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
+    """Run the layer recursion on one block of input covariances, in place.
+
+    Parameters
+    ----------
+    cov : Tensor, shape (b1, b2)
+        Input-layer covariances :math:`x \\cdot x' / d` (overwritten).
+    ntk : Tensor of shape (b1, b2) or None
+        Zeros to receive the NTK, or ``None`` to compute the NNGP only.
+    var1, var2 : list of Tensors of shapes (b1,) and (b2,)
+        Per-layer pre-activation variances from :func:`_layer_variances`.
+
+    Returns
+    -------
+    nngp : Tensor, shape (b1, b2)
+    ntk : Tensor of shape (b1, b2) or None
+    """
+    act = _ACTIVATION_KERNELS[activation]
+    w2, b2 = weight_std**2, bias_std**2
+    for q1, q2 in zip(var1, var2):
+        cov.mul_(w2).add_(b2)
+        if ntk is not None:
+            ntk.mul_(w2).add_(cov)
+        cov, dot = act(cov, q1[:, None], q2[None, :])
+        if ntk is not None:
+            ntk.mul_(dot)
+    cov.mul_(w2).add_(b2)
+    if ntk is not None:
+        ntk.mul_(w2).add_(cov)
+    return cov, ntk
+
+
+def nngp_ntk(
+    X,
+    Y=None,
+    *,
+    depth,
+    activation,
+    weight_std,
+    bias_std,
+    compute_ntk=True,
+    block_elements=_BLOCK_ELEMENTS,
+):
+    """NNGP and NTK matrices of a fully connected network, computed in blocks.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n1, d)
+        Floating tensor; the kernels have its dtype (callers pass float64).
+    Y : Tensor of shape (n2, d), default=None
+        ``None`` means ``Y = X``; the symmetric case computes only the blocks
+        on and above the diagonal and mirrors them.
+    depth : int
+        Number of hidden layers (Dense followed by the activation); ``0`` is a
+        single Dense layer, whose NNGP and NTK are both the linear kernel.
+    activation : {"relu", "erf", "gelu"}
+    weight_std, bias_std : float
+        :math:`\\sigma_w` and :math:`\\sigma_b` of every Dense layer.
+    compute_ntk : bool, default=True
+        ``False`` computes the NNGP only (cheaper) and returns ``None`` for
+        the NTK.
+    block_elements : int, default=2**18
+        Kernel entries per block: bounds the temporary memory.
+
+    Returns
+    -------
+    nngp : Tensor, shape (n1, n2)
+    ntk : Tensor of shape (n1, n2) or None
+    """
+    symmetric = Y is None
+    if symmetric:
+        Y = X
+    n1, n2, d = X.shape[0], Y.shape[0], X.shape[1]
+    params = (depth, activation, weight_std, bias_std)
+    var1 = _layer_variances(X, *params)[0]
+    var2 = var1 if symmetric else _layer_variances(Y, *params)[0]
+    nngp = X.new_empty((n1, n2))
+    ntk = X.new_empty((n1, n2)) if compute_ntk else None
+    if symmetric:
+        # Square tiles on and above the diagonal, mirrored below it.
+        tile = max(1, int(math.isqrt(block_elements)))
+        starts = range(0, n1, tile)
+        pairs = [(i, j) for i in starts for j in starts if j >= i]
+    else:
+        rows = max(1, block_elements // max(n2, 1))
+        pairs = [(i, None) for i in range(0, n1, rows)]
+        tile = rows
+    for i, j in pairs:
+        r = slice(i, min(i + tile, n1))
+        c = slice(0, n2) if j is None else slice(j, min(j + tile, n2))
+        cov = (X[r] @ Y[c].T).div_(d)
+        block_ntk = torch.zeros_like(cov) if compute_ntk else None
+        cov, block_ntk = _kernel_block(
+            cov,
+            block_ntk,
+            [q[r] for q in var1],
+            [q[c] for q in var2],
+            activation,
+            weight_std,
+            bias_std,
+        )
+        nngp[r, c] = cov
+        if compute_ntk:
+            ntk[r, c] = block_ntk
+        if j is not None and j != i:
+            nngp[c, r] = cov.T
+            if compute_ntk:
+                ntk[c, r] = block_ntk.T
+    return nngp, ntk
+
+
+def nngp_ntk_diag(X, *, depth, activation, weight_std, bias_std):
+    """Diagonals :math:`K(x_i, x_i)` of the NNGP and the NTK, in O(n d).
+
+    Parameters as in :func:`nngp_ntk`.
+
+    Returns
+    -------
+    nngp : Tensor, shape (n,)
+    ntk : Tensor, shape (n,)
+    """
+    _, nngp, ntk = _layer_variances(X, depth, activation, weight_std, bias_std)
+    return nngp, ntk
