@@ -1,11 +1,14 @@
 """skmath: scikit-learn-compatible estimators whose math runs in PyTorch."""
 
 from .linear_model import LinearRegression, LogisticRegression
+from .ntk import NTKKernel, NTKRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearRegression",
     "LogisticRegression",
+    "NTKKernel",
+    "NTKRegressor",
     "__version__",
 ]
