@@ -1,11 +1,13 @@
 """skmath: scikit-learn-compatible estimators whose math runs in PyTorch."""
 
+from .cluster import KMeans
 from .linear_model import LinearRegression, LogisticRegression
 from .ntk import NTKKernel, NTKRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "KMeans",
     "LinearRegression",
     "LogisticRegression",
     "NTKKernel",
