@@ -11,6 +11,12 @@ from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads
 
 
 
+# When the centred second moment of a column is below this fraction of its raw
+# second moment, forming the Gram matrix as ``X^T W X - sw * mu mu^T`` would
+# lose too many digits to cancellation: centre the data explicitly instead.
+_CANCELLATION = 1e-6
+
+
 def _weighted_center(X, y, sample_weight, fit_intercept):
     """Centre ``X`` and ``y`` on their weighted means and scale rows by sqrt(w).
 
@@ -31,39 +37,77 @@ def _weighted_center(X, y, sample_weight, fit_intercept):
     return X * root_w, y * root_w, X_offset, y_offset
 
 
-def _min_norm_lstsq(Xs, ys):
-    """Minimum-norm least-squares solution of ``Xs @ coef = ys``.
+def _centered_gram(X, y, sample_weight, fit_intercept):
+    """Weighted, centred normal equations ``G = Xc^T W Xc``, ``b = Xc^T W yc``.
 
-    The Gram matrix ``G = Xs^T Xs`` is diagonalised (cheap: d x d). When it is
+    One pass over ``X`` and no centred copy: ``G = X^T W X - sw * mu mu^T``
+    (with unit weights the ``W`` product is skipped too). Falls back to explicit
+    centring when a column's mean dwarfs its spread (cancellation).
+
+    Returns
+    -------
+    G : Tensor, shape (d, d)
+    b : Tensor, shape (d, k)
+    X_offset : Tensor, shape (d,)
+    y_offset : Tensor, shape (k,)
+    """
+    w_sum = sample_weight.sum()
+    uniform = bool((sample_weight == sample_weight[0]).all())
+    if uniform:
+        G = (X.T @ X) * sample_weight[0]
+        b = (X.T @ y) * sample_weight[0]
+    else:
+        Xw = X * sample_weight[:, None]
+        G = Xw.T @ X
+        b = Xw.T @ y
+    if not fit_intercept:
+        return G, b, X.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
+    X_offset = sample_weight @ X / w_sum
+    y_offset = sample_weight @ y / w_sum
+    raw = G.diagonal().clone()
+    G = G - w_sum * torch.outer(X_offset, X_offset)
+    b = b - w_sum * torch.outer(X_offset, y_offset)
+    if bool((G.diagonal() < _CANCELLATION * raw).any()):
+        Xs, ys, X_offset, y_offset = _weighted_center(X, y, sample_weight, True)
+        G, b = Xs.T @ Xs, Xs.T @ ys
+    return G, b, X_offset, y_offset
+
+
+def _min_norm_lstsq(X, y, sample_weight, fit_intercept):
+    """Minimum-norm weighted least-squares solution.
+
+    The centred Gram matrix ``G`` is diagonalised (cheap: d x d). When it is
     well conditioned the normal equations are solved from that decomposition
     (error ~ cond(G) * eps, well under 1e-6 relative); otherwise the thin SVD of
-    ``Xs`` gives the minimum-norm solution with LAPACK ``gelsd``'s cutoff
-    ``s_i > eps * max(n, d) * s_max``, exactly what scipy's ``lstsq`` (and so
-    sklearn) returns for rank-deficient ``X``.
+    the centred, weighted ``X`` gives the minimum-norm solution with LAPACK
+    ``gelsd``'s cutoff ``s_i > eps * max(n, d) * s_max``, exactly what scipy's
+    ``lstsq`` (and so sklearn) returns for rank-deficient ``X``.
 
     Returns
     -------
     coef : Tensor, shape (d, k)
+    X_offset, y_offset : Tensor
     singular_values : Tensor, shape (min(n, d),)
     rank : int
     """
-    n, d = Xs.shape
-    eps = torch.finfo(Xs.dtype).eps
+    n, d = X.shape
+    eps = torch.finfo(X.dtype).eps
     cutoff = eps * max(n, d)
-    gram = Xs.T @ Xs
-    eigvals, eigvecs = torch.linalg.eigh(gram)
+    G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
+    eigvals, eigvecs = torch.linalg.eigh(G)
     top = eigvals[-1].clamp_min(0)
     if n >= d and eigvals[0] > top * eps**0.5 * 0.1:
-        coef = eigvecs @ ((eigvecs.T @ (Xs.T @ ys)) / eigvals[:, None])
+        coef = eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
     else:
+        Xs, ys, X_offset, y_offset = _weighted_center(X, y, sample_weight, fit_intercept)
         U, S, Vh = torch.linalg.svd(Xs, full_matrices=False)
         keep = S > cutoff * S[0]
         inv = torch.where(keep, 1.0 / torch.where(keep, S, 1.0), 0.0)
         coef = Vh.T @ (inv[:, None] * (U.T @ ys))
         singular_values = S
     rank = int((singular_values > cutoff * singular_values[0]).sum())
-    return coef, singular_values[: min(n, d)], rank
+    return coef, X_offset, y_offset, singular_values[: min(n, d)], rank
 
 
 def _nnls(Xs, ys):
@@ -116,8 +160,9 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
 
     Notes
     -----
-    The solver diagonalises the Gram matrix ``X^T W X`` (one ``d x d``
-    eigendecomposition after one pass over the data). When its condition number
+    The solver forms the centred Gram matrix ``X^T W X - sw mu mu^T`` in one
+    pass over the data (no centred copy of ``X``) and diagonalises it (one
+    ``d x d`` eigendecomposition). When its condition number
     is below about ``0.1 / sqrt(eps)`` the normal equations are solved from it;
     otherwise the thin SVD of ``X`` gives the minimum-norm solution, with
     LAPACK ``gelsd``'s rank cutoff.
@@ -178,9 +223,11 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             Xt = as_tensor(X, device)
             yt = as_tensor(y_2d, device, dtype=X.dtype)
             wt = as_tensor(sample_weight, device)
-            Xs, ys, X_offset, y_offset = _weighted_center(Xt, yt, wt, self.fit_intercept)
-            coef, singular_values, rank = _min_norm_lstsq(Xs, ys)
+            coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
+                Xt, yt, wt, self.fit_intercept
+            )
             if self.positive:
+                Xs, ys, _, _ = _weighted_center(Xt, yt, wt, self.fit_intercept)
                 coef = _nnls(Xs, ys)
             intercept = y_offset - X_offset @ coef
         coef = to_numpy(coef.T)

@@ -1,0 +1,64 @@
+"""skmath vs scikit-learn: LinearRegression 200k x 100, LogisticRegression 100k x 50, 5 classes.
+
+Both libraries run in this one process on the same data; the table gives the median
+fit time of each over ``--repeat`` runs, their ratio (skmath / sklearn; below 1 means
+skmath is faster) and the quality of each fit, so speed is compared at equal quality.
+
+    python benchmarks/bench_linear_model.py [--repeat 5] [--device cpu]
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+from sklearn import linear_model as sk
+from sklearn.datasets import make_classification, make_regression
+from sklearn.metrics import log_loss, r2_score
+
+import skmath
+
+
+def median_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), device={args.device}")
+    rows = []
+
+    X, y = make_regression(200_000, 100, noise=1.0, random_state=0)
+    t_sk, ref = median_time(lambda: sk.LinearRegression().fit(X, y), args.repeat)
+    t_us, ours = median_time(lambda: skmath.LinearRegression(device=args.device).fit(X, y), args.repeat)
+    rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
+    rows.append(("LinearRegression 200k x 100", t_us, t_sk,
+                 f"R2 {r2_score(y, ours.predict(X)):.6f} vs {r2_score(y, ref.predict(X)):.6f}; coef rel diff {rel:.1e}"))
+
+    X, y = make_classification(100_000, 50, n_informative=30, n_classes=5, random_state=0)
+    kw = dict(C=1.0, max_iter=1000)
+    t_sk, ref = median_time(lambda: sk.LogisticRegression(**kw).fit(X, y), args.repeat)
+    t_us, ours = median_time(lambda: skmath.LogisticRegression(device=args.device, **kw).fit(X, y), args.repeat)
+    rows.append(("LogisticRegression 100k x 50, 5 classes", t_us, t_sk,
+                 f"log-loss {log_loss(y, ours.predict_proba(X)):.6f} vs {log_loss(y, ref.predict_proba(X)):.6f}; "
+                 f"n_iter {ours.n_iter_[0]} vs {ref.n_iter_[0]}"))
+
+    print(f"| {'benchmark':42s} | skmath (s) | sklearn (s) | ratio | quality (skmath vs sklearn) |")
+    print(f"|{'-' * 44}|-----------:|------------:|------:|---|")
+    for name, t_us, t_sk, quality in rows:
+        print(f"| {name:42s} | {t_us:10.3f} | {t_sk:11.3f} | {t_us / t_sk:5.2f} | {quality} |")
+
+
+if __name__ == "__main__":
+    main()
