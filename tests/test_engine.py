@@ -76,3 +76,18 @@ def test_pickle_moves_modules_to_cpu_without_touching_the_original():
     assert torch.equal(loaded.net_.weight, holder.net_.weight)
     assert loaded.buf_.device.type == "cpu"
     assert loaded._predict_device().type == "cpu"
+
+
+def _budget_in_worker(_):
+    from skmath._engine import thread_budget
+
+    return thread_budget()
+
+
+def test_joblib_workers_get_their_share_of_threads():
+    # Under GridSearchCV(n_jobs=2)-style loky workers torch stays within 1 thread each
+    # on a 2-core machine (cpu_count // n_jobs), so nothing oversubscribes.
+    import joblib
+
+    budgets = joblib.Parallel(n_jobs=2)(joblib.delayed(_budget_in_worker)(i) for i in range(2))
+    assert max(budgets) <= max(1, joblib.cpu_count() // 2)
