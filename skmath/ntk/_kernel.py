@@ -78,7 +78,7 @@ class NTKKernel(Kernel):
     Notes
     -----
     The kernel is computed in float64 whatever the input dtype, in blocks of
-    at most ``2**18`` entries so memory stays bounded, from the layer
+    at most ``2**15`` entries on CPU so memory stays bounded, from the layer
     recursion in :mod:`skmath.ntk._kernels` (arc-cosine formulas for ReLU,
     Gaussian-expectation closed forms for erf and GELU).
 
@@ -98,11 +98,11 @@ class NTKKernel(Kernel):
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> k = NTKKernel(depth=1, weight_std=1.5, bias_std=0.1, device="cpu")
     >>> k(X).round(4)
-    array([[2.6412, 0.9116, 2.2178],
-           [0.9116, 2.6412, 2.2178],
-           [2.2178, 2.2178, 5.0362]])
+    array([[2.5637, 0.4277, 2.3318],
+           [0.4277, 2.5637, 2.3318],
+           [2.3318, 2.3318, 5.095 ]])
     >>> k.diag(X).round(4)
-    array([2.6412, 2.6412, 5.0362])
+    array([2.5637, 2.5637, 5.095 ])
     """
 
     def __init__(
