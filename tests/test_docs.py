@@ -1,0 +1,104 @@
+"""The Sphinx documentation builds with warnings as errors and covers the public API.
+
+Skipped unless the ``docs`` extra is installed (``pip install -e ".[docs]"``).
+The build runs on a copy of ``docs/`` and ``examples/`` in a temporary folder,
+offline and without executing the gallery (as CI does), so it takes seconds.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import skmath
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+EXAMPLES = ROOT / "examples"
+_GENERATED = ("_build", "generated", "auto_examples", "sg_execution_times.rst")
+
+pytest.importorskip("sphinx")
+pytest.importorskip("numpydoc")
+pytest.importorskip("sphinx_gallery")
+pytest.importorskip("pydata_sphinx_theme")
+
+
+def _public_names():
+    return sorted(name for name in skmath.__all__ if not name.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """Build a copy of docs/ with ``sphinx-build -W``; return (html dir, log)."""
+    tmp = tmp_path_factory.mktemp("docs")
+    shutil.copytree(DOCS, tmp / "docs", ignore=shutil.ignore_patterns(*_GENERATED))
+    shutil.copytree(EXAMPLES, tmp / "examples")
+    html = tmp / "html"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SKMATH_DOCS_RUN_EXAMPLES", "SKMATH_DOCS_ONLINE")
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+         str(tmp / "docs"), str(html)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"sphinx-build -W failed:\n{log}"
+    return html, log
+
+
+def test_build_has_no_warnings(built_docs):
+    # sphinx-build -W exits 0 (checked by the fixture) and prints no warning at all.
+    _, log = built_docs
+    assert "WARNING" not in log and "ERROR" not in log, log
+
+
+def test_index_links_the_four_parts(built_docs):
+    # The front page links the user guide, the API reference, the gallery and the benchmarks.
+    html, _ = built_docs
+    index = (html / "index.html").read_text(encoding="utf-8")
+    for target in (
+        "user_guide/index.html",
+        "api.html",
+        "auto_examples/index.html",
+        "benchmarks.html",
+    ):
+        assert f'href="{target}' in index, target
+
+
+def test_every_public_name_has_an_api_page(built_docs):
+    # Each name in skmath.__all__ (and each function of skmath.metrics) gets a rendered page.
+    html, _ = built_docs
+    names = [f"skmath.{name}" for name in _public_names()]
+    metrics = sys.modules.get("skmath.metrics")
+    if metrics is not None and getattr(metrics, "__all__", None):
+        names += [f"skmath.metrics.{name}" for name in metrics.__all__]
+    missing = [name for name in names if not (html / "generated" / f"{name}.html").exists()]
+    assert not missing, f"no API page for {missing}: add them to docs/api.rst"
+
+
+def test_user_guide_mentions_every_estimator():
+    # The user guide discusses every public estimator (its math and how to tune it).
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "user_guide").glob("*.rst"))
+    missing = [name for name in _public_names() if not re.search(rf"\b{name}\b", text)]
+    assert not missing, f"user guide pages do not mention {missing}"
+
+
+def test_every_example_has_a_gallery_page(built_docs):
+    # Each examples/plot_*.py becomes a page of the gallery, linked from its index.
+    html, _ = built_docs
+    scripts = sorted(p.stem for p in EXAMPLES.glob("plot_*.py"))
+    assert len(scripts) >= 1
+    gallery = (html / "auto_examples" / "index.html").read_text(encoding="utf-8")
+    for stem in scripts:
+        assert (html / "auto_examples" / f"{stem}.html").exists(), stem
+        assert f"{stem}.html" in gallery, stem
