@@ -130,7 +130,9 @@ def train(
         for idx in minibatches(
             n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
         ):
-            batch = tuple(t[idx] for t in data)
+            # index_select is a plain row gather: several times cheaper per
+            # batch than advanced indexing ``t[idx]`` on CPU.
+            batch = tuple(t.index_select(0, idx) for t in data)
             optimizer.zero_grad(set_to_none=True)
             loss = batch_loss(*batch)
             loss.backward()

@@ -1,0 +1,657 @@
+"""Multi-layer perceptron machinery shared by the MLP and MC-dropout estimators.
+
+The estimators validate their input and then hand tensors to the pure
+functions below, which assume validated input (as ``sklearn/cluster/_kmeans.py``
+does with its private functions):
+
+- :func:`_init_layers` draws sklearn's Glorot-uniform initial weights from a
+  local generator;
+- :func:`_forward` is the network: affine layers, hidden activations and,
+  when asked, inverted dropout on the hidden units;
+- :func:`_data_loss` and :func:`_l2_penalty` are sklearn's loss, term for term
+  (half squared error, half Poisson deviance, log-loss), so ``loss_curve_``
+  values can be compared with :class:`sklearn.neural_network.MLPClassifier`'s;
+- :func:`_validation_score` is accuracy or R^2 on the held-out split.
+
+:class:`_BaseMLP` is the estimator base: parameter handling, the fit driver
+(initialisation, warm start, ``partial_fit``, early-stopping split, the shared
+training loop of :mod:`skmath._engine` for ``"sgd"``/``"adam"`` and scipy's
+L-BFGS-B for ``"lbfgs"``) and the forward pass used by every ``predict``.
+
+Dtype rule (scikit-learn's): float32 input is fitted and predicted in float32,
+anything else in float64. Pass float32 data for speed (on GPU especially).
+"""
+
+import math
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._engine import (
+    TorchEstimatorMixin,
+    TrainResult,
+    as_tensor,
+    make_generator,
+    to_numpy,
+    torch_dtype,
+    torch_threads,
+    train,
+)
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# In-place hidden activations: the affine output they overwrite is not needed
+# by autograd (addmm's backward uses its inputs), and their own backward uses
+# the result, so overwriting is safe and saves one tensor per layer.
+_ACTIVATIONS = {
+    "identity": lambda z: z,
+    "logistic": torch.sigmoid_,
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+}
+
+# Output activation of each output layer ("link" of the loss).
+_OUT_ACTIVATIONS = {
+    "identity": lambda z: z,
+    "exp": torch.exp,
+    "logistic": torch.sigmoid,
+    "softmax": lambda z: torch.softmax(z, dim=1),
+}
+
+# sklearn's adaptive schedule divides the learning rate by this on a plateau
+# and stops once it falls below _MIN_ADAPTIVE_LR.
+_ADAPTIVE_DIVISOR = 5.0
+_MIN_ADAPTIVE_LR = 1e-6
+# sklearn's automatic minibatch: min(_AUTO_BATCH, n_samples).
+_AUTO_BATCH = 200
+# Rows of a prediction block: bounds memory of the forward pass.
+_PREDICT_BLOCK_BYTES = 1 << 27
+
+
+def _init_layers(layer_units, activation, generator, dtype, device):
+    """Glorot-uniform initial weights, as in sklearn's ``_init_coef``.
+
+    Weights and biases of the layer ``fan_in -> fan_out`` are drawn from
+    ``U(-b, b)`` with ``b = sqrt(factor / (fan_in + fan_out))``; ``factor`` is
+    6 (Glorot & Bengio 2010) or 2 for the logistic activation.
+
+    Returns
+    -------
+    coefs : list of Tensor, shapes (fan_in, fan_out)
+    intercepts : list of Tensor, shapes (fan_out,)
+    """
+    factor = 2.0 if activation == "logistic" else 6.0
+    dtype = torch_dtype(dtype)
+    coefs, intercepts = [], []
+    for fan_in, fan_out in pairwise(layer_units):
+        bound = math.sqrt(factor / (fan_in + fan_out))
+        W = torch.empty(fan_in, fan_out, dtype=dtype, device=device)
+        b = torch.empty(fan_out, dtype=dtype, device=device)
+        coefs.append(W.uniform_(-bound, bound, generator=generator))
+        intercepts.append(b.uniform_(-bound, bound, generator=generator))
+    return coefs, intercepts
+
+
+def _dropout(h, rate, generator):
+    """Inverted dropout: zero each entry with probability ``rate``, scale the rest.
+
+    ``h * m / (1 - rate)`` with ``m ~ Bernoulli(1 - rate)`` drawn from
+    ``generator`` (never torch's global RNG), so the expected activation is
+    unchanged.
+    """
+    keep = 1.0 - rate
+    mask = torch.empty_like(h).bernoulli_(keep, generator=generator)
+    return h * mask.mul_(1.0 / keep)
+
+
+def _forward(X, coefs, intercepts, activation, *, dropout=0.0, generator=None, masks=None):
+    """Raw output ``z`` of the network (before the output activation).
+
+    ``h_0 = X``, ``h_{l+1} = act(h_l W_l + b_l)`` for the hidden layers and
+    ``z = h_L W_L + b_L``. Dropout acts on the hidden units only (never on the
+    inputs), so ``coefs_[0]`` keeps the meaning it has in scikit-learn.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n, n_features)
+    coefs, intercepts : list of Tensor
+    activation : str
+        Hidden activation, a key of ``_ACTIVATIONS``.
+    dropout : float, default=0.0
+        Rate of fresh per-entry masks drawn from ``generator`` (training).
+    masks : list of Tensor or None
+        One mask per hidden layer, shape ``(T, 1, width)`` (already scaled by
+        ``1 / (1 - rate)``): the hidden units of each of ``T`` networks
+        sampled from the dropout distribution (MC prediction). The output then
+        has shape ``(T, n, n_outputs)``.
+
+    Returns
+    -------
+    z : Tensor, shape (n, n_outputs) or (T, n, n_outputs)
+    """
+    act = _ACTIVATIONS[activation]
+    h = X
+    last = len(coefs) - 1
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        h = torch.addmm(b, h, W) if h.dim() == 2 else torch.matmul(h, W).add_(b)
+        if i < last:
+            h = act(h)
+            if masks is not None:
+                h = h * masks[i]
+            elif dropout > 0.0:
+                h = _dropout(h, dropout, generator)
+    return h
+
+
+class _Network(torch.nn.Module):
+    """The perceptron as a module, so the engine's loop can train it.
+
+    It only holds the parameters (and the dropout rate and generator used in
+    training mode); the math is :func:`_forward`.
+    """
+
+    def __init__(self, coefs, intercepts, activation, dropout=0.0, generator=None):
+        super().__init__()
+        self.coefs = torch.nn.ParameterList([torch.nn.Parameter(W) for W in coefs])
+        self.intercepts = torch.nn.ParameterList([torch.nn.Parameter(b) for b in intercepts])
+        self.activation = activation
+        self.dropout = dropout
+        self.generator = generator
+
+    def forward(self, X):
+        return _forward(
+            X,
+            list(self.coefs),
+            list(self.intercepts),
+            self.activation,
+            dropout=self.dropout if self.training else 0.0,
+            generator=self.generator,
+        )
+
+
+def _data_loss(z, y, out_activation, sample_weight=None):
+    """sklearn's MLP loss of raw outputs ``z`` (mean over samples).
+
+    - ``"identity"``: half squared error, averaged over outputs;
+    - ``"exp"``: half Poisson deviance ``y log(y / mu) - y + mu``, ``mu = e^z``,
+      summed over outputs;
+    - ``"softmax"``: cross-entropy; ``y`` holds class indices;
+    - ``"logistic"``: binary log-loss summed over outputs (binary and
+      multi-label).
+
+    The log-losses are computed from the logits (log-sum-exp), which equals
+    sklearn's clipped probabilities except where those clip at ``eps``.
+    With ``sample_weight``, the mean is the weighted mean ``sum w l / sum w``.
+    """
+    if sample_weight is None:
+        if out_activation == "softmax":
+            return F.cross_entropy(z, y)
+        if out_activation == "logistic":
+            return F.binary_cross_entropy_with_logits(z, y) * z.shape[1]
+        if out_activation == "identity":
+            return 0.5 * F.mse_loss(z, y)
+    if out_activation == "softmax":
+        per_sample = F.cross_entropy(z, y, reduction="none")
+    elif out_activation == "logistic":
+        per_sample = F.binary_cross_entropy_with_logits(z, y, reduction="none").sum(1)
+    elif out_activation == "identity":
+        per_sample = 0.5 * (z - y).square().mean(1)
+    else:  # "exp": Poisson deviance with log link
+        per_sample = (torch.xlogy(y, y) - y * z - y + torch.exp(z)).sum(1)
+    if sample_weight is None:
+        return per_sample.mean()
+    return (per_sample * sample_weight).sum() / sample_weight.sum()
+
+
+def _l2_penalty(coefs, alpha, n):
+    """sklearn's L2 term ``alpha * sum ||W||^2 / (2 n)`` (biases not penalised).
+
+    ``n`` is the number of samples (or sum of sample weights) of the batch, as
+    in sklearn, whose gradient is ``(grad_data + alpha W) / n``.
+    """
+    return (0.5 * alpha) * sum(W.square().sum() for W in coefs) / n
+
+
+def _validation_score(z, y, out_activation, sample_weight=None):
+    """Accuracy (classifiers) or R^2 (regressors) of raw outputs ``z``.
+
+    Multi-label accuracy is subset accuracy, multi-output R^2 the uniform
+    average over outputs, as sklearn's ``accuracy_score`` and ``r2_score``.
+    A non-finite prediction gives NaN, as in sklearn.
+    """
+    w = torch.ones(z.shape[0], dtype=z.dtype, device=z.device) if sample_weight is None else sample_weight
+    if out_activation == "softmax":
+        correct = (z.argmax(1) == y).to(z.dtype)
+        return float((correct * w).sum() / w.sum())
+    if out_activation == "logistic":
+        correct = ((z > 0) == (y > 0.5)).all(1).to(z.dtype)
+        return float((correct * w).sum() / w.sum())
+    pred = _OUT_ACTIVATIONS[out_activation](z)
+    if not bool(torch.isfinite(pred).all()):
+        return math.nan
+    w = w[:, None]
+    mean = (w * y).sum(0) / w.sum()
+    ss_res = (w * (y - pred).square()).sum(0)
+    ss_tot = (w * (y - mean).square()).sum(0)
+    score = torch.where(
+        ss_tot > 0, 1 - ss_res / torch.where(ss_tot > 0, ss_tot, 1), (ss_res == 0).to(z.dtype)
+    )
+    return float(score.mean())
+
+
+def _make_optimizer(solver, params, *, lr, momentum, nesterov, beta_1, beta_2, epsilon):
+    """The torch optimizer matching sklearn's ``solver``.
+
+    Adam: identical to sklearn's except that ``epsilon`` is added to the
+    bias-corrected ``sqrt(v_hat)`` (torch) instead of ``sqrt(v)`` (sklearn), a
+    difference of order ``epsilon``. SGD with (Nesterov) momentum: torch's
+    velocity is sklearn's divided by ``-learning_rate``, the same updates for a
+    constant learning rate. The single-kernel ``fused`` implementation is used
+    where this torch build has it.
+    """
+    if solver == "adam":
+        kwargs = dict(lr=lr, betas=(beta_1, beta_2), eps=epsilon)
+        cls = torch.optim.Adam
+    else:
+        kwargs = dict(lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
+        cls = torch.optim.SGD
+    try:
+        return cls(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, foreach=True, **kwargs)
+
+
+def _state_to_cpu(value):
+    """Deep copy of nested dicts/lists with every tensor moved to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu")
+    if isinstance(value, dict):
+        return {k: _state_to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_state_to_cpu(v) for v in value)
+    return value
+
+
+class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
+    """Base of the four perceptron estimators (not for direct use).
+
+    Subclasses define ``_validate_input`` (returns validated ``X`` and a 2-D
+    target: class indices or indicator matrix, or real values), ``_targets``
+    (the target tensor) and may override ``_network_dropout`` and the hooks
+    ``_prepare_fit`` / ``_finish_fit`` (MC dropout standardises there).
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+    }
+
+    # -- hooks -------------------------------------------------------------
+
+    def _network_dropout(self):
+        return 0.0
+
+    def _prepare_fit(self, X, y, first_pass):
+        """Transform validated ``X, y`` before training (identity here)."""
+        return X, y
+
+    def _to_network_params(self, coefs, intercepts):
+        """Fitted ``coefs_`` -> the parameters the network trains (identity)."""
+        return coefs, intercepts
+
+    def _from_network_params(self, coefs, intercepts):
+        """Trained parameters -> fitted ``coefs_`` (identity)."""
+        return coefs, intercepts
+
+    # -- fitting -----------------------------------------------------------
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = [int(s) for s in sizes]
+        if any(s <= 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return sizes
+
+    def _out_activation(self):
+        if not is_classifier(self):
+            return "exp" if getattr(self, "loss", "squared_error") == "poisson" else "identity"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _initialize(self, n_outputs, layer_units, dtype, generator, device):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        coefs, intercepts = _init_layers(layer_units, self.activation, generator, dtype, device)
+        self.coefs_ = [to_numpy(W).copy() for W in coefs]
+        self.intercepts_ = [to_numpy(b).copy() for b in intercepts]
+        self._optimizer_state = None
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self._hidden_layer_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        y2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        n_outputs = self._n_network_outputs(y2d)
+        layer_units = [X.shape[1], *hidden, n_outputs]
+        if not first_pass and [c.shape[0] for c in self.coefs_] + [n_outputs] != layer_units:
+            raise ValueError(
+                "warm_start/partial_fit need the same network: the fitted layer "
+                f"sizes are {[c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]}, "
+                f"this call needs {layer_units}."
+            )
+        rng = check_random_state(self.random_state)
+        device = self._resolve_device()
+        dtype = X.dtype if first_pass else self.coefs_[0].dtype
+        X = X.astype(dtype, copy=False)
+        generator = make_generator(rng, device)
+        if first_pass:
+            self._initialize(n_outputs, layer_units, dtype, generator, device)
+        X, y2d = self._prepare_fit(X, y2d, first_pass)
+
+        with torch_threads():
+            coefs, intercepts = self._to_network_params(
+                [as_tensor(W, device).clone() for W in self.coefs_],
+                [as_tensor(b, device).clone() for b in self.intercepts_],
+            )
+            network = _Network(
+                coefs, intercepts, self.activation, self._network_dropout(), generator
+            )
+            Xt = as_tensor(X, device)
+            yt = self._targets(y2d, device, X.dtype)
+            wt = None if sample_weight is None else as_tensor(sample_weight, device)
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(network, Xt, yt, wt, y2d, rng, generator, incremental)
+            else:
+                self._fit_lbfgs(network, Xt, yt, wt)
+            coefs, intercepts = self._from_network_params(
+                [W.detach() for W in network.coefs], [b.detach() for b in network.intercepts]
+            )
+            self.coefs_ = [to_numpy(W).copy() for W in coefs]
+            self.intercepts_ = [to_numpy(b).copy() for b in intercepts]
+        return self
+
+    def _n_network_outputs(self, y2d):
+        if is_classifier(self) and self._label_binarizer.y_type_ == "multiclass":
+            return len(self.classes_)
+        return y2d.shape[1]
+
+    def _early_stopping_split(self, n_samples, y2d, rng, incremental):
+        """Train/validation row indices (stratified for single-output classifiers)."""
+        if not self.early_stopping:
+            return None, None
+        if incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        # As sklearn: stratified for binary targets only (multi-label cannot be).
+        stratify = y2d[:, 0] if is_classifier(self) and self.n_outputs_ == 1 else None
+        train_idx, val_idx = train_test_split(
+            np.arange(n_samples),
+            random_state=rng,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        if len(val_idx) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        return np.sort(train_idx), np.sort(val_idx)
+
+    def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental):
+        optimizer = _make_optimizer(
+            self.solver,
+            list(network.parameters()),
+            lr=self.learning_rate_init,
+            momentum=self.momentum,
+            nesterov=self.nesterovs_momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
+        if incremental and self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+
+        train_idx, val_idx = self._early_stopping_split(Xt.shape[0], y2d, rng, incremental)
+        data = (Xt, yt) if wt is None else (Xt, yt, wt)
+        validation_score = None
+        if train_idx is not None:
+            tr = as_tensor(train_idx, Xt.device)
+            va = as_tensor(val_idx, Xt.device)
+            val_data = tuple(t.index_select(0, va) for t in data)
+            data = tuple(t.index_select(0, tr) for t in data)
+
+            def validation_score():
+                z = network(val_data[0])
+                return self._validation_score(z, *val_data[1:])
+
+        n_samples = data[0].shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(_AUTO_BATCH, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is "
+                    "going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        alpha = self.alpha
+
+        def batch_loss(X_batch, y_batch, w_batch=None):
+            loss = self._loss(network(X_batch), y_batch, w_batch)
+            if alpha > 0:
+                n = X_batch.shape[0] if w_batch is None else w_batch.sum()
+                loss = loss + _l2_penalty(network.coefs, alpha, n)
+            return loss
+
+        def on_epoch_end(epoch, loss):
+            self.t_ += n_samples
+            if self.solver == "sgd" and self.learning_rate == "invscaling":
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+
+        on_plateau = None
+        if self.solver == "sgd" and self.learning_rate == "adaptive":
+
+            def on_plateau():
+                lr = optimizer.param_groups[0]["lr"]
+                if lr <= _MIN_ADAPTIVE_LR:
+                    return False
+                for group in optimizer.param_groups:
+                    group["lr"] = lr / _ADAPTIVE_DIVISOR
+                return True
+
+        previous = TrainResult(
+            loss_curve=list(self.loss_curve_),
+            validation_scores=list(self.validation_scores_ or []),
+            best_loss=np.inf if self.best_loss_ is None else self.best_loss_,
+            best_validation_score=(
+                None
+                if self.best_validation_score_ in (None, -np.inf)
+                else self.best_validation_score_
+            ),
+        )
+        result = train(
+            network,
+            batch_loss,
+            data,
+            optimizer=optimizer,
+            max_iter=1 if incremental else self.max_iter,
+            batch_size=batch_size,
+            generator=generator,
+            shuffle=self.shuffle,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score,
+            on_plateau=on_plateau,
+            on_epoch_end=on_epoch_end,
+            verbose=bool(self.verbose),
+            desc=type(self).__name__,
+            result=previous,
+        )
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
+        self.loss_ = result.loss_curve[-1]
+        if self.early_stopping:
+            self.validation_scores_ = result.validation_scores
+            self.best_validation_score_ = result.best_validation_score
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = result.best_loss
+        self._optimizer_state = optimizer.state_dict() if self._keeps_optimizer_state() else None
+        if not incremental and not result.converged and result.n_iter == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def _keeps_optimizer_state(self):
+        return hasattr(self, "partial_fit")
+
+    def _loss(self, z, y, w=None):
+        """Data term of the training loss of raw outputs ``z``."""
+        return _data_loss(z, y, self.out_activation_, w)
+
+    def _validation_score(self, z, y, w=None):
+        return _validation_score(z, y, self.out_activation_, w)
+
+    def _fit_lbfgs(self, network, Xt, yt, wt):
+        """Full-batch L-BFGS-B (scipy), loss and gradient from torch autograd."""
+        params = list(network.parameters())
+        shapes = [p.shape for p in params]
+        sizes = [p.numel() for p in params]
+        n = Xt.shape[0] if wt is None else wt.sum()
+        network.train()
+
+        def loss_and_grad(theta):
+            flat = torch.from_numpy(theta).to(device=Xt.device, dtype=Xt.dtype)
+            with torch.no_grad():
+                for p, chunk, shape in zip(params, torch.split(flat, sizes), shapes):
+                    p.copy_(chunk.view(shape))
+            loss = self._loss(network(Xt), yt, wt)
+            loss = loss + _l2_penalty(network.coefs, self.alpha, n)
+            grads = torch.autograd.grad(loss, params)
+            grad = torch.cat([g.reshape(-1) for g in grads])
+            return float(loss.detach()), to_numpy(grad).astype(np.float64)
+
+        theta0 = np.concatenate([to_numpy(p.detach()).ravel() for p in params]).astype(np.float64)
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        loss_and_grad(result.x)  # leave the network at the solution
+        network.eval()
+        if not np.isfinite(result.fun):
+            raise FloatingPointError(
+                f"L-BFGS diverged: the loss is {result.fun}. Standardise the inputs."
+            )
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        if not result.success:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) "
+                f"(status={result.status}): {result.message}. Increase the number "
+                "of iterations (max_iter/max_fun) or scale the data.",
+                ConvergenceWarning,
+            )
+
+    # -- prediction --------------------------------------------------------
+
+    def _network_tensors(self, device):
+        dtype = self.coefs_[0].dtype
+        coefs = [as_tensor(W, device, dtype) for W in self.coefs_]
+        intercepts = [as_tensor(b, device, dtype) for b in self.intercepts_]
+        return coefs, intercepts
+
+    def _validate_predict_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X.astype(self.coefs_[0].dtype, copy=False)
+
+    def _block_rows(self, width):
+        itemsize = np.dtype(self.coefs_[0].dtype).itemsize
+        return max(1, _PREDICT_BLOCK_BYTES // (itemsize * max(width, 1)))
+
+    def _raw_output(self, X):
+        """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
+        device = self._predict_device()
+        width = max(W.shape[1] for W in self.coefs_)
+        rows = self._block_rows(width)
+        with torch_threads(), torch.no_grad():
+            coefs, intercepts = self._network_tensors(device)
+            out = [
+                to_numpy(
+                    _OUT_ACTIVATIONS[self.out_activation_](
+                        _forward(as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation)
+                    )
+                )
+                for i in range(0, X.shape[0], rows)
+            ]
+        return np.concatenate(out, axis=0)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("_optimizer_state") is not None:
+            state["_optimizer_state"] = _state_to_cpu(state["_optimizer_state"])
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
