@@ -18,6 +18,8 @@ per block of rows, so memory stays bounded whatever the number of samples.
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -39,64 +41,93 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._engine import TorchEstimatorMixin, as_tensor, make_generator, to_numpy, torch_threads
+from .._engine import (
+    TorchEstimatorMixin,
+    as_tensor,
+    make_generator,
+    thread_budget,
+    to_numpy,
+    torch_threads,
+)
 
-# Rows per block of the E+M pass on CPU are chosen so that a block of X and its
-# distances to the centers stay in cache between the product and the argmin;
-# everywhere else (and on GPU) a block is bounded by _BLOCK_BYTES.
-_CPU_CACHE_BYTES = 1 << 20
-_BLOCK_BYTES = 1 << 28
+# Size of a block of rows: cache-sized on CPU (see _block_rows), bounded on GPU.
+_CPU_BLOCK_BYTES = 1 << 20
+_GPU_BLOCK_BYTES = 1 << 28
 _MIN_BLOCK_ROWS = 256
+# Relative safety margin of the pruning bounds, in machine epsilons (covers the
+# rounding accumulated by the bound updates over max_iter iterations).
+_PRUNE_MARGIN_ULPS = 1024
 # Seed of the fixed direction whose projection orders the rows canonically.
 _KEY_SEED = 0
 
 
-def _block_rows(n_cols, dtype, device, *, cache=False):
-    """Rows per block so that a ``(rows, n_cols)`` block fits the memory budget."""
+def _block_rows(n_cols, dtype, device):
+    """Rows per block so that a ``(rows, n_cols)`` block fits the memory budget.
+
+    On CPU the budget is cache-sized (a block of ``X`` and its distances stay
+    in cache between the product and the argmin); on GPU it bounds memory.
+    """
     itemsize = torch.empty((), dtype=dtype).element_size()
-    budget = _CPU_CACHE_BYTES if cache and device.type == "cpu" else _BLOCK_BYTES
+    budget = _CPU_BLOCK_BYTES if device.type == "cpu" else _GPU_BLOCK_BYTES
     return max(_MIN_BLOCK_ROWS, budget // (max(n_cols, 1) * itemsize))
 
 
 def _row_blocks(n_rows, block_rows):
     """Slices covering ``range(n_rows)`` in blocks of ``block_rows`` rows."""
-    for start in range(0, n_rows, block_rows):
-        yield slice(start, min(start + block_rows, n_rows))
+    return [
+        slice(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)
+    ]
 
 
-def _row_norms_sq(X):
-    """Squared Euclidean norm of each row, shape ``(n,)``, computed in blocks."""
-    out = X.new_empty(X.shape[0])
-    for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
-        Xb = X[blk]
-        torch.sum(Xb * Xb, dim=1, out=out[blk])
-    return out
+@contextmanager
+def _block_pool(device):
+    """Threads for block-parallel passes over the rows (CPU only).
 
-
-def _weighted_column_stats(X, w):
-    """Weighted mean and variance of each column of ``X``.
-
-    Returns ``mean, var`` (shape ``(d,)``) with ``mean = sum_i w_i x_i / W`` and
-    ``var = sum_i w_i (x_i - mean)^2 / W``, ``W = sum_i w_i``; with unit
-    weights these are NumPy's ``mean`` and ``var`` (population variance).
+    A pass over the data is many small operations on cache-sized blocks. Run
+    with torch's intra-op threads, each of them is a parallel region, and on a
+    busy machine every region waits for a descheduled thread. Instead, inside
+    this context torch runs single-threaded and whole blocks are spread over
+    :func:`~skmath._engine.thread_budget` threads, as sklearn's Cython k-means
+    spreads chunks over OpenMP threads. Yields ``None`` (serial) on GPU or
+    with a budget of one thread.
     """
-    w_sum = w.sum()
-    mean = (w @ X) / w_sum
-    sq = torch.zeros_like(mean)
-    for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
-        diff = X[blk] - mean
-        sq += w[blk] @ (diff * diff)
-    return mean, sq / w_sum
+    n_workers = thread_budget() if device.type == "cpu" else 1
+    if n_workers <= 1:
+        yield None
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(before)
 
 
-def _canonical_order(X):
+def _map_blocks(fn, blocks, pool):
+    """``[fn(blk) for blk in blocks]``, on ``pool``'s threads when there is one."""
+    if pool is None or len(blocks) < 2:
+        return [fn(blk) for blk in blocks]
+    return list(pool.map(fn, blocks))
+
+
+def _sum_in_order(parts):
+    """Sum of a list of tensors, left to right (independent of thread count)."""
+    total = parts[0].clone()
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def _canonical_order(X, w, pool):
     """Order the rows of ``X`` by their projection on a fixed direction.
 
     The key ``x @ v`` (``v`` a fixed pseudo-random unit vector, float64) is a
     function of the row's values only, so identical rows get identical keys and
     sit next to each other once sorted, and two distinct rows tie only by a
     rounding coincidence. Sorting one scalar per row costs ``O(n d + n log n)``
-    instead of a lexicographic sort's ``O(n d log n)``.
+    instead of a lexicographic sort's ``O(n d log n)``. The same pass computes
+    the weighted mean of the columns.
 
     Returns
     -------
@@ -104,17 +135,52 @@ def _canonical_order(X):
         Row indices in canonical order.
     key : Tensor of float64, shape (n,)
         The keys, in canonical (ascending) order.
+    mean : Tensor, shape (d,)
+        ``sum_i w_i x_i / sum_i w_i``.
     """
+    n, d = X.shape
     generator = torch.Generator().manual_seed(_KEY_SEED)
-    v = torch.randn(X.shape[1], generator=generator, dtype=torch.float64)
+    v = torch.randn(d, generator=generator, dtype=torch.float64)
     v = (v / v.norm()).to(X.device)
-    key = torch.empty(X.shape[0], dtype=torch.float64, device=X.device)
-    for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], torch.float64, X.device)):
-        # An elementwise product and a row sum (not a BLAS gemv) so that the key
-        # of a row never depends on where the row sits in X.
-        torch.sum(X[blk].to(torch.float64) * v, dim=1, out=key[blk])
+    key = torch.empty(n, dtype=torch.float64, device=X.device)
+
+    def project(blk):
+        Xb = X[blk]
+        # An elementwise product and a row sum (not a BLAS gemv) so that the
+        # key of a row never depends on where the row sits in X.
+        torch.sum(Xb.to(torch.float64) * v, dim=1, out=key[blk])
+        return w[blk] @ Xb
+
+    mean = _sum_in_order(_map_blocks(project, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool))
+    mean /= w.sum()
     key, order = torch.sort(key, stable=True)
-    return order, key
+    return order, key, mean
+
+
+def _centred_copy(X, order, w_sorted, mean, pool):
+    """``X[order] - mean``, its squared row norms and the weighted column variances.
+
+    Returns
+    -------
+    Xc : Tensor, shape (n, d)
+    x_sq : Tensor, shape (n,)
+        ``||Xc_i||^2``.
+    variances : Tensor, shape (d,)
+        ``sum_i w_i Xc_ij^2 / sum_i w_i`` (NumPy's ``var`` with unit weights).
+    """
+    n, d = X.shape
+    Xc = X.new_empty((n, d))
+    x_sq = X.new_empty(n)
+
+    def centre(blk):
+        Xb = torch.index_select(X, 0, order[blk], out=Xc[blk])
+        Xb -= mean
+        sq = Xb * Xb
+        torch.sum(sq, dim=1, out=x_sq[blk])
+        return w_sorted[blk] @ sq
+
+    parts = _map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
+    return Xc, x_sq, _sum_in_order(parts) / w_sorted.sum()
 
 
 def _inverse_cdf_draw(mass, u, fallback):
@@ -141,20 +207,40 @@ def _inverse_cdf_draw(mass, u, fallback):
     return torch.where(total > 0, index, fallback)
 
 
-def _sq_distances(A, X, x_sq):
-    """Squared distances ``||a_j - x_i||^2``, shape ``(len(A), n)``, clamped at 0."""
+def _candidate_distances(X, x_sq, w, A, closest, pool):
+    """Squared distances from candidates ``A`` to every row, capped by ``closest``.
+
+    Returns
+    -------
+    dist : Tensor, shape (len(A), n)
+        ``min(closest_i, ||a_j - x_i||^2)`` (``||x||^2 - 2 x.a + ||a||^2``
+        clamped at 0; no cap when ``closest`` is None).
+    potentials : Tensor, shape (len(A),)
+        ``dist @ w``.
+    """
+    n, d = X.shape
     a_sq = (A * A).sum(dim=1, keepdim=True)
-    dist = torch.addmm(x_sq, A, X.T, alpha=-2.0)
-    dist += a_sq
-    return dist.clamp_min_(0.0)
+    dist = X.new_empty((A.shape[0], n))
+
+    def block(blk):
+        dist_b = torch.addmm(x_sq[blk], A, X[blk].T, alpha=-2.0)
+        dist_b += a_sq
+        dist_b.clamp_min_(0.0)
+        if closest is not None:
+            torch.minimum(dist_b, closest[blk], out=dist_b)
+        dist[:, blk] = dist_b
+        return dist_b @ w[blk]
+
+    blocks = _row_blocks(n, _block_rows(d + A.shape[0], X.dtype, X.device))
+    return dist, _sum_in_order(_map_blocks(block, blocks, pool))
 
 
-def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, n_local_trials=None):
+def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007), sklearn's variant.
 
     The first center is drawn with probability ``w_i / sum(w)``; each next one
-    is the best, by weighted potential ``sum_i w_i min(D_i, d(x_i, c))^2``, of
-    ``n_local_trials = 2 + int(log(k))`` candidates drawn with probability
+    is the best, by weighted potential ``sum_i w_i min(D_i^2, ||x_i - c||^2)``,
+    of ``n_local_trials = 2 + int(log(k))`` candidates drawn with probability
     ``w_i D_i^2 / sum_j w_j D_j^2``, ``D_i`` being the distance of ``x_i`` to
     its closest chosen center. Draws are inverse-CDF in canonical order (see
     :func:`_inverse_cdf_draw`).
@@ -169,6 +255,7 @@ def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, n_local_trials=None):
         Sample weights.
     n_clusters : int
     generator : torch.Generator
+    pool : ThreadPoolExecutor or None
     n_local_trials : int, default=None
 
     Returns
@@ -188,16 +275,17 @@ def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, n_local_trials=None):
     indices = torch.empty(n_clusters, dtype=torch.int64, device=X.device)
     first = _inverse_cdf_draw(w, u[:1], fallback)
     indices[:1] = first
-    closest = _sq_distances(X[first], X, x_sq)[0]
+    closest = _candidate_distances(X, x_sq, w, X.index_select(0, first), None, pool)[0][0]
     for c in range(1, n_clusters):
         draws = u[1 + (c - 1) * n_local_trials : 1 + c * n_local_trials]
         candidates = _inverse_cdf_draw(w * closest, draws, fallback)
-        dist = _sq_distances(X[candidates], X, x_sq)
-        torch.minimum(dist, closest, out=dist)
-        best = torch.argmin(dist @ w)
+        dist, potentials = _candidate_distances(
+            X, x_sq, w, X.index_select(0, candidates), closest, pool
+        )
+        best = torch.argmin(potentials)
         closest = dist[best]
         indices[c] = candidates[best]
-    return X[indices], indices
+    return X.index_select(0, indices), indices
 
 
 def _random_init(X, w, key, n_clusters, generator):
@@ -215,62 +303,184 @@ def _random_init(X, w, key, n_clusters, generator):
         index = _inverse_cdf_draw(mass, u[c : c + 1], fallback)
         indices[c : c + 1] = index
         mass.masked_fill_(key == key[index], 0.0)
-    return X[indices]
+    return X.index_select(0, indices)
 
 
-def _labels(X, centers, out=None):
+def _labels(X, centers, pool):
     """Index of the closest center of each row (first one on ties), in blocks.
 
     Uses ``argmin_j ||c_j||^2 - 2 x.c_j``, as sklearn's Lloyd iteration does.
     """
     n, d = X.shape
-    if out is None:
-        out = torch.empty(n, dtype=torch.int64, device=X.device)
+    out = torch.empty(n, dtype=torch.int64, device=X.device)
     c_sq = (centers * centers).sum(dim=1)
-    rows = _block_rows(d + centers.shape[0], X.dtype, X.device, cache=True)
-    for blk in _row_blocks(n, rows):
+
+    def assign(blk):
         torch.argmin(torch.addmm(c_sq, X[blk], centers.T, alpha=-2.0), dim=1, out=out[blk])
+
+    _map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
 
 
-def _assign_and_sum(X, w, centers, labels, unit_weights):
-    """One E+M pass of Lloyd's algorithm over blocks of rows.
+def _matmul_error(X, x_sq, c_sq):
+    """Bound on the rounding error of ``||x||^2 - 2 x.c + ||c||^2`` per row.
 
-    Writes the closest center of each row into ``labels`` and returns the
-    weighted sums of the rows of each cluster and the cluster weights.
+    ``2 (d + 2) eps (||x||^2 + max_j ||c_j||^2)``: the classical bound on a
+    ``d``-term dot product, ``|x.c| <= (||x||^2 + ||c||^2) / 2``, and the two
+    additions.
+    """
+    eps = torch.finfo(X.dtype).eps
+    return (2 * (X.shape[1] + 2) * eps) * (x_sq + c_sq.max())
+
+
+def _distance_bounds(X, x_sq, centers, c_sq, margin):
+    """Closest center of each row of a block, with Hamerly's two bounds.
+
+    Returns the closest center (``argmin_j ||c_j||^2 - 2 x.c_j``, first on
+    ties, exactly as :func:`_labels`), an upper bound on the distance to it
+    and a lower bound on the distance to the second closest center: the
+    rounding error of the product form is added (subtracted), and the upper
+    bound is multiplied by ``margin``.
 
     Returns
     -------
-    sums : Tensor, shape (k, d)
-        ``sum_{i in cluster j} w_i x_i``.
-    weight_in_clusters : Tensor, shape (k,)
-        ``sum_{i in cluster j} w_i``.
+    labels : Tensor of int64, shape (b,)
+    upper, lower : Tensor, shape (b,)
+    """
+    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0)
+    labels = torch.argmin(dist, dim=1)
+    err = _matmul_error(X, x_sq, c_sq)
+    closest = dist.gather(1, labels[:, None]).squeeze(1)
+    upper = (closest + x_sq + err).clamp_min_(0.0).sqrt_().mul_(margin)
+    if centers.shape[0] == 1:
+        return labels, upper, torch.full_like(upper, math.inf)
+    dist.scatter_(1, labels[:, None], math.inf)
+    lower = (dist.amin(dim=1) + x_sq - err).clamp_min_(0.0).sqrt_()
+    return labels, upper, lower
+
+
+def _half_center_gaps(centers):
+    """``s_j``: a lower bound on half the distance from ``c_j`` to its closest other center."""
+    k = centers.shape[0]
+    if k == 1:
+        return centers.new_full((1,), math.inf)
+    c_sq = (centers * centers).sum(dim=1)
+    gaps = centers.new_empty(k)
+    arange = torch.arange(k, device=centers.device)
+    for blk in _row_blocks(k, _block_rows(k, centers.dtype, centers.device)):
+        dist = torch.addmm(c_sq, centers[blk], centers.T, alpha=-2.0)
+        dist += c_sq[blk, None]
+        dist[arange[: dist.shape[0]], arange[blk]] = math.inf
+        gaps[blk] = dist.amin(dim=1) - _matmul_error(centers[blk], c_sq[blk], c_sq)
+    return 0.5 * gaps.clamp_min_(0.0).sqrt_()
+
+
+def _move_rows(X, w, old, new, sums, weight_in_clusters):
+    """Move rows ``X`` (weights ``w``) from clusters ``old`` to clusters ``new``."""
+    w = w.to(torch.float64)
+    moved = X.to(torch.float64) * w[:, None]
+    sums.index_add_(0, new, moved)
+    sums.index_add_(0, old, -moved)
+    weight_in_clusters.index_add_(0, new, w)
+    weight_in_clusters.index_add_(0, old, -w)
+
+
+def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters, *,
+            shift, unit_weights, pool):
+    """E-step of Lloyd's algorithm, pruned with Hamerly's bounds [3]_.
+
+    Each row keeps an upper bound ``u`` on the distance to its center and a
+    lower bound ``l`` on the distance to any other. After the centers moved by
+    ``shift`` (per center), ``u += shift[label]`` and ``l -= max(shift)``; a row
+    whose ``u`` is below ``max(l, s_label)`` (``s_j`` half the gap from
+    ``c_j`` to its closest other center) cannot have changed cluster. The
+    other rows get ``u`` recomputed exactly, and those still in doubt have all
+    their distances recomputed. The labels are those of a full Lloyd E-step
+    (up to rounding-level ties); without ``shift`` every row is recomputed.
+
+    ``labels``, ``upper``, ``lower`` and, when given, ``sums`` and
+    ``weight_in_clusters`` (float64 weighted sums and weights of the rows of
+    each cluster) are updated in place.
+
+    Returns
+    -------
+    n_changed : int
+        Number of rows whose label changed.
     """
     n, d = X.shape
     k = centers.shape[0]
     c_sq = (centers * centers).sum(dim=1)
-    sums = torch.zeros_like(centers)
-    rows = _block_rows(d + k, X.dtype, X.device, cache=True)
-    for blk in _row_blocks(n, rows):
+    rows = _block_rows(d + k, X.dtype, X.device)
+    # Bounds are kept inflated by ``margin`` so that the rounding of the
+    # updates never makes a wrong pruning decision.
+    margin = 1.0 + _PRUNE_MARGIN_ULPS * torch.finfo(X.dtype).eps
+    if shift is not None:
+        upper += (shift * margin).index_select(0, labels)
+        lower -= shift.max() * margin
+        bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
+        todo = torch.nonzero(upper >= bound).squeeze(1)
+        if 2 * todo.shape[0] <= n:
+            n_changed = 0
+            for blk in _row_blocks(todo.shape[0], rows):
+                idx = todo[blk]
+                Xi = X.index_select(0, idx)
+                old = labels.index_select(0, idx)
+                # Tighten the upper bound to the exact distance first.
+                ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1)
+                ui.mul_(margin)
+                upper.index_copy_(0, idx, ui)
+                doubt = torch.nonzero(ui >= bound.index_select(0, idx)).squeeze(1)
+                if doubt.shape[0] == 0:
+                    continue
+                idx, Xi, old = idx[doubt], Xi[doubt], old[doubt]
+                new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers, c_sq, margin)
+                labels.index_copy_(0, idx, new)
+                upper.index_copy_(0, idx, up)
+                lower.index_copy_(0, idx, lo)
+                changed = torch.nonzero(new != old).squeeze(1)
+                n_changed += changed.shape[0]
+                if sums is not None and changed.shape[0]:
+                    _move_rows(
+                        Xi[changed], w.index_select(0, idx[changed]), old[changed], new[changed],
+                        sums, weight_in_clusters,
+                    )
+            return n_changed
+    # Most rows in doubt (or no bounds yet): one pass over all rows, which
+    # also recomputes the cluster sums from scratch.
+    with_sums = sums is not None
+
+    def full_pass(blk):
         Xb = X[blk]
-        lab = labels[blk]
-        torch.argmin(torch.addmm(c_sq, Xb, centers.T, alpha=-2.0), dim=1, out=lab)
-        # Each block is summed on its own before being added: shorter
-        # accumulation chains (float32 in particular).
-        part = torch.zeros_like(centers)
-        part.index_add_(0, lab, Xb if unit_weights else Xb * w[blk, None])
-        sums += part
-    weight_in_clusters = torch.bincount(labels, weights=w, minlength=k).to(X.dtype)
-    return sums, weight_in_clusters
+        new, up, lo = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
+        n_new = (new != labels[blk]).sum()
+        labels[blk], upper[blk], lower[blk] = new, up, lo
+        if not with_sums:
+            return n_new, None, None
+        # Each block is summed on its own, then the blocks in order: the
+        # result does not depend on the number of threads.
+        part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
+        part.index_add_(0, new, Xb if unit_weights else Xb * w[blk, None])
+        return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
+
+    results = _map_blocks(full_pass, _row_blocks(n, rows), pool)
+    if with_sums:
+        sums.zero_()
+        weight_in_clusters.zero_()
+        for _, part, part_weights in results:
+            sums += part
+            weight_in_clusters += part_weights
+    return int(sum(n_new for n_new, _, _ in results))
 
 
-def _inertia(X, w, centers, labels):
+def _inertia(X, w, centers, labels, pool):
     """``sum_i w_i ||x_i - c_{labels_i}||^2`` with direct differences, in blocks."""
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
-    for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
-        diff = X[blk] - centers[labels[blk]]
-        total += ((diff * diff).sum(dim=1) @ w[blk]).to(torch.float64)
-    return total
+
+    def block(blk):
+        diff = X[blk] - centers.index_select(0, labels[blk])
+        return ((diff * diff).sum(dim=1) @ w[blk]).to(torch.float64)
+
+    blocks = _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
+    return float(_sum_in_order(_map_blocks(block, blocks, pool)))
 
 
 def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, labels):
@@ -282,12 +492,12 @@ def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, l
     times behaves as one row of weight ``c``. Rows of zero weight are not
     points. Ties between equally far points go to the first in canonical order,
     so the result is deterministic. Labels are left unchanged, as in sklearn.
-    ``sums`` and ``weight_in_clusters`` are updated in place.
+    ``sums`` and ``weight_in_clusters`` (float64) are updated in place.
     """
     empty = torch.nonzero(weight_in_clusters == 0).flatten().tolist()
     dist = torch.empty(X.shape[0], dtype=X.dtype, device=X.device)
     for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
-        diff = X[blk] - centers_old[labels[blk]]
+        diff = X[blk] - centers_old.index_select(0, labels[blk])
         torch.sum(diff * diff, dim=1, out=dist[blk])
     dist.masked_fill_(w == 0, -1.0)
     if not bool(dist.max() > 0):
@@ -297,14 +507,14 @@ def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, l
         far = torch.argmax(dist)
         if not bool(dist[far] >= 0):
             break
-        copies = key == key[far]
-        w_copies = w[copies]
-        moved = w_copies[:, None] * X[copies]
+        copies = torch.nonzero(key == key[far]).squeeze(1)
+        w_copies = w[copies].to(torch.float64)
+        moved = X[copies].to(torch.float64) * w_copies[:, None]
         sums.index_add_(0, labels[copies], -moved)
         weight_in_clusters.index_add_(0, labels[copies], -w_copies)
         sums[cluster] = moved.sum(dim=0)
         weight_in_clusters[cluster] = w_copies.sum()
-        dist.masked_fill_(copies, -1.0)
+        dist[copies] = -1.0
 
 
 def _average_centers(sums, weight_in_clusters):
@@ -316,13 +526,16 @@ def _average_centers(sums, weight_in_clusters):
     return torch.where(nonempty[:, None], centers, largest)
 
 
-def _kmeans_single_lloyd(X, w, key, centers_init, *, max_iter, tol, verbose, unit_weights):
+def _kmeans_single_lloyd(X, x_sq, w, key, centers_init, *, max_iter, tol, verbose,
+                         unit_weights, pool):
     """One run of Lloyd's algorithm, with sklearn's stopping rules.
 
-    Stops at "strict convergence" (labels unchanged from the previous
-    iteration) or when the squared center shift ``sum_j ||c_j - c_j'||^2`` is
-    at most ``tol`` (already scaled by the data variance); if it stopped
-    otherwise, a last E-step makes the labels match the returned centers.
+    Iteration ``i`` assigns every row to its closest center (see
+    :func:`_assign`) and moves each center to the weighted mean of its rows.
+    The run stops at "strict convergence" (no label changed) or when the
+    squared center shift ``sum_j ||c_j - c_j'||^2`` is at most ``tol``
+    (already scaled by the data variance); if it stopped otherwise, a last
+    E-step makes the labels match the returned centers.
 
     Returns
     -------
@@ -331,36 +544,49 @@ def _kmeans_single_lloyd(X, w, key, centers_init, *, max_iter, tol, verbose, uni
     centers : Tensor, shape (k, d)
     n_iter : int
     """
-    n = X.shape[0]
+    n, d = X.shape
+    k = centers_init.shape[0]
     centers = centers_init
     labels = torch.full((n,), -1, dtype=torch.int64, device=X.device)
-    labels_old = labels.clone()
+    upper = X.new_empty(n)
+    lower = X.new_empty(n)
+    sums = torch.zeros((k, d), dtype=torch.float64, device=X.device)
+    weight_in_clusters = torch.zeros(k, dtype=torch.float64, device=X.device)
+    shift = None
     strict_convergence = False
     for i in range(max_iter):
-        sums, weight_in_clusters = _assign_and_sum(X, w, centers, labels, unit_weights)
+        n_changed = _assign(
+            X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
+            shift=shift, unit_weights=unit_weights, pool=pool,
+        )
         if verbose:
-            print(f"Iteration {i}, inertia {float(_inertia(X, w, centers, labels))}.")
+            print(f"Iteration {i}, inertia {_inertia(X, w, centers, labels, pool)}.")
+        new_sums, new_weights = sums, weight_in_clusters
         if bool((weight_in_clusters == 0).any()):
-            _relocate_empty_clusters(X, w, key, centers, sums, weight_in_clusters, labels)
-        centers_new = _average_centers(sums, weight_in_clusters)
-        shift = float(((centers_new - centers) ** 2).sum())
+            new_sums, new_weights = sums.clone(), weight_in_clusters.clone()
+            _relocate_empty_clusters(X, w, key, centers, new_sums, new_weights, labels)
+        centers_new = _average_centers(new_sums, new_weights).to(X.dtype)
+        shift = torch.linalg.vector_norm(centers_new - centers, dim=1)
+        shift_tot = float((shift * shift).sum())
         centers = centers_new
-        if torch.equal(labels, labels_old):
+        if n_changed == 0:
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
             strict_convergence = True
             break
-        if shift <= tol:
+        if shift_tot <= tol:
             if verbose:
                 print(
-                    f"Converged at iteration {i}: center shift {shift} within "
+                    f"Converged at iteration {i}: center shift {shift_tot} within "
                     f"tolerance {tol}."
                 )
             break
-        labels, labels_old = labels_old, labels
     if not strict_convergence:
-        _labels(X, centers, out=labels)
-    return labels, float(_inertia(X, w, centers, labels)), centers, i + 1
+        _assign(
+            X, x_sq, w, centers, labels, upper, lower, None, None,
+            shift=shift, unit_weights=unit_weights, pool=pool,
+        )
+    return labels, _inertia(X, w, centers, labels, pool), centers, i + 1
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -370,7 +596,7 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     return bool(torch.equal(mapping[labels1], labels2))
 
 
-def _euclidean_distances(X, centers):
+def _euclidean_distances(X, centers, pool):
     """Distances ``||x_i - c_j||``, shape ``(n, k)``, in blocks.
 
     float32 blocks are computed in float64 (as sklearn's ``euclidean_distances``
@@ -381,11 +607,14 @@ def _euclidean_distances(X, centers):
     out = X.new_empty((n, k))
     C = centers.to(torch.float64)
     c_sq = (C * C).sum(dim=1)
-    for blk in _row_blocks(n, _block_rows(d + k, torch.float64, X.device)):
+
+    def block(blk):
         Xb = X[blk].to(torch.float64)
         dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0)
         dist += (Xb * Xb).sum(dim=1, keepdim=True)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
+
+    _map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
     return out
 
 
@@ -616,27 +845,27 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        with torch_threads():
+        with torch_threads(), _block_pool(device) as pool:
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
-            order, key = _canonical_order(Xt)
-            w = wt[order]
-            mean, variances = _weighted_column_stats(Xt, wt)
+            order, key, mean = _canonical_order(Xt, wt, pool)
+            w = wt.index_select(0, order)
             # Centred copy of X in canonical order: distances are more accurate
             # on centred data, and the seeding reads the rows in this order.
-            Xs = Xt[order]
-            Xs -= mean
+            Xs, x_sq, variances = _centred_copy(Xt, order, w, mean, pool)
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
             unit_weights = bool((w == 1).all())
-            x_sq = _row_norms_sq(Xs) if isinstance(init, str) and init == "k-means++" else None
 
             best = None
             for _ in range(n_init):
-                centers_init = self._init_centroids(X, Xs, x_sq, w, key, init, mean, rng, generator)
+                centers_init = self._init_centroids(
+                    X, Xs, x_sq, w, key, init, mean, rng, generator, pool
+                )
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _kmeans_single_lloyd(
                     Xs,
+                    x_sq,
                     w,
                     key,
                     centers_init,
@@ -644,6 +873,7 @@ class KMeans(
                     tol=tol,
                     verbose=self.verbose,
                     unit_weights=unit_weights,
+                    pool=pool,
                 )
                 # A run replaces the best one only when it is better and is not
                 # the same clustering (equal up to rounding, labels permuted).
@@ -672,10 +902,10 @@ class KMeans(
             )
         return self
 
-    def _init_centroids(self, X, Xs, x_sq, w, key, init, mean, rng, generator):
+    def _init_centroids(self, X, Xs, x_sq, w, key, init, mean, rng, generator, pool):
         """Initial centers, in the centred coordinates of ``Xs``."""
         if isinstance(init, str) and init == "k-means++":
-            return _kmeans_plusplus(Xs, x_sq, w, self.n_clusters, generator)[0]
+            return _kmeans_plusplus(Xs, x_sq, w, self.n_clusters, generator, pool)[0]
         if isinstance(init, str) and init == "random":
             return _random_init(Xs, w, key, self.n_clusters, generator)
         if callable(init):
@@ -719,10 +949,10 @@ class KMeans(
         check_is_fitted(self)
         X = self._check_test_data(X)
         device = self._predict_device()
-        with torch_threads():
+        with torch_threads(), _block_pool(device) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            labels = _labels(Xt, centers)
+            labels = _labels(Xt, centers, pool)
         return to_numpy(labels).astype(np.int32)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -762,10 +992,10 @@ class KMeans(
 
     def _transform(self, X):
         device = self._predict_device()
-        with torch_threads():
+        with torch_threads(), _block_pool(device) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device)
-            return to_numpy(_euclidean_distances(Xt, centers))
+            return to_numpy(_euclidean_distances(Xt, centers, pool))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the value of ``X`` on the k-means objective.
@@ -789,12 +1019,12 @@ class KMeans(
         X = self._check_test_data(X)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         device = self._predict_device()
-        with torch_threads():
+        with torch_threads(), _block_pool(device) as pool:
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            inertia = _inertia(Xt, wt, centers, _labels(Xt, centers))
-        return -float(inertia)
+            inertia = _inertia(Xt, wt, centers, _labels(Xt, centers, pool), pool)
+        return -inertia
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
