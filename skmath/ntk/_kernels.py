@@ -153,12 +153,18 @@ def _gelu(cov, var1, var2):
 _ACTIVATION_KERNELS = {"relu": _relu, "erf": _erf, "gelu": _gelu}
 
 
-def _layer_variances(X, depth, activation, weight_std, bias_std):
+def _input_variances(X):
+    """Input-layer variances :math:`x \\cdot x / d`, shape (n,)."""
+    return (X * X).sum(dim=1) / X.shape[1]
+
+
+def _layer_variances(var, depth, activation, weight_std, bias_std):
     """Pre-activation variances :math:`q_l(x) = \\Sigma_l(x, x)` of each hidden layer.
 
     Parameters
     ----------
-    X : Tensor, shape (n, d)
+    var : Tensor, shape (n,)
+        Input-layer variances from :func:`_input_variances`.
 
     Returns
     -------
@@ -171,7 +177,6 @@ def _layer_variances(X, depth, activation, weight_std, bias_std):
     """
     act = _ACTIVATION_KERNELS[activation]
     w2, b2 = weight_std**2, bias_std**2
-    var = (X * X).sum(dim=1) / X.shape[1]
     ntk = torch.zeros_like(var)
     variances = []
     for _ in range(depth):
@@ -281,8 +286,9 @@ def nngp_ntk(
         Y = X
     n1, n2, d = X.shape[0], Y.shape[0], X.shape[1]
     params = (depth, activation, weight_std, bias_std)
-    var1 = _layer_variances(X, *params)[0]
-    var2 = var1 if symmetric else _layer_variances(Y, *params)[0]
+    var0 = _input_variances(X)
+    var1 = _layer_variances(var0, *params)[0]
+    var2 = var1 if symmetric else _layer_variances(_input_variances(Y), *params)[0]
     nngp = X.new_empty((n1, n2))
     ntk = X.new_empty((n1, n2)) if compute_ntk else None
 
@@ -298,6 +304,14 @@ def nngp_ntk(
     def compute(rows_cols):
         r, c = rows_cols
         cov = (X[r] @ Y[c].T).div_(d)
+        if symmetric and r.start == c.start:
+            # BLAS does not promise a bitwise symmetric X X^T; the recursion
+            # is elementwise, so a symmetric input gives a symmetric kernel.
+            # The diagonal is set to the variances themselves: there the ReLU
+            # angle is 0, and a one-ulp difference between the two would
+            # become a sqrt(eps) error through sqrt(q1 q2 - cov^2).
+            cov = cov.add_(cov.T.clone()).mul_(0.5)
+            cov.diagonal().copy_(var0[r])
         block_ntk = torch.zeros_like(cov) if compute_ntk else None
         cov, block_ntk = _kernel_block(
             cov,
@@ -342,5 +356,6 @@ def nngp_ntk_diag(X, *, depth, activation, weight_std, bias_std):
     nngp : Tensor, shape (n,)
     ntk : Tensor, shape (n,)
     """
-    _, nngp, ntk = _layer_variances(X, depth, activation, weight_std, bias_std)
+    params = (depth, activation, weight_std, bias_std)
+    _, nngp, ntk = _layer_variances(_input_variances(X), *params)
     return nngp, ntk

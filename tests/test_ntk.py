@@ -1,0 +1,488 @@
+"""Tests for skmath.ntk: NNGP/NTK kernels, NTKKernel and NTKRegressor.
+
+References: neural-tangents 0.6.5 (values saved in tests/data/ntk_reference.npz
+by benchmarks/make_ntk_reference.py), the empirical kernels of wide finite
+networks differentiated with torch.func, and scikit-learn's own estimators.
+"""
+
+import json
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from skmath import NTKKernel, NTKRegressor
+from skmath.ntk._kernels import nngp_ntk, nngp_ntk_diag
+
+REFERENCE = np.load(Path(__file__).parent / "data" / "ntk_reference.npz")
+CONFIGS = json.loads(str(REFERENCE["configs"]))
+CONFIG_IDS = [
+    f"{c['activation']}-depth{c['depth']}-w{c['weight_std']}-b{c['bias_std']}" for c in CONFIGS
+]
+NT_RTOL = 2e-6
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+
+def _assert_rel_close(actual, desired, rtol=NT_RTOL):
+    """Entrywise agreement to ``rtol`` relative to the largest entry."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.shape == desired.shape
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * np.abs(desired).max())
+
+
+def _data(n=30, d=3, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, -1] ** 2 + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+# --------------------------------------------------------------------------
+# Kernel values against neural-tangents
+
+
+@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=CONFIG_IDS)
+def test_kernels_match_neural_tangents(index):
+    # NNGP and NTK, train x train, test x train and test diagonals, equal
+    # neural-tangents' stax kernel_fn to 2e-6 relative (float64).
+    config, key = CONFIGS[index], f"c{index}"
+    X_train = REFERENCE["X_train"]
+    X_test = REFERENCE["X_test"]
+    for kind in ("nngp", "ntk"):
+        kernel = NTKKernel(**config, kernel=kind, device="cpu")
+        _assert_rel_close(kernel(X_train), REFERENCE[f"{key}_{kind}_train"])
+        _assert_rel_close(kernel(X_test, X_train), REFERENCE[f"{key}_{kind}_test"])
+        _assert_rel_close(kernel.diag(X_test), REFERENCE[f"{key}_{kind}_diag"])
+
+
+@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=CONFIG_IDS)
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_predictions_match_gradient_descent_mse_ensemble(index, kind):
+    # Mean and covariance at t=inf equal neural-tangents'
+    # gradient_descent_mse_ensemble with relative diag_reg converted to the
+    # absolute alpha = diag_reg * trace(K_train) / n; multi-output y.
+    config, key = CONFIGS[index], f"c{index}_{kind}"
+    reg = NTKRegressor(
+        **config,
+        kernel=kind,
+        alpha=float(REFERENCE[f"{key}_alpha"]),
+        normalize_y=False,
+        device="cpu",
+    ).fit(REFERENCE["X_train"], REFERENCE["y_train"])
+    mean, cov = reg.predict(REFERENCE["X_test"], return_cov=True)
+    _, std = reg.predict(REFERENCE["X_test"], return_std=True)
+    _assert_rel_close(mean, REFERENCE[f"{key}_mean"])
+    n_targets = REFERENCE["y_train"].shape[1]
+    ref_cov = REFERENCE[f"{key}_cov"]
+    assert cov.shape == ref_cov.shape + (n_targets,)
+    for j in range(n_targets):
+        _assert_rel_close(cov[:, :, j], ref_cov)
+        _assert_rel_close(std[:, j] ** 2, np.diag(ref_cov))
+
+
+# --------------------------------------------------------------------------
+# Independent derivation: empirical kernels of wide finite networks
+
+
+def _empirical_kernels(X, *, width, depth, activation, weight_std, bias_std, seed, dtype):
+    """NNGP and NTK of one finite network in NTK parameterisation, by autodiff.
+
+    ``f(x) = w/sqrt(n_L) W_{L+1} h_L + b b_{L+1}``, ``h_l = act(w/sqrt(n_{l-1})
+    W_l h_{l-1} + b b_l)`` with standard normal weights. The NTK is
+    ``J J^T`` with ``J`` the Jacobian of the outputs in the parameters
+    (torch.func.jacrev); the NNGP is the readout's feature kernel
+    ``w^2 h_L . h_L' / n_L + b^2``.
+    """
+    act = {"relu": torch.relu, "erf": torch.erf, "gelu": torch.nn.functional.gelu}[activation]
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [X.shape[1]] + [width] * depth + [1]
+    params = {}
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params[f"W{layer}"] = torch.randn(fan_in, fan_out, generator=gen, dtype=dtype)
+        params[f"b{layer}"] = torch.randn(fan_out, generator=gen, dtype=dtype)
+    X = torch.as_tensor(X, dtype=dtype)
+
+    def network(params):
+        h = X
+        for layer in range(depth + 1):
+            z = weight_std / math.sqrt(h.shape[1]) * h @ params[f"W{layer}"]
+            z = z + bias_std * params[f"b{layer}"]
+            if layer == depth:
+                return z[:, 0], h
+            h = act(z)
+
+    jacobians = torch.func.jacrev(lambda p: network(p)[0])(params)
+    ntk = sum(J.reshape(len(X), -1) @ J.reshape(len(X), -1).T for J in jacobians.values())
+    h = network(params)[1]
+    nngp = weight_std**2 * h @ h.T / h.shape[1] + bias_std**2
+    return nngp.double().numpy(), ntk.double().numpy()
+
+
+def _relative_error(empirical, exact):
+    return np.linalg.norm(empirical - exact) / np.linalg.norm(exact)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+def test_empirical_kernels_converge_one_hidden_layer(activation):
+    # The empirical NNGP and NTK of one random network with a hidden layer of
+    # width 16384 are within 5% of the closed form, and much closer than at
+    # width 64.
+    X = np.random.RandomState(0).normal(size=(8, 4))
+    arch = dict(depth=1, activation=activation, weight_std=1.5, bias_std=0.1)
+    nngp, ntk = (k.numpy() for k in nngp_ntk(torch.from_numpy(X), **arch))
+    errors = {}
+    for width in (64, 16384):
+        emp_nngp, emp_ntk = _empirical_kernels(X, width=width, seed=0, dtype=torch.float64, **arch)
+        errors[width] = (_relative_error(emp_nngp, nngp), _relative_error(emp_ntk, ntk))
+    assert max(errors[16384]) < 0.05
+    assert errors[16384][0] < errors[64][0] / 3
+    assert errors[16384][1] < errors[64][1] / 3
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+def test_empirical_kernels_converge_two_hidden_layers(activation):
+    # Two hidden layers of width 4096 (16.8M parameters, float32): the mean
+    # of the empirical NNGP and NTK over two random networks is within 5% of
+    # the closed form (one network fluctuates by 2-6.5% at this width).
+    X = np.random.RandomState(0).normal(size=(6, 4))
+    arch = dict(depth=2, activation=activation, weight_std=1.5, bias_std=0.1)
+    nngp, ntk = (k.numpy() for k in nngp_ntk(torch.from_numpy(X), **arch))
+    kernels = [
+        _empirical_kernels(X, width=4096, seed=seed, dtype=torch.float32, **arch)
+        for seed in (0, 1)
+    ]
+    assert _relative_error(np.mean([k[0] for k in kernels], axis=0), nngp) < 0.05
+    assert _relative_error(np.mean([k[1] for k in kernels], axis=0), ntk) < 0.05
+
+
+# --------------------------------------------------------------------------
+# Kernel properties
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_kernel_symmetric_psd_and_consistent(activation, kind):
+    # k(X) is exactly symmetric and positive semi-definite; diag(X) equals
+    # the diagonal of k(X); k(X, X) equals k(X) (to 1e-7 for ReLU, whose
+    # arc-cosine kernel is not differentiable at equal inputs: a one-ulp
+    # difference in x.x becomes sqrt(eps) there).
+    X = np.random.RandomState(1).normal(size=(50, 6))
+    kernel = NTKKernel(depth=3, activation=activation, bias_std=0.3, kernel=kind, device="cpu")
+    K = kernel(X)
+    np.testing.assert_array_equal(K, K.T)
+    eigenvalues = np.linalg.eigvalsh(K)
+    assert eigenvalues.min() > -1e-10 * eigenvalues.max()
+    rtol = 1e-7 if activation == "relu" else 1e-12
+    np.testing.assert_allclose(kernel(X, X), K, rtol=rtol, atol=rtol * np.abs(K).max())
+    np.testing.assert_allclose(kernel.diag(X), np.diag(K), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_blocked_computation_equals_one_block(n_threads):
+    # Tiny blocks (symmetric and rectangular, several threads) give the same
+    # matrices as a single block.
+    rng = np.random.RandomState(2)
+    X, Y = torch.from_numpy(rng.normal(size=(23, 4))), torch.from_numpy(rng.normal(size=(17, 4)))
+    arch = dict(depth=2, activation="gelu", weight_std=1.3, bias_std=0.2)
+    for A, B in ((X, None), (X, Y)):
+        whole = nngp_ntk(A, B, block_elements=10**6, **arch)
+        blocked = nngp_ntk(A, B, block_elements=25, n_threads=n_threads, **arch)
+        for full, part in zip(whole, blocked):
+            torch.testing.assert_close(part, full, rtol=1e-13, atol=1e-13)
+    nngp_only, no_ntk = nngp_ntk(X, compute_ntk=False, block_elements=25, **arch)
+    assert no_ntk is None
+    torch.testing.assert_close(nngp_only, nngp_ntk(X, **arch)[0], rtol=1e-13, atol=1e-13)
+
+
+def test_depth_zero_is_the_linear_kernel():
+    # depth=0 (a single Dense layer): NNGP = NTK = w^2 x.x'/d + b^2.
+    X = np.random.RandomState(3).normal(size=(7, 3))
+    expected = 1.7**2 * X @ X.T / 3 + 0.4**2
+    for kind in ("nngp", "ntk"):
+        K = NTKKernel(depth=0, weight_std=1.7, bias_std=0.4, kernel=kind, device="cpu")(X)
+        np.testing.assert_allclose(K, expected, rtol=1e-13)
+
+
+def test_relu_one_layer_closed_form():
+    # One ReLU layer without bias, unit inputs at angle theta: the NNGP is
+    # w^4/(2 pi d) (sin t + (pi - t) cos t) and the NTK adds
+    # w^4/(2 pi d) (pi - t) cos t (Cho & Saul 2009; Jacot et al. 2018).
+    theta = np.linspace(0.0, np.pi, 7)
+    X = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    w, d = 1.3, 2
+    nngp, ntk = nngp_ntk(torch.from_numpy(X[:1]), torch.from_numpy(X),
+                         depth=1, activation="relu", weight_std=w, bias_std=0.0)
+    scale = w**4 / (2 * np.pi * d)
+    expected_nngp = scale * (np.sin(theta) + (np.pi - theta) * np.cos(theta))
+    expected_ntk = expected_nngp + scale * (np.pi - theta) * np.cos(theta)
+    np.testing.assert_allclose(nngp.numpy()[0], expected_nngp, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ntk.numpy()[0], expected_ntk, rtol=1e-12, atol=1e-15)
+
+
+def test_kernel_diag_is_linear_time_and_float64():
+    # diag() and __call__ return float64 whatever the input dtype, and the
+    # diagonal helper agrees with the full matrix for every activation.
+    X = np.random.RandomState(4).normal(size=(9, 3)).astype(np.float32)
+    for activation in ("relu", "erf", "gelu"):
+        kernel = NTKKernel(depth=2, activation=activation, device="cpu")
+        assert kernel(X).dtype == np.float64 and kernel.diag(X).dtype == np.float64
+        full = nngp_ntk(torch.from_numpy(X.astype(np.float64)), depth=2, activation=activation,
+                        weight_std=1.0, bias_std=0.1)
+        diag = nngp_ntk_diag(torch.from_numpy(X.astype(np.float64)), depth=2,
+                             activation=activation, weight_std=1.0, bias_std=0.1)
+        for matrix, vector in zip(full, diag):
+            torch.testing.assert_close(torch.diagonal(matrix), vector, rtol=1e-12, atol=0)
+
+
+def test_kernel_api():
+    # sklearn's Kernel API: no hyperparameters, empty gradient, clone/pickle
+    # equality, readable repr, clear errors for bad parameters and shapes.
+    X = np.random.RandomState(5).normal(size=(6, 3))
+    kernel = NTKKernel(depth=2, activation="erf", kernel="nngp", device="cpu")
+    K, grad = kernel(X, eval_gradient=True)
+    assert grad.shape == (6, 6, 0)
+    assert kernel.n_dims == 0 and not kernel.is_stationary()
+    assert clone(kernel) == kernel and pickle.loads(pickle.dumps(kernel)) == kernel
+    assert repr(kernel) == (
+        "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=0.1, kernel='nngp')"
+    )
+    with pytest.raises(ValueError, match="Gradient can only be evaluated"):
+        kernel(X, X, eval_gradient=True)
+    with pytest.raises(ValueError, match="features"):
+        kernel(X, X[:, :2])
+    with pytest.raises(ValueError, match="activation"):
+        NTKKernel(activation="tanh")(X)
+    with pytest.raises(ValueError, match="depth"):
+        NTKKernel(depth=-1)(X)
+    with pytest.raises(ValueError, match="NaN"):
+        NTKKernel()(np.full((2, 2), np.nan))
+
+
+# --------------------------------------------------------------------------
+# scikit-learn integration
+
+
+def test_gaussian_process_regressor_with_nngp_kernel_equals_ntkregressor():
+    # GaussianProcessRegressor(NTKKernel("nngp")) and NTKRegressor("nngp")
+    # give the same posterior mean, std and covariance.
+    X, y = _data()
+    X_test = _data(n=8, seed=1)[0]
+    arch = dict(depth=2, activation="gelu", weight_std=1.4, bias_std=0.2)
+    gpr = GaussianProcessRegressor(
+        NTKKernel(**arch, kernel="nngp", device="cpu"), alpha=1e-2, normalize_y=True
+    ).fit(X, y)
+    reg = NTKRegressor(**arch, kernel="nngp", alpha=1e-2, device="cpu").fit(X, y)
+    np.testing.assert_allclose(reg.predict(X_test), gpr.predict(X_test), rtol=1e-8)
+    for kwargs in ({"return_std": True}, {"return_cov": True}):
+        for ours, theirs in zip(reg.predict(X_test, **kwargs), gpr.predict(X_test, **kwargs)):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
+
+
+def test_kernel_in_composite_gpr_kernel_is_optimised():
+    # ConstantKernel * NTKKernel + WhiteKernel: the marginal-likelihood
+    # optimiser (which asks NTKKernel for its empty gradient) tunes the
+    # amplitude and noise around the fixed NTK, raising the likelihood.
+    X, y = _data(n=80)
+    kernel = ConstantKernel() * NTKKernel(depth=2, device="cpu") + WhiteKernel()
+    gpr = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0).fit(X[:60], y[:60])
+    assert gpr.log_marginal_likelihood_value_ > gpr.log_marginal_likelihood(kernel.theta) + 1
+    assert gpr.score(X[60:], y[60:]) > 0.6
+
+
+def test_svc_with_kernel_equals_precomputed_gram():
+    # SVC(kernel=NTKKernel()) gives exactly the decisions of SVC on the
+    # precomputed NTK Gram matrices.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    kernel = NTKKernel(depth=2, device="cpu")
+    direct = SVC(kernel=kernel).fit(X[:400], y[:400])
+    pre = SVC(kernel="precomputed").fit(kernel(X[:400]), y[:400])
+    np.testing.assert_allclose(
+        direct.decision_function(X[400:]),
+        pre.decision_function(kernel(X[400:], X[:400])),
+        rtol=1e-8,
+        atol=1e-8,
+    )
+
+
+def test_svc_breast_cancer_accuracy_matches_rbf():
+    # On breast_cancer (standardised), SVC with the NTK is within 0.01 of
+    # SVC(rbf) in 5-fold cross-validated accuracy.
+    X, y = load_breast_cancer(return_X_y=True)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    rbf = cross_val_score(make_pipeline(StandardScaler(), SVC()), X, y, cv=cv).mean()
+    ntk = cross_val_score(
+        make_pipeline(StandardScaler(), SVC(kernel=NTKKernel(depth=1, device="cpu"))), X, y, cv=cv
+    ).mean()
+    assert ntk >= rbf - 0.01, (ntk, rbf)
+
+
+def test_gridsearch_diabetes_matches_kernel_ridge_rbf():
+    # On diabetes (standardised X), NTKRegressor tuned by GridSearchCV over
+    # depth and alpha reaches the cross-validated R^2 of KernelRidge(rbf) with
+    # centred targets tuned over gamma and alpha (16 candidates each), minus
+    # 0.01.
+    X, y = load_diabetes(return_X_y=True)
+    cv = KFold(5, shuffle=True, random_state=0)
+    ntk = GridSearchCV(
+        make_pipeline(StandardScaler(), NTKRegressor(device="cpu")),
+        {"ntkregressor__depth": [1, 2, 3, 4], "ntkregressor__alpha": [0.3, 1.0, 3.0, 10.0]},
+        cv=cv,
+    ).fit(X, y)
+    krr = GridSearchCV(
+        TransformedTargetRegressor(
+            make_pipeline(StandardScaler(), KernelRidge(kernel="rbf")), transformer=StandardScaler()
+        ),
+        {
+            "regressor__kernelridge__gamma": [0.003, 0.01, 0.03, 0.1],
+            "regressor__kernelridge__alpha": [0.1, 0.3, 1.0, 3.0],
+        },
+        cv=cv,
+    ).fit(X, y)
+    assert ntk.best_score_ >= krr.best_score_ - 0.01, (ntk.best_score_, krr.best_score_)
+    assert ntk.best_score_ > 0.45
+
+
+# --------------------------------------------------------------------------
+# NTKRegressor behaviour
+
+
+def test_ntk_covariance_reduces_to_gp_posterior_when_ntk_equals_nngp():
+    # With depth=0 the NTK equals the NNGP kernel, and the trained ensemble's
+    # covariance K_tt + B^T K B - 2 sym(K_td B) collapses to the GP posterior
+    # K_tt - K_td K^-1 K_dt as alpha -> 0.
+    X, y = _data(n=5, d=6)
+    X_test = _data(n=4, d=6, seed=1)[0]
+    kw = dict(depth=0, bias_std=0.5, alpha=1e-9, normalize_y=False, device="cpu")
+    _, cov_ntk = NTKRegressor(**kw, kernel="ntk").fit(X, y).predict(X_test, return_cov=True)
+    _, cov_gp = NTKRegressor(**kw, kernel="nngp").fit(X, y).predict(X_test, return_cov=True)
+    np.testing.assert_allclose(cov_ntk, cov_gp, atol=1e-6 * np.abs(cov_gp).max())
+
+
+@pytest.mark.filterwarnings("ignore:Predicted variances smaller than 0")
+def test_small_alpha_interpolates_training_data():
+    # alpha -> 0 is gradient descent run to convergence: the training targets
+    # are fitted exactly, and the NNGP posterior std vanishes there.
+    X, y = _data(n=25)
+    for kind in ("ntk", "nngp"):
+        reg = NTKRegressor(depth=3, kernel=kind, alpha=1e-10, device="cpu").fit(X, y)
+        mean, std = reg.predict(X, return_std=True)
+        np.testing.assert_allclose(mean, y, atol=1e-5)
+        assert std.max() < 1e-3
+
+
+def test_std_equals_sqrt_of_cov_diagonal_and_grows_away_from_data():
+    # return_std is the square root of return_cov's diagonal, and the
+    # uncertainty is larger far from the training data than on it.
+    X, y = _data(n=40, d=1)
+    X_test = np.array([[0.0], [1.0], [8.0]])
+    for kind in ("ntk", "nngp"):
+        reg = NTKRegressor(depth=2, kernel=kind, alpha=1e-2, device="cpu").fit(X, y)
+        mean_s, std = reg.predict(X_test, return_std=True)
+        mean_c, cov = reg.predict(X_test, return_cov=True)
+        np.testing.assert_allclose(mean_s, mean_c)
+        np.testing.assert_allclose(std**2, np.diag(cov), rtol=1e-8, atol=1e-12)
+        assert std[2] > 3 * std[0]
+
+
+def test_normalize_y_handles_target_offset_and_scale():
+    # With normalize_y (default), shifting and scaling y shifts and scales the
+    # predictions and std exactly, so targets with a large mean are fitted as
+    # well as centred ones; without it, the prior mean 0 ruins the fit.
+    X, y = _data(n=80)
+    X_train, y_train, X_test, y_test = X[:60], y[:60], X[60:], y[60:]
+    reg = NTKRegressor(depth=2, alpha=0.1, device="cpu")
+    mean, std = clone(reg).fit(X_train, y_train).predict(X_test, return_std=True)
+    shifted = clone(reg).fit(X_train, 3.0 * y_train + 1000.0)
+    mean2, std2 = shifted.predict(X_test, return_std=True)
+    np.testing.assert_allclose(mean2, 3.0 * mean + 1000.0, rtol=1e-10)
+    np.testing.assert_allclose(std2, 3.0 * std, rtol=1e-8)
+    score = shifted.score(X_test, 3.0 * y_test + 1000.0)
+    assert score > 0.5
+    raw = clone(reg).set_params(normalize_y=False).fit(X_train, 3.0 * y_train + 1000.0)
+    assert raw.score(X_test, 3.0 * y_test + 1000.0) < 0
+
+
+def test_multi_output_equals_separate_fits():
+    # A two-column y gives, column by column, the fits on each column alone
+    # (each normalised separately); std has one column per target.
+    X, y = _data(n=30)
+    Y = np.stack([y, -2 * y + X[:, 2]], axis=1)
+    X_test = _data(n=5, seed=3)[0]
+    reg = NTKRegressor(depth=2, alpha=1e-2, device="cpu")
+    mean, std = clone(reg).fit(X, Y).predict(X_test, return_std=True)
+    _, cov = clone(reg).fit(X, Y).predict(X_test, return_cov=True)
+    assert mean.shape == std.shape == (5, 2) and cov.shape == (5, 5, 2)
+    for j in range(2):
+        mean_j, std_j = clone(reg).fit(X, Y[:, j]).predict(X_test, return_std=True)
+        np.testing.assert_allclose(mean[:, j], mean_j, rtol=1e-10)
+        np.testing.assert_allclose(std[:, j], std_j, rtol=1e-8)
+
+
+def test_float32_input_uses_float64_kernels():
+    # float32 X gives the same model as the same values in float64.
+    X, y = _data()
+    X32 = X.astype(np.float32)
+    reg32 = NTKRegressor(device="cpu").fit(X32, y)
+    reg64 = NTKRegressor(device="cpu").fit(X32.astype(np.float64), y)
+    assert reg32.X_train_.dtype == np.float64
+    np.testing.assert_array_equal(reg32.predict(X32), reg64.predict(X32.astype(np.float64)))
+
+
+def test_per_sample_alpha_and_errors():
+    # alpha may be an array (one noise variance per sample); a wrong length,
+    # both return_std and return_cov, and a non positive definite kernel
+    # raise clear errors.
+    X, y = _data(n=20)
+    alpha = np.full(20, 0.05)
+    a = NTKRegressor(alpha=alpha, device="cpu").fit(X, y).predict(X)
+    b = NTKRegressor(alpha=0.05, device="cpu").fit(X, y).predict(X)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(ValueError, match="alpha must be a scalar or an array"):
+        NTKRegressor(alpha=np.ones(3), device="cpu").fit(X, y)
+    reg = NTKRegressor(device="cpu").fit(X, y)
+    with pytest.raises(RuntimeError, match="At most one"):
+        reg.predict(X, return_std=True, return_cov=True)
+    # 30 points on a line through the origin, no bias: a rank-one linear kernel.
+    X_line = np.linspace(-1, 1, 30)[:, None]
+    with pytest.raises(ValueError, match="not positive definite.*increasing the 'alpha'"):
+        NTKRegressor(depth=0, bias_std=0.0, alpha=0.0, device="cpu").fit(X_line, X_line[:, 0])
+
+
+def test_pickle_round_trip():
+    # A pickled and reloaded regressor predicts identically.
+    X, y = _data()
+    reg = NTKRegressor(depth=2, kernel="ntk", device="cpu").fit(X, y)
+    loaded = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(
+        np.asarray(loaded.predict(X, return_std=True)), np.asarray(reg.predict(X, return_std=True))
+    )
+
+
+@cuda
+def test_cuda_matches_cpu():
+    # Kernels and predictions on CUDA equal the CPU ones (float64).
+    X, y = _data(n=200)
+    for activation in ("relu", "erf", "gelu"):
+        kw = dict(depth=3, activation=activation, alpha=1e-3)
+        cpu = NTKRegressor(**kw, device="cpu").fit(X, y)
+        gpu = NTKRegressor(**kw, device="cuda").fit(X, y)
+        for a, b in zip(cpu.predict(X, return_std=True), gpu.predict(X, return_std=True)):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+        K_cpu = NTKKernel(**{"depth": 3, "activation": activation}, device="cpu")(X)
+        K_gpu = NTKKernel(**{"depth": 3, "activation": activation}, device="cuda")(X)
+        np.testing.assert_allclose(K_gpu, K_cpu, rtol=1e-10)
