@@ -1,0 +1,386 @@
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import cluster as sk
+from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import euclidean_distances
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import shuffle
+
+import skmath.cluster._kmeans as kmeans_module
+from skmath import KMeans
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _blobs(n=600, d=5, centers=6, std=2.5, seed=0, dtype=np.float64):
+    X, _ = make_blobs(n, d, centers=centers, cluster_std=std, random_state=seed)
+    return X.astype(dtype)
+
+
+def _init_rows(X, k, seed):
+    return X[np.random.RandomState(seed).choice(len(X), k, replace=False)]
+
+
+def _assert_same_fit(ours, ref, rtol=1e-10):
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=rtol, atol=rtol)
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=rtol)
+    assert ours.n_iter_ == ref.n_iter_
+
+
+# ---------------------------------------------------------------- equal to sklearn
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("max_iter, tol", [(300, 1e-4), (300, 0.0), (3, 1e-4), (300, 1e-1)])
+def test_lloyd_matches_sklearn_from_same_init(seed, max_iter, tol):
+    # Same initial centers: labels, centers, inertia and n_iter_ are sklearn's lloyd's.
+    X = _blobs(seed=seed)
+    init = _init_rows(X, 6, seed)
+    kw = dict(init=init, n_init=1, max_iter=max_iter, tol=tol)
+    ours = KMeans(6, device="cpu", **kw).fit(X)
+    ref = sk.KMeans(6, **kw).fit(X)
+    _assert_same_fit(ours, ref)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_wine])
+def test_lloyd_matches_sklearn_on_real_data_from_same_init(loader):
+    # Standardised iris and wine, k-means++ centers from sklearn as the shared init.
+    X = StandardScaler().fit_transform(loader().data)
+    for seed in range(3):
+        init, _ = sk.kmeans_plusplus(X, 4, random_state=seed)
+        ours = KMeans(4, init=init, device="cpu").fit(X)
+        _assert_same_fit(ours, sk.KMeans(4, init=init, n_init=1).fit(X))
+
+
+def test_lloyd_matches_sklearn_with_sample_weight():
+    # Weighted iterations equal sklearn's (tol=0 so that the two variance scalings agree).
+    X = _blobs(seed=3)
+    w = np.random.RandomState(0).uniform(0.1, 3.0, len(X))
+    init = _init_rows(X, 6, 3)
+    ours = KMeans(6, init=init, tol=0.0, device="cpu").fit(X, sample_weight=w)
+    ref = sk.KMeans(6, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    _assert_same_fit(ours, ref)
+    assert_allclose(ours.score(X, sample_weight=w), ref.score(X, sample_weight=w), rtol=1e-10)
+
+
+def test_lloyd_matches_sklearn_in_float32():
+    # float32 data stay float32 and follow sklearn's float32 iterations.
+    X = _blobs(seed=4, dtype=np.float32)
+    init = _init_rows(X, 6, 4)
+    ours = KMeans(6, init=init, device="cpu").fit(X)
+    ref = sk.KMeans(6, init=init, n_init=1).fit(X)
+    assert ours.cluster_centers_.dtype == np.float32
+    assert ours.transform(X).dtype == np.float32
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert ours.n_iter_ == ref.n_iter_
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-5, atol=1e-5)
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-5)
+
+
+def test_empty_cluster_relocated_like_sklearn():
+    # A center far from every point is emptied, then moved onto the farthest point, as in sklearn.
+    X = _blobs(n=300, d=3, centers=4, seed=5)
+    init = _init_rows(X, 5, 5)
+    init[2] = 1e3
+    ours = KMeans(5, init=init, device="cpu").fit(X)
+    ref = sk.KMeans(5, init=init, n_init=1).fit(X)
+    _assert_same_fit(ours, ref)
+    assert len(np.unique(ours.labels_)) == 5
+
+
+def test_transform_score_and_fit_methods_agree():
+    # transform = distances to the centers; score = -inertia; fit_* = fit then method.
+    X = _blobs(seed=6)
+    km = KMeans(6, random_state=0, device="cpu").fit(X)
+    assert_allclose(km.transform(X), euclidean_distances(X, km.cluster_centers_), rtol=1e-10)
+    assert_allclose(km.score(X), -km.inertia_, rtol=1e-10)
+    assert_array_equal(km.predict(X), km.labels_)
+    fresh = KMeans(6, random_state=0, device="cpu")
+    assert_array_equal(fresh.fit_predict(X), km.labels_)
+    assert_allclose(fresh.fit_transform(X), km.transform(X))
+    assert km.labels_.dtype == np.int32
+    assert_array_equal(km.get_feature_names_out(), [f"kmeans{i}" for i in range(6)])
+
+
+# ---------------------------------------------------------------- quality
+
+
+@pytest.mark.parametrize(
+    "name, X, k, inits",
+    [
+        ("iris", load_iris().data, 3, ["k-means++", "random"]),
+        ("wine", StandardScaler().fit_transform(load_wine().data), 3, ["k-means++", "random"]),
+        ("digits", load_digits().data, 10, ["k-means++"]),
+    ],
+)
+def test_inertia_not_worse_than_sklearn(name, X, k, inits):
+    # Best of n_init=10, seeds 0-4: iris/wine per seed, digits on the seed average.
+    for init in inits:
+        ours = [
+            KMeans(k, init=init, n_init=10, random_state=s, device="cpu").fit(X).inertia_
+            for s in range(5)
+        ]
+        ref = [sk.KMeans(k, init=init, n_init=10, random_state=s).fit(X).inertia_ for s in range(5)]
+        if name == "digits":
+            assert np.mean(ours) <= np.mean(ref) * (1 + 1e-6)
+        else:
+            assert np.all(np.array(ours) <= np.array(ref) * (1 + 1e-6))
+
+
+def test_kmeans_plusplus_beats_random_single_init():
+    # Greedy k-means++ seeding gives a lower initial inertia than random seeding, on average.
+    X = load_digits().data
+    plus = [KMeans(10, max_iter=1, random_state=s, device="cpu").fit(X).inertia_ for s in range(5)]
+    rand = [
+        KMeans(10, init="random", n_init=1, max_iter=1, random_state=s, device="cpu").fit(X).inertia_
+        for s in range(5)
+    ]
+    assert np.mean(plus) < np.mean(rand)
+
+
+# ---------------------------------------------------------------- weights, order, determinism
+
+
+@pytest.mark.parametrize("init, n_init", [("k-means++", 1), ("k-means++", 3), ("random", 2)])
+def test_integer_weights_equal_repetition(init, n_init):
+    # Integer weights (zeros included) == rows repeated that often, in any order, same cluster order.
+    rng = np.random.RandomState(1)
+    X = _blobs(n=80, d=4, centers=5, seed=7)
+    w = rng.randint(0, 4, len(X))
+    X_rep = shuffle(X.repeat(w, axis=0), random_state=2)
+    X_w, w_w = shuffle(X, w, random_state=3)
+    kw = dict(init=init, n_init=n_init, random_state=0, device="cpu")
+    rep = KMeans(5, **kw).fit(X_rep)
+    wtd = KMeans(5, **kw).fit(X_w, sample_weight=w_w)
+    assert_allclose(wtd.cluster_centers_, rep.cluster_centers_, rtol=1e-10, atol=1e-12)
+    assert_allclose(wtd.inertia_, rep.inertia_, rtol=1e-10)
+    assert wtd.n_iter_ == rep.n_iter_
+    assert_array_equal(wtd.predict(X), rep.predict(X))
+
+
+def test_zero_weight_equals_removal():
+    # Rows of weight zero are ignored by seeding and iterations.
+    X = _blobs(n=200, seed=8)
+    w = np.ones(len(X))
+    w[::3] = 0
+    a = KMeans(6, random_state=0, device="cpu").fit(X, sample_weight=w)
+    b = KMeans(6, random_state=0, device="cpu").fit(X[w > 0])
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10, atol=1e-12)
+    assert_allclose(a.inertia_, b.inertia_, rtol=1e-10)
+
+
+def test_row_order_does_not_matter():
+    # Permuting the rows permutes labels_ and leaves the centers (and their order) unchanged.
+    X = _blobs(seed=9)
+    perm = np.random.RandomState(0).permutation(len(X))
+    for init in ["k-means++", "random"]:
+        a = KMeans(6, init=init, random_state=0, device="cpu").fit(X)
+        b = KMeans(6, init=init, random_state=0, device="cpu").fit(X[perm])
+        assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10, atol=1e-12)
+        assert_array_equal(a.labels_[perm], b.labels_)
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ():
+    # Same random_state: bit-identical fit; other seeds give other initialisations.
+    X = _blobs(n=1000, d=6, centers=12, std=4.0, seed=10)
+    a = KMeans(12, init="random", random_state=3, device="cpu").fit(X)
+    b = KMeans(12, init="random", random_state=3, device="cpu").fit(X)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+    c = KMeans(12, init="random", n_init=1, max_iter=1, random_state=4, device="cpu").fit(X)
+    d = KMeans(12, init="random", n_init=1, max_iter=1, random_state=3, device="cpu").fit(X)
+    assert not np.array_equal(c.cluster_centers_, d.cluster_centers_)
+
+
+def test_result_does_not_depend_on_thread_count(monkeypatch):
+    # Blocks are summed in a fixed order: one thread and two threads give bit-identical fits.
+    X = _blobs(n=20000, d=8, centers=10, std=4.0, seed=11)
+    monkeypatch.setattr(kmeans_module, "_CPU_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    a = KMeans(10, random_state=0, device="cpu").fit(X)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    b = KMeans(10, random_state=0, device="cpu").fit(X)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert_array_equal(a.labels_, b.labels_)
+
+
+# ---------------------------------------------------------------- internals
+
+
+def test_small_blocks_give_the_same_fit(monkeypatch):
+    # Many tiny blocks (as with millions of rows) give the same result as few large ones.
+    X = _blobs(n=3000, d=7, centers=9, std=3.0, seed=12)
+    a = KMeans(9, random_state=0, device="cpu").fit(X)
+    monkeypatch.setattr(kmeans_module, "_CPU_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
+    b = KMeans(9, random_state=0, device="cpu").fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10)
+    assert a.n_iter_ == b.n_iter_
+    assert_allclose(b.transform(X), a.transform(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pruned_iterations_equal_full_lloyd(monkeypatch, dtype):
+    # Hamerly's bounds only skip work: labels, n_iter_ are those of recomputing every distance.
+    X = load_digits().data.astype(dtype)
+    pruned = KMeans(10, random_state=1, device="cpu").fit(X)
+    assign = kmeans_module._assign
+
+    def full_assign(*args, shift, **kwargs):
+        return assign(*args, shift=None, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, "_assign", full_assign)
+    full = KMeans(10, random_state=1, device="cpu").fit(X)
+    assert_array_equal(pruned.labels_, full.labels_)
+    assert pruned.n_iter_ == full.n_iter_
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_allclose(pruned.cluster_centers_, full.cluster_centers_, rtol=rtol, atol=rtol)
+
+
+def test_inverse_cdf_draw_counts_repeated_rows_as_weight():
+    # A row repeated c times is drawn as often as one row of mass c; zero mass is never drawn.
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    fallback = torch.tensor(0)
+    repeated = kmeans_module._inverse_cdf_draw(torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0]), u, fallback)
+    weighted = kmeans_module._inverse_cdf_draw(torch.tensor([1.0, 0.0, 3.0, 0.0, 0.0]), u, fallback)
+    assert_array_equal(np.where(repeated.numpy() >= 2, 2, repeated.numpy()), weighted.numpy())
+    assert not (weighted == 1).any()
+    assert abs((weighted == 0).double().mean().item() - 0.25) < 0.02
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def test_n_init_auto_and_explicit_array(capsys):
+    # n_init="auto": 1 run for k-means++ and arrays, 10 for random; array with n_init>1 warns.
+    X = _blobs(n=100, seed=13)
+    for init, runs in [("k-means++", 1), ("random", 10)]:
+        KMeans(3, init=init, verbose=1, random_state=0, device="cpu").fit(X)
+        assert capsys.readouterr().out.count("Initialization complete") == runs
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        km = KMeans(3, init=X[:3], n_init=4, device="cpu").fit(X)
+    assert km.n_iter_ >= 1
+
+
+def test_verbose_reports_convergence(capsys):
+    # verbose prints each iteration's inertia and why the run stopped, like sklearn.
+    X = _blobs(n=100, seed=14)
+    KMeans(3, verbose=1, random_state=0, device="cpu").fit(X)
+    out = capsys.readouterr().out
+    assert re.search(r"Iteration 0, inertia [0-9.e+]+\.", out)
+    assert "Converged at iteration" in out
+
+
+def test_callable_init_matches_array_init():
+    # A callable init gets (X, n_clusters, random_state) and is used like the array it returns.
+    X = _blobs(seed=15)
+    seen = {}
+
+    def init(data, n_clusters, random_state):
+        seen["args"] = (data.shape, n_clusters, type(random_state).__name__)
+        return data[:n_clusters]
+
+    a = KMeans(6, init=init, n_init=1, device="cpu").fit(X)
+    b = KMeans(6, init=X[:6], device="cpu").fit(X)
+    assert seen["args"] == (X.shape, 6, "RandomState")
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12)
+
+
+def test_fewer_distinct_points_than_clusters_warns():
+    # Duplicate points only: a ConvergenceWarning like sklearn's, and valid labels.
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]), 4, axis=0)
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        km = KMeans(5, random_state=0, device="cpu").fit(X)
+    assert set(km.labels_) <= set(range(5))
+    assert km.inertia_ == 0.0
+
+
+def test_pickle_round_trip():
+    # A pickled model predicts and transforms identically.
+    X = _blobs(seed=16)
+    km = KMeans(6, random_state=0, device="cpu").fit(X)
+    loaded = pickle.loads(pickle.dumps(km))
+    assert_array_equal(loaded.predict(X), km.predict(X))
+    assert_array_equal(loaded.transform(X), km.transform(X))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]), "NaN"),
+        (np.array([[0.0, 1.0], [np.inf, 2.0], [3.0, 4.0]]), "infinity"),
+        (np.empty((0, 3)), "0 sample"),
+        (np.arange(5.0), "Expected 2D array"),
+        (np.zeros((4, 2, 2)), "dim 3"),
+        (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), "could not convert|dtype"),
+        (np.zeros((2, 3)), "n_samples=2 should be >= n_clusters=3"),
+    ],
+)
+def test_bad_training_input_raises(X, match):
+    # Clear ValueError for non-finite, empty, wrongly shaped, non-numeric or too small X.
+    with pytest.raises(ValueError, match=match):
+        KMeans(3, device="cpu").fit(X)
+
+
+def test_bad_init_weights_and_predict_input_raise():
+    # Wrong init shape, negative or all-zero weights, wrong feature count at predict.
+    X = _blobs(n=50, d=4, seed=17)
+    with pytest.raises(ValueError, match="does not match the number of clusters"):
+        KMeans(3, init=X[:2], device="cpu").fit(X)
+    with pytest.raises(ValueError, match="does not match the number of features"):
+        KMeans(3, init=X[:3, :2], device="cpu").fit(X)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        KMeans(3, device="cpu").fit(X, sample_weight=-np.ones(len(X)))
+    with pytest.raises(ValueError, match="weight"):
+        KMeans(3, device="cpu").fit(X, sample_weight=np.zeros(len(X)))
+    km = KMeans(3, random_state=0, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="4 features"):
+        km.predict(X[:, :3])
+    with pytest.raises(ValueError, match="4 features"):
+        km.transform(np.zeros((2, 5)))
+
+
+# ---------------------------------------------------------------- CUDA
+
+
+@CUDA
+def test_cuda_matches_cpu_from_same_init():
+    # On the GPU, the same init gives the CPU's clustering; the model pickles to CPU.
+    X = _blobs(n=5000, d=16, centers=8, std=3.0, seed=18)
+    init = _init_rows(X, 8, 0)
+    cpu = KMeans(8, init=init, device="cpu").fit(X)
+    gpu = KMeans(8, init=init, device="cuda").fit(X)
+    assert_array_equal(gpu.labels_, cpu.labels_)
+    assert_allclose(gpu.cluster_centers_, cpu.cluster_centers_, rtol=1e-9, atol=1e-9)
+    assert gpu.n_iter_ == cpu.n_iter_
+    loaded = pickle.loads(pickle.dumps(gpu))
+    assert_array_equal(loaded.predict(X), cpu.predict(X))
+
+
+@CUDA
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_cuda_seeding_quality_and_weights(init):
+    # GPU seeding: deterministic per seed, as good as sklearn, integer weights == repetition.
+    X = load_digits().data
+    a = KMeans(10, init=init, n_init=5, random_state=0, device="cuda").fit(X)
+    b = KMeans(10, init=init, n_init=5, random_state=0, device="cuda").fit(X)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-9)
+    ref = sk.KMeans(10, init=init, n_init=5, random_state=0).fit(X)
+    assert a.inertia_ <= ref.inertia_ * 1.01
+    w = np.random.RandomState(0).randint(0, 3, len(X))
+    rep = KMeans(10, init=init, random_state=0, device="cuda").fit(X.repeat(w, axis=0))
+    wtd = KMeans(10, init=init, random_state=0, device="cuda").fit(X, sample_weight=w)
+    assert_allclose(wtd.cluster_centers_, rep.cluster_centers_, rtol=1e-8, atol=1e-8)
