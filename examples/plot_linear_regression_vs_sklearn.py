@@ -1,7 +1,7 @@
 """
-=====================================================================
+=======================================================================
 Can I swap sklearn's LinearRegression for skmath's, collinear data too?
-=====================================================================
+=======================================================================
 
 A drop-in replacement must give the *same* coefficients, including in the
 awkward case where columns are collinear and the least-squares problem has
@@ -11,9 +11,9 @@ the data and falls back to a thin SVD with LAPACK's rank cutoff when it is
 singular, so it should return that same solution, and do it faster on large
 data.
 
-Left: coefficients on the diabetes data with the ``bmi`` column duplicated
+First, coefficients on the diabetes data with the ``bmi`` column duplicated
 (the minimum-norm solution splits the ``bmi`` effect evenly between the two
-copies). Right: fit time against the number of samples.
+copies); then fit time against the number of samples.
 """
 
 # %%
@@ -41,7 +41,7 @@ rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
 print(f"largest coefficient difference, relative: {rel:.1e}")
 print(f"bmi coefficient split: {ours.coef_[bmi]:.2f} + {ours.coef_[-1]:.2f}")
 
-fig, (ax_coef, ax_time) = plt.subplots(1, 2, figsize=(13, 4.5), constrained_layout=True)
+fig, ax_coef = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
 pos = np.arange(len(names))
 ax_coef.barh(pos + 0.2, ref.coef_, height=0.4, label="scikit-learn", color="tab:gray")
 ax_coef.barh(pos - 0.2, ours.coef_, height=0.4, label="skmath", color="tab:orange")
@@ -84,6 +84,7 @@ for n in sizes:
         f"ratio {timings['skmath'][-1] / timings['scikit-learn'][-1]:.2f}"
     )
 
+fig, ax_time = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
 for name, color in (("scikit-learn", "tab:gray"), ("skmath", "tab:orange")):
     ax_time.loglog(sizes, timings[name], "o-", color=color, label=name)
 ax_time.set(xlabel="number of samples (100 features)", ylabel="fit time (s)",

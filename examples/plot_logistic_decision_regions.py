@@ -1,7 +1,7 @@
 """
-==============================================================
+=================================================================
 Does skmath's LogisticRegression draw sklearn's decision regions?
-==============================================================
+=================================================================
 
 :class:`skmath.LogisticRegression` minimises scikit-learn's objective
 (``C * sum_i loss_i + ||W||^2 / 2``) with an L-BFGS solver written in PyTorch.
@@ -41,20 +41,26 @@ print("coefficients, sklearn:\n", ref[-1].coef_.round(4))
 print(f"training accuracy: skmath {ours.score(X, y):.3f}, sklearn {ref.score(X, y):.3f}")
 
 # %%
-# Probability maps over the plane
-# -------------------------------
-# Each pixel is coloured by the class probabilities (red, green, blue for the
-# three species), so a pure colour is a confident prediction and a mixed one an
-# uncertain prediction; the lines are the decision boundaries.
+# Probability maps, and how far apart they are
+# --------------------------------------------
+# Left and middle: each pixel is coloured by the class probabilities (red,
+# green, blue for the three species), so a pure colour is a confident
+# prediction and a mixed one an uncertain prediction; the lines are the
+# decision boundaries. Right: the largest absolute difference between the two
+# models' probabilities at each pixel, on a log scale. Both solvers stop at a
+# gradient of 1e-10, so the gap is at the level of their tolerance, far below
+# anything visible.
 xx, yy = np.meshgrid(
     np.linspace(X[:, 0].min() - 0.5, X[:, 0].max() + 0.5, 300),
     np.linspace(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5, 300),
 )
 grid = np.column_stack([xx.ravel(), yy.ravel()])
 proba = {"skmath": ours.predict_proba(grid), "scikit-learn": ref.predict_proba(grid)}
+gap = np.abs(proba["skmath"] - proba["scikit-learn"]).max(axis=1).reshape(xx.shape)
+print(f"largest probability gap over the plane: {gap.max():.1e}")
 colors = np.array([[0.85, 0.25, 0.2], [0.3, 0.7, 0.3], [0.25, 0.4, 0.85]])
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), constrained_layout=True)
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
 for ax, (name, p) in zip(axes[:2], proba.items()):
     image = (p @ colors).reshape(*xx.shape, 3)
     ax.imshow(
@@ -68,19 +74,11 @@ for ax, (name, p) in zip(axes[:2], proba.items()):
                    label=species)
     ax.set(title=f"{name}: P(species | petal)", xlabel=feature_names[0],
            ylabel=feature_names[1])
-axes[0].legend(loc="upper left", fontsize=8)
+axes[0].legend(loc="lower right", fontsize=8)
 
-# %%
-# How far apart are the probabilities?
-# ------------------------------------
-# The largest absolute difference between the two models' probabilities, per
-# pixel, on a log scale. Both solvers stop at a gradient of 1e-10, so the gap
-# is at the level of the solvers' tolerance, far below anything visible.
-gap = np.abs(proba["skmath"] - proba["scikit-learn"]).max(axis=1).reshape(xx.shape)
 mesh = axes[2].pcolormesh(xx, yy, np.log10(np.maximum(gap, 1e-16)), cmap="viridis",
                           shading="auto")
 fig.colorbar(mesh, ax=axes[2], label="log10 max |p_skmath - p_sklearn|")
 axes[2].set(title="gap between the probability maps", xlabel=feature_names[0],
             ylabel=feature_names[1])
-print(f"largest probability gap over the plane: {gap.max():.1e}")
 plt.show()
