@@ -241,9 +241,9 @@ def test_kernel_diag_is_linear_time_and_float64():
         kernel = NTKKernel(depth=2, activation=activation, device="cpu")
         assert kernel(X).dtype == np.float64 and kernel.diag(X).dtype == np.float64
         full = nngp_ntk(torch.from_numpy(X.astype(np.float64)), depth=2, activation=activation,
-                        weight_std=1.0, bias_std=0.1)
+                        weight_std=1.0, bias_std=1.0)
         diag = nngp_ntk_diag(torch.from_numpy(X.astype(np.float64)), depth=2,
-                             activation=activation, weight_std=1.0, bias_std=0.1)
+                             activation=activation, weight_std=1.0, bias_std=1.0)
         for matrix, vector in zip(full, diag):
             torch.testing.assert_close(torch.diagonal(matrix), vector, rtol=1e-12, atol=0)
 
@@ -258,7 +258,7 @@ def test_kernel_api():
     assert kernel.n_dims == 0 and not kernel.is_stationary()
     assert clone(kernel) == kernel and pickle.loads(pickle.dumps(kernel)) == kernel
     assert repr(kernel) == (
-        "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=0.1, kernel='nngp')"
+        "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=1.0, kernel='nngp')"
     )
     with pytest.raises(ValueError, match="Gradient can only be evaluated"):
         kernel(X, X, eval_gradient=True)
@@ -292,6 +292,7 @@ def test_gaussian_process_regressor_with_nngp_kernel_equals_ntkregressor():
             np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_kernel_in_composite_gpr_kernel_is_optimised():
     # ConstantKernel * NTKKernel + WhiteKernel: the marginal-likelihood
     # optimiser (which asks NTKKernel for its empty gradient) tunes the
@@ -300,7 +301,7 @@ def test_kernel_in_composite_gpr_kernel_is_optimised():
     kernel = ConstantKernel() * NTKKernel(depth=2, device="cpu") + WhiteKernel()
     gpr = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0).fit(X[:60], y[:60])
     assert gpr.log_marginal_likelihood_value_ > gpr.log_marginal_likelihood(kernel.theta) + 1
-    assert gpr.score(X[60:], y[60:]) > 0.6
+    assert gpr.score(X[60:], y[60:]) > 0.8
 
 
 def test_svc_with_kernel_equals_precomputed_gram():

@@ -59,8 +59,11 @@ class NTKKernel(Kernel):
         Nonlinearity of the hidden layers.
     weight_std : float, default=1.0
         Weight standard deviation :math:`\\sigma_w` of every Dense layer.
-    bias_std : float, default=0.1
-        Bias standard deviation :math:`\\sigma_b` of every Dense layer.
+    bias_std : float, default=1.0
+        Bias standard deviation :math:`\\sigma_b` of every Dense layer. With
+        standardised inputs, ``bias_std`` comparable to ``weight_std`` spreads
+        the ReLU kinks over the range of the data (neural-tangents' ``Dense``
+        has no bias by default, i.e. ``bias_std=0``).
     kernel : {"ntk", "nngp"}, default="ntk"
         ``"ntk"``: the neural tangent kernel (training dynamics of gradient
         descent); ``"nngp"``: the neural network Gaussian process kernel (the
@@ -111,7 +114,7 @@ class NTKKernel(Kernel):
         *,
         activation="relu",
         weight_std=1.0,
-        bias_std=0.1,
+        bias_std=1.0,
         kernel="ntk",
         device="auto",
     ):

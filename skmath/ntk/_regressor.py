@@ -92,8 +92,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         Weight standard deviation :math:`\\sigma_w` of every Dense layer (NTK
         parameterisation: a layer computes
         ``weight_std / sqrt(fan_in) * W @ h + bias_std * b``).
-    bias_std : float, default=0.1
-        Bias standard deviation :math:`\\sigma_b` of every Dense layer.
+    bias_std : float, default=1.0
+        Bias standard deviation :math:`\\sigma_b` of every Dense layer. With
+        standardised inputs, ``bias_std`` comparable to ``weight_std`` spreads
+        the ReLU kinks over the range of the data (neural-tangents' ``Dense``
+        has no bias by default, i.e. ``bias_std=0``).
     kernel : {"ntk", "nngp"}, default="ntk"
         ``"ntk"``: networks trained by gradient descent (NTK regression with
         the ensemble's covariance); ``"nngp"``: Bayesian networks (GP
@@ -187,7 +190,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         *,
         activation="relu",
         weight_std=1.0,
-        bias_std=0.1,
+        bias_std=1.0,
         kernel="ntk",
         alpha=1e-6,
         normalize_y=True,
