@@ -2,7 +2,7 @@
 
 from .cluster import KMeans
 from .linear_model import LinearRegression, LogisticRegression
-from .neural_network import MLPClassifier, MLPRegressor
+from .neural_network import MCDropoutClassifier, MCDropoutRegressor, MLPClassifier, MLPRegressor
 from .ntk import NTKKernel, NTKRegressor
 
 __version__ = "0.1.0"
@@ -11,6 +11,8 @@ __all__ = [
     "KMeans",
     "LinearRegression",
     "LogisticRegression",
+    "MCDropoutClassifier",
+    "MCDropoutRegressor",
     "MLPClassifier",
     "MLPRegressor",
     "NTKKernel",

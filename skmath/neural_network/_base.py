@@ -324,7 +324,10 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
     def _network_dropout(self):
         return 0.0
 
-    def _prepare_fit(self, X, y, first_pass):
+    def _after_training(self, network, X, y):
+        """Hook run on the trained network and the (prepared) training tensors."""
+
+    def _prepare_fit(self, X, y, first_pass, rng):
         """Transform validated ``X, y`` before training (identity here)."""
         return X, y
 
@@ -397,9 +400,9 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         dtype = X.dtype if first_pass else self.coefs_[0].dtype
         X = X.astype(dtype, copy=False)
         generator = make_generator(rng, device)
+        X, y2d = self._prepare_fit(X, y2d, first_pass, rng)
         if first_pass:
             self._initialize(n_outputs, layer_units, dtype, generator, device)
-        X, y2d = self._prepare_fit(X, y2d, first_pass)
 
         with torch_threads():
             coefs, intercepts = self._to_network_params(
@@ -416,6 +419,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
                 self._fit_stochastic(network, Xt, yt, wt, y2d, rng, generator, incremental)
             else:
                 self._fit_lbfgs(network, Xt, yt, wt)
+            self._after_training(network, Xt, yt)
             coefs, intercepts = self._from_network_params(
                 [W.detach() for W in network.coefs], [b.detach() for b in network.intercepts]
             )

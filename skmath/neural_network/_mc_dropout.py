@@ -1,0 +1,756 @@
+"""Monte Carlo dropout (Gal & Ghahramani, 2016): perceptrons with predictive uncertainty.
+
+A network trained with dropout defines a distribution over networks: each
+dropout mask on the hidden units is one network. Keeping dropout at prediction
+time and averaging ``T`` stochastic passes approximates the posterior
+predictive distribution of a Bayesian network (Gal & Ghahramani, 2016, Eq. 8),
+and the spread of the passes measures the model's (epistemic) uncertainty.
+
+The pure functions below work on validated tensors:
+
+- :func:`_standardize` and :func:`_fold_standardization` /
+  :func:`_unfold_standardization`: the networks train on standardised inputs
+  (and targets), and the affine maps are folded into the first and last layers
+  afterwards, so ``coefs_`` is a plain network on the original units;
+- :func:`_dropout_masks`: the ``T`` networks of a prediction, one Bernoulli
+  mask per hidden unit, shared by all rows (so a row's prediction does not
+  depend on the other rows) and drawn from a seed fixed at fit time (so
+  repeated calls give identical predictions);
+- :func:`_mc_forward`: the ``T`` sampled networks on a block of rows;
+- :func:`_noise_variance`: the observation noise of the regressor, the
+  maximum-likelihood value given the trained network.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._engine import as_tensor, make_generator, to_numpy, torch_threads
+from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
+from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
+
+# Memory of one block of MC passes (T x rows x width values).
+_MC_BLOCK_BYTES = 1 << 27
+
+
+def _standardize(A):
+    """Column means and scales of ``A`` (scale 1 for constant columns, as sklearn)."""
+    mean = A.mean(axis=0)
+    scale = A.std(axis=0)
+    scale[scale < 10 * np.finfo(A.dtype).eps * np.maximum(np.abs(mean), 1)] = 1.0
+    return mean, scale
+
+
+def _fold_standardization(coefs, intercepts, x_mean, x_scale, y_mean=None, y_scale=None):
+    """Network on standardised data -> the same network on original units.
+
+    With ``x_s = (x - x_mean) / x_scale`` and ``y = y_mean + y_scale * z_s``:
+    ``W_0 <- W_0 / x_scale[:, None]``, ``b_0 <- b_0 - x_mean @ W_0`` (new
+    ``W_0``), then ``W_L <- W_L * y_scale``, ``b_L <- b_L * y_scale + y_mean``.
+    Exact because dropout only acts on hidden units.
+    """
+    coefs, intercepts = list(coefs), list(intercepts)
+    coefs[0] = coefs[0] / x_scale[:, None]
+    intercepts[0] = intercepts[0] - x_mean @ coefs[0]
+    if y_mean is not None:
+        coefs[-1] = coefs[-1] * y_scale
+        intercepts[-1] = intercepts[-1] * y_scale + y_mean
+    return coefs, intercepts
+
+
+def _unfold_standardization(coefs, intercepts, x_mean, x_scale, y_mean=None, y_scale=None):
+    """Inverse of :func:`_fold_standardization`."""
+    coefs, intercepts = list(coefs), list(intercepts)
+    if y_mean is not None:
+        coefs[-1] = coefs[-1] / y_scale
+        intercepts[-1] = (intercepts[-1] - y_mean) / y_scale
+    intercepts[0] = intercepts[0] + x_mean @ coefs[0]
+    coefs[0] = coefs[0] * x_scale[:, None]
+    return coefs, intercepts
+
+
+def _dropout_masks(widths, n_passes, rate, generator, dtype, device):
+    """One inverted-dropout mask per hidden unit and pass.
+
+    Returns
+    -------
+    masks : list of Tensor, shapes (n_passes, 1, width)
+        Entries ``m / (1 - rate)`` with ``m ~ Bernoulli(1 - rate)``: pass ``t``
+        is the network whose hidden units with ``m = 0`` are dropped.
+    """
+    keep = 1.0 - rate
+    return [
+        torch.empty(n_passes, 1, width, dtype=dtype, device=device)
+        .bernoulli_(keep, generator=generator)
+        .div_(keep)
+        for width in widths
+    ]
+
+
+def _mc_forward(X, coefs, intercepts, activation, masks):
+    """Raw outputs of the ``T`` sampled networks, shape (T, n, n_outputs).
+
+    The first layer is computed once for all passes; the masks of
+    :func:`_dropout_masks` then branch the hidden units into ``T`` networks.
+    """
+    z = _forward(X, coefs, intercepts, activation, masks=masks)
+    return z if z.dim() == 3 else z.expand(masks[0].shape[0] if masks else 1, *z.shape)
+
+
+def _noise_variance(blocks):
+    """Observation-noise variance that maximises the expected training likelihood.
+
+    For a Gaussian likelihood with precision ``tau`` and the dropout
+    distribution ``q`` over networks, ``E_q[sum_i log N(y_i; f(x_i), 1/tau)]``
+    is maximal at ``1/tau = (1/n) sum_i E_q[(y_i - f(x_i))^2]``: the squared
+    error of the mean plus the spread of the passes, averaged over the
+    training rows. ``E_q`` is estimated with the ``T`` prediction passes.
+
+    Parameters
+    ----------
+    blocks : iterable of (Tensor, Tensor)
+        ``(z, y)`` per block of rows: outputs of shape (T, rows, k) and
+        targets of shape (rows, k).
+
+    Returns
+    -------
+    variance : Tensor, shape (k,)
+    """
+    total, count = 0.0, 0
+    for z, y in blocks:
+        total = total + (z - y).square().mean(0).sum(0)
+        count += y.shape[0]
+    return total / count
+
+
+class _BaseMCDropout(_BaseMLP):
+    """Perceptron + dropout kept at prediction time (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in _BaseMLP._parameter_constraints.items() if k != "max_fun"},
+        "solver": [StrOptions({"sgd", "adam"})],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "n_mc_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # Only the regressor standardises its targets.
+    _standardize_y = False
+
+    def _network_dropout(self):
+        return self.dropout
+
+    def _keeps_optimizer_state(self):
+        return False
+
+    def _prepare_fit(self, X, y, first_pass, rng):
+        if first_pass:
+            self._x_mean, self._x_scale = _standardize(X)
+            if self._standardize_y:
+                self._y_mean, self._y_scale = _standardize(y)
+            # Seed of the prediction masks: fixed per fitted model.
+            self._mc_seed = int(rng.randint(np.iinfo(np.int32).max))
+        X = (X - self._x_mean) / self._x_scale
+        if self._standardize_y:
+            y = (y - self._y_mean) / self._y_scale
+        return X, y
+
+    def _scalers(self, dtype):
+        """Means and scales of X (and y), as arrays of ``dtype``."""
+        scalers = [self._x_mean, self._x_scale]
+        if self._standardize_y:
+            scalers += [self._y_mean, self._y_scale]
+        return [np.asarray(a, dtype=dtype) for a in scalers]
+
+    def _initialize(self, n_outputs, layer_units, dtype, generator, device):
+        # The Glorot draw is the network on standardised data; store it folded.
+        super()._initialize(n_outputs, layer_units, dtype, generator, device)
+        self.coefs_, self.intercepts_ = _fold_standardization(
+            self.coefs_, self.intercepts_, *self._scalers(dtype)
+        )
+
+    def _scaler_tensors(self, like):
+        dtype = np.float32 if like.dtype == torch.float32 else np.float64
+        return [as_tensor(a, like.device) for a in self._scalers(dtype)]
+
+    def _to_network_params(self, coefs, intercepts):
+        return _unfold_standardization(coefs, intercepts, *self._scaler_tensors(coefs[0]))
+
+    def _from_network_params(self, coefs, intercepts):
+        return _fold_standardization(coefs, intercepts, *self._scaler_tensors(coefs[0]))
+
+    def _mc_block_rows(self, n_passes, itemsize):
+        widths = [W.shape[1] for W in self.coefs_]
+        return max(1, _MC_BLOCK_BYTES // (itemsize * n_passes * max(widths)))
+
+    def _mc_passes(self, X, *, n_passes, random_state):
+        """Raw outputs of ``n_passes`` sampled networks, shape (T, n, n_outputs).
+
+        Returns the outputs and the generator (after drawing the masks), so
+        that callers can draw more from the same stream.
+        """
+        device = self._predict_device()
+        rows = self._mc_block_rows(n_passes, X.dtype.itemsize)
+        with torch_threads(), torch.no_grad():
+            coefs, intercepts = self._network_tensors(device)
+            generator = make_generator(random_state, device)
+            widths = [W.shape[1] for W in coefs[:-1]]
+            masks = _dropout_masks(widths, n_passes, self.dropout, generator, coefs[0].dtype, device)
+            out = [
+                _mc_forward(as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation, masks)
+                for i in range(0, X.shape[0], rows)
+            ]
+        return torch.cat(out, dim=1), generator
+
+
+_MC_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers.
+    dropout : float, default=0.1
+        Probability of dropping each hidden unit, in training and in each
+        Monte Carlo pass at prediction.
+    n_mc_samples : int, default=100
+        Number ``T`` of stochastic passes (sampled networks) averaged at
+        prediction.
+    solver : {"sgd", "adam"}, default="adam"
+        Stochastic optimiser, as in :class:`MLPRegressor`.
+    alpha : float, default=0.0001
+        L2 penalty on the weights (standardised units), divided by the number
+        of samples of the batch as in scikit-learn.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule of ``solver="sgd"``.
+    learning_rate_init : float, default=0.001
+        Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Whether to draw the minibatches in a new random order each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the training masks and minibatches, the
+        early-stopping split and the masks used at prediction (fixed at fit
+        time: a fitted model always gives the same predictions).
+    tol : float, default=1e-4
+        Training stops when the loss (or validation score) has not improved by
+        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    verbose : bool, default=False
+        Show a progress bar with the running loss.
+    warm_start : bool, default=False
+        Start from the previous solution instead of a fresh initialisation.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum (``solver="sgd"``, ``momentum > 0``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score has
+        not improved for ``n_iter_no_change`` epochs and restore the best
+        weights.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay rate of Adam's first-moment estimates.
+    beta_2 : float, default=0.999
+        Decay rate of Adam's second-moment estimates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
+        ``"cuda:N"``."""
+
+
+class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
+    __doc__ = f"""Monte Carlo dropout regressor: a perceptron with predictive uncertainty.
+
+    A :class:`MLPRegressor` network trained with dropout on its hidden units;
+    at prediction, dropout stays on and ``n_mc_samples`` sampled networks are
+    averaged (Gal & Ghahramani, 2016). ``predict(X, return_std=True)`` adds the
+    predictive standard deviation, which combines the spread of the passes
+    (epistemic uncertainty) with the observation noise (aleatoric), estimated
+    from the training data: no precision ``tau`` to set by hand.
+
+    Inputs and targets are standardised internally; results are in the
+    original units.
+
+    Parameters
+    ----------
+    {_MC_PARAMETERS}
+
+    Attributes
+    ----------
+    noise_std_ : float or ndarray of shape (n_outputs,)
+        Estimated standard deviation of the observation noise, in the units
+        of ``y``.
+    {_COMMON_ATTRIBUTES}
+
+    See Also
+    --------
+    MLPRegressor : The same network without uncertainty.
+    sklearn.gaussian_process.GaussianProcessRegressor : Exact Bayesian
+        regression with a kernel; ``predict(return_std=True)`` and
+        ``sample_y`` behave the same way.
+
+    Notes
+    -----
+    The network is trained like :class:`MLPRegressor` (half squared error plus
+    scikit-learn's L2 term, on standardised targets) with dropout on its
+    hidden units. The observation noise is then set to its maximum-likelihood
+    value given the trained network: with a Gaussian likelihood of precision
+    ``tau`` and the dropout distribution ``q`` over networks,
+    ``E_q[sum_i log N(y_i; f(x_i), 1/tau)]`` is maximal at
+    ``1/tau = mean_i E_q[(y_i - f(x_i))^2]`` (estimated with the ``T``
+    prediction passes on the training rows). With ``T`` sampled networks
+    ``f_t``, the prediction is the mean of ``f_t(x)`` and its variance is
+    ``Var_t f_t(x) + 1/tau`` (Gal & Ghahramani, 2016, Eq. 8-9), so no
+    precision has to be set by hand. Like every estimate on the training
+    rows, ``1/tau`` is optimistic when the network overfits (few samples for
+    its size): raise ``dropout`` or ``alpha``, or use ``early_stopping``.
+
+    The ``T`` prediction masks are drawn from a seed fixed at fit time and
+    shared by all rows, so predictions are deterministic and a row's
+    prediction does not depend on the rest of ``X``.
+
+    ``fit`` does not take ``sample_weight``: each copy of a repeated sample
+    draws its own dropout masks, so weights could not equal repetitions.
+
+    References
+    ----------
+    Gal, Y. and Ghahramani, Z. (2016). Dropout as a Bayesian approximation:
+    representing model uncertainty in deep learning. ICML. :arxiv:`1506.02142`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmath import MCDropoutRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(200, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.randn(200)
+    >>> reg = MCDropoutRegressor(max_iter=300, random_state=0, device="cpu")
+    >>> reg = reg.fit(X, y)
+    >>> mean, std = reg.predict(np.array([[0.0], [1.5]]), return_std=True)
+    >>> mean.shape, std.shape
+    ((2,), (2,))
+    >>> bool(np.all(std > 0))
+    True
+    """
+
+    _standardize_y = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        dropout=0.1,
+        n_mc_samples=100,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        device="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.n_mc_samples = n_mc_samples
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+
+    _validate_input = MLPRegressor._validate_input
+    _targets = MLPRegressor._targets
+
+    def _after_training(self, network, X, y):
+        # X, y: standardised training tensors; the network works on them.
+        network.eval()
+        with torch.no_grad():
+            coefs, intercepts = list(network.coefs), list(network.intercepts)
+            generator = make_generator(self._mc_seed, X.device)
+            widths = [W.shape[1] for W in coefs[:-1]]
+            masks = _dropout_masks(
+                widths, self.n_mc_samples, self.dropout, generator, X.dtype, X.device
+            )
+            rows = self._mc_block_rows(self.n_mc_samples, X.element_size())
+            variance = _noise_variance(
+                (_mc_forward(X[i : i + rows], coefs, intercepts, self.activation, masks), y[i : i + rows])
+                for i in range(0, X.shape[0], rows)
+            )
+        noise_std = np.sqrt(to_numpy(variance)) * self._y_scale
+        self.noise_std_ = float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network and the noise level.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def _predictive_moments(self, X):
+        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
+        mean = z.mean(0)
+        var = z.var(0, correction=0) + torch.as_tensor(
+            np.square(np.atleast_1d(self.noise_std_)), dtype=z.dtype, device=z.device
+        )
+        return to_numpy(mean), to_numpy(var.sqrt())
+
+    def predict(self, X, return_std=False):
+        """Predictive mean (and standard deviation) from ``n_mc_samples`` passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        return_std : bool, default=False
+            Also return the predictive standard deviation (passes' spread
+            and observation noise together).
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Mean of the sampled networks' predictions.
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictive standard deviation; only with ``return_std=True``.
+        """
+        X = self._validate_predict_X(X)
+        mean, std = self._predictive_moments(X)
+        if mean.shape[1] == 1:
+            mean, std = mean.ravel(), std.ravel()
+        return (mean, std) if return_std else mean
+
+    def sample_y(self, X, n_samples=1, random_state=0):
+        """Draw targets from the predictive distribution.
+
+        Each draw is one sampled network (a dropout mask shared by all rows)
+        plus Gaussian observation noise, so a draw is a coherent function of
+        ``X``, as in :meth:`GaussianProcessRegressor.sample_y`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Samples.
+        n_samples : int, default=1
+            Number of draws.
+        random_state : int, RandomState instance or None, default=0
+            Seeds the masks and the noise.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples) or \
+(n_samples_X, n_outputs, n_samples)
+            Draws, one per column (last axis).
+        """
+        check_is_fitted(self)
+        X = self._validate_predict_X(X)
+        z, generator = self._mc_passes(X, n_passes=n_samples, random_state=random_state)
+        noise = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+        scale = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype, device=z.device)
+        draws = to_numpy(z + noise * scale).transpose(1, 2, 0)  # (n, k, T)
+        return draws[:, 0, :] if draws.shape[1] == 1 else draws
+
+
+class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
+    __doc__ = f"""Monte Carlo dropout classifier: class probabilities with model uncertainty.
+
+    A :class:`MLPClassifier` network trained with dropout on its hidden units;
+    at prediction, dropout stays on and the class probabilities of
+    ``n_mc_samples`` sampled networks are averaged (Gal & Ghahramani, 2016).
+    :meth:`predict_proba` can also return their spread, and
+    :meth:`predictive_entropy` / :meth:`mutual_information` give the total and
+    the epistemic (model) uncertainty of each prediction. Inputs are
+    standardised internally.
+
+    Parameters
+    ----------
+    {_MC_PARAMETERS}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    {_COMMON_ATTRIBUTES}
+
+    See Also
+    --------
+    MLPClassifier : The same network without Monte Carlo averaging.
+
+    Notes
+    -----
+    With ``T`` sampled networks giving probabilities ``p_t(c | x)``, the
+    prediction is ``p(c | x) = mean_t p_t(c | x)``; the predictive entropy is
+    ``H[p] = -sum_c p log p`` and the mutual information between the label
+    and the network, ``H[p] - mean_t H[p_t]`` (Gal, 2016, Sec. 3.3), is the part
+    of it due to the model's uncertainty.
+
+    ``fit`` does not take ``sample_weight``: each copy of a repeated sample
+    draws its own dropout masks, so weights could not equal repetitions.
+
+    References
+    ----------
+    Gal, Y. and Ghahramani, Z. (2016). Dropout as a Bayesian approximation:
+    representing model uncertainty in deep learning. ICML. :arxiv:`1506.02142`
+
+    Gal, Y. (2016). Uncertainty in deep learning. PhD thesis, University of
+    Cambridge.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from skmath import MCDropoutClassifier
+    >>> X, y = make_moons(n_samples=200, noise=0.2, random_state=0)
+    >>> clf = MCDropoutClassifier(max_iter=300, random_state=0, device="cpu")
+    >>> clf = clf.fit(X, y)
+    >>> proba, std = clf.predict_proba(X[:3], return_std=True)
+    >>> proba.shape, std.shape
+    ((3, 2), (3, 2))
+    >>> clf.predictive_entropy(X[:3]).shape
+    (3,)
+    >>> clf.score(X, y) > 0.85
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        dropout=0.1,
+        n_mc_samples=100,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        device="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.n_mc_samples = n_mc_samples
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+
+    _validate_input = MLPClassifier._validate_input
+    _targets = MLPClassifier._targets
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label indicator matrix (multi-label).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def _pass_probabilities(self, X):
+        """Probabilities of each sampled network, shape (T, n, n_columns)."""
+        X = self._validate_predict_X(X)
+        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
+        p = _OUT_ACTIVATIONS[self.out_activation_](z.reshape(-1, z.shape[2]))
+        p = p.reshape(z.shape)
+        if p.shape[2] == 1:
+            p = torch.cat([1 - p, p], dim=2)
+        return p
+
+    def predict_proba(self, X, return_std=False):
+        """Mean of the sampled networks' class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        return_std : bool, default=False
+            Also return the standard deviation of each probability over the
+            sampled networks.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities in the order of ``classes_`` (for multi-label,
+            the probability of each label).
+        proba_std : ndarray of shape (n_samples, n_classes)
+            Spread over the passes; only with ``return_std=True``.
+        """
+        p = self._pass_probabilities(X)
+        mean = to_numpy(p.mean(0))
+        if not return_std:
+            return mean
+        return mean, to_numpy(p.std(0, correction=0))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def predict(self, X):
+        """Predict the most probable class under the averaged probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted labels.
+        """
+        proba = self.predict_proba(X)
+        if self.n_outputs_ == 1:
+            proba = proba[:, 1]
+        return self._label_binarizer.inverse_transform(proba)
+
+    def _entropies(self, X):
+        p = self._pass_probabilities(X)
+        if self.out_activation_ == "logistic" and self.n_outputs_ > 1:
+            raise ValueError("Entropies are defined for single-output (binary or multiclass) targets.")
+        mean = p.mean(0)
+        total = -torch.xlogy(mean, mean).sum(1)
+        expected = -torch.xlogy(p, p).sum(2).mean(0)
+        return total, expected
+
+    def predictive_entropy(self, X):
+        """Entropy of the averaged class probabilities (total uncertainty).
+
+        ``H[p(. | x)] = -sum_c p(c | x) log p(c | x)``, in nats.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        entropy : ndarray of shape (n_samples,)
+        """
+        total, _ = self._entropies(X)
+        return to_numpy(total)
+
+    def mutual_information(self, X):
+        """Mutual information between the label and the network (model uncertainty).
+
+        ``H[mean_t p_t] - mean_t H[p_t]``, in nats: zero when all the sampled
+        networks agree, large where they disagree (BALD's acquisition score).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        mutual_information : ndarray of shape (n_samples,)
+        """
+        total, expected = self._entropies(X)
+        return to_numpy((total - expected).clamp_min(0))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
