@@ -83,7 +83,17 @@ class NTKKernel(Kernel):
     The kernel is computed in float64 whatever the input dtype, in blocks of
     at most ``2**15`` entries on CPU so memory stays bounded, from the layer
     recursion in :mod:`skmath.ntk._kernels` (arc-cosine formulas for ReLU,
-    Gaussian-expectation closed forms for erf and GELU).
+    Gaussian-expectation closed forms for erf and GELU). On CPU the blocks
+    are shared among ``torch.get_num_threads()`` Python threads, each running
+    single-threaded torch operations on cache-sized blocks.
+
+    Accuracy: the values agree with neural-tangents' to about 1e-15 relative
+    except for the ReLU NTK between (nearly) equal inputs: there the
+    arc-cosine kernel is not differentiable (its angle is a square root of
+    :math:`1 - \\rho`), so a rounding error of one ulp in :math:`x \\cdot x'`
+    becomes about ``sqrt(eps) ~ 1e-8`` in the kernel, in both libraries. The
+    diagonal of ``k(X)`` is computed exactly; ``k(X, X)`` may differ from it
+    by that amount.
 
     References
     ----------
