@@ -17,6 +17,7 @@ per block of rows, so memory stays bounded whatever the number of samples.
 """
 
 import math
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -79,6 +80,31 @@ def _row_blocks(n_rows, block_rows):
     ]
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "saved": None}
+
+
+@contextmanager
+def _torch_single_threaded():
+    """torch's intra-op threads set to 1, restored when the last user leaves.
+
+    Reference-counted, so that fits running concurrently in several Python
+    threads of one process restore the original setting, not each other's.
+    """
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["saved"])
+
+
 @contextmanager
 def _block_pool(device):
     """Threads for block-parallel passes over the rows (CPU only).
@@ -95,13 +121,8 @@ def _block_pool(device):
     if n_workers <= 1:
         yield None
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            yield pool
-    finally:
-        torch.set_num_threads(before)
+    with _torch_single_threaded(), ThreadPoolExecutor(max_workers=n_workers) as pool:
+        yield pool
 
 
 def _map_blocks(fn, blocks, pool):
@@ -348,9 +369,8 @@ def _distance_bounds(X, x_sq, centers, c_sq, margin):
     upper, lower : Tensor, shape (b,)
     """
     dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0)
-    labels = torch.argmin(dist, dim=1)
+    closest, labels = torch.min(dist, dim=1)  # first index on ties, as argmin
     err = _matmul_error(X, x_sq, c_sq)
-    closest = dist.gather(1, labels[:, None]).squeeze(1)
     upper = (closest + x_sq + err).clamp_min_(0.0).sqrt_().mul_(margin)
     if centers.shape[0] == 1:
         return labels, upper, torch.full_like(upper, math.inf)
