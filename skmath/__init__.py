@@ -2,6 +2,7 @@
 
 from .cluster import KMeans
 from .linear_model import LinearRegression, LogisticRegression
+from . import metrics
 from .neural_network import MCDropoutClassifier, MCDropoutRegressor, MLPClassifier, MLPRegressor
 from .ntk import NTKKernel, NTKRegressor
 

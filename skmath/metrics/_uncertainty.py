@@ -1,0 +1,245 @@
+"""Scores of probabilistic regression: Gaussian likelihood, CRPS, interval coverage.
+
+Each score takes the true values and a Gaussian predictive distribution given
+by its mean and standard deviation, as returned by
+``estimator.predict(X, return_std=True)`` (:class:`~skmath.MCDropoutRegressor`,
+:class:`~sklearn.gaussian_process.GaussianProcessRegressor`,
+:class:`~sklearn.linear_model.BayesianRidge`...). The scorers wrap them for
+:class:`~sklearn.model_selection.GridSearchCV` and ``cross_validate``.
+"""
+
+import math
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+from sklearn.utils import check_array, check_consistent_length
+
+_LOG_2PI = math.log(2 * math.pi)
+_INV_SQRT_PI = 1 / math.sqrt(math.pi)
+
+
+def _check_gaussian(y_true, y_mean, y_std, sample_weight):
+    y_true = check_array(y_true, ensure_2d=False, dtype=np.float64, input_name="y_true")
+    y_mean = check_array(y_mean, ensure_2d=False, dtype=np.float64, input_name="y_mean")
+    y_std = check_array(y_std, ensure_2d=False, dtype=np.float64, input_name="y_std")
+    check_consistent_length(y_true, y_mean, y_std)
+    if y_true.shape != y_mean.shape or y_true.shape != y_std.shape:
+        raise ValueError(
+            "y_true, y_mean and y_std must have the same shape, got "
+            f"{y_true.shape}, {y_mean.shape} and {y_std.shape}."
+        )
+    if np.any(y_std <= 0):
+        raise ValueError("y_std must be positive: a Gaussian needs a positive scale.")
+    if sample_weight is not None:
+        sample_weight = check_array(
+            sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+        )
+        check_consistent_length(y_true, sample_weight)
+    return y_true.reshape(len(y_true), -1), y_mean.reshape(len(y_true), -1), (
+        y_std.reshape(len(y_true), -1)
+    ), sample_weight
+
+
+def _average(per_entry, sample_weight):
+    """Mean over samples (weighted) of the mean over outputs."""
+    return float(np.average(per_entry.mean(axis=1), weights=sample_weight))
+
+
+def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None):
+    """Mean negative log-likelihood of ``y_true`` under ``N(y_mean, y_std^2)``.
+
+    ``0.5 log(2 pi sigma^2) + (y - mu)^2 / (2 sigma^2)``, averaged over samples
+    (and outputs). Lower is better; it rewards sharp *and* calibrated
+    predictions, and punishes over-confidence heavily.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        True values.
+    y_mean : array-like of the same shape
+        Predictive means.
+    y_std : array-like of the same shape
+        Predictive standard deviations, positive.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Returns
+    -------
+    nll : float
+        In nats per sample (and output).
+
+    Examples
+    --------
+    >>> from skmath.metrics import gaussian_nll
+    >>> round(gaussian_nll([0.0], [0.0], [1.0]), 4)  # 0.5 * log(2 pi)
+    0.9189
+    """
+    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
+    per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square((y - mu) / sigma))
+    return _average(per_entry, w)
+
+
+def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
+    """Mean continuous ranked probability score of Gaussian predictions.
+
+    ``CRPS(N(mu, sigma^2), y) = sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]``
+    with ``z = (y - mu) / sigma`` (Gneiting & Raftery, 2007, Eq. 21). In the
+    units of ``y``; lower is better; it reduces to the absolute error when
+    ``sigma -> 0``, and, unlike the log-likelihood, stays finite for a
+    confident miss.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        True values.
+    y_mean : array-like of the same shape
+        Predictive means.
+    y_std : array-like of the same shape
+        Predictive standard deviations, positive.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Returns
+    -------
+    crps : float
+
+    References
+    ----------
+    Gneiting, T. and Raftery, A. E. (2007). Strictly proper scoring rules,
+    prediction, and estimation. JASA 102(477), 359-378.
+
+    Examples
+    --------
+    >>> from skmath.metrics import crps_gaussian
+    >>> round(crps_gaussian([0.0], [0.0], [1.0]), 4)  # (sqrt(2) - 1) / sqrt(pi)
+    0.2337
+    """
+    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
+    z = (y - mu) / sigma
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    per_entry = sigma * (z * (2 * ndtr(z) - 1) + 2 * pdf - _INV_SQRT_PI)
+    return _average(per_entry, w)
+
+
+def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=None):
+    """Fraction of ``y_true`` inside the central Gaussian prediction interval.
+
+    The interval is ``y_mean +- q y_std`` with ``q = Phi^{-1}((1 + confidence) / 2)``
+    (1.96 for 95%). A calibrated model covers about ``confidence`` of the
+    points; less means over-confident, more under-confident.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        True values.
+    y_mean : array-like of the same shape
+        Predictive means.
+    y_std : array-like of the same shape
+        Predictive standard deviations, positive.
+    confidence : float, default=0.95
+        Nominal probability of the interval, in (0, 1).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Returns
+    -------
+    coverage : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> from skmath.metrics import interval_coverage
+    >>> interval_coverage([0.0, 1.0, 5.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
+    0.666...
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
+    q = ndtri(0.5 + 0.5 * confidence)
+    inside = (np.abs(y - mu) <= q * sigma).astype(np.float64)
+    return _average(inside, w)
+
+
+class UncertaintyScorer:
+    """Scorer calling ``estimator.predict(X, return_std=True)``.
+
+    A callable ``scorer(estimator, X, y, sample_weight=None)`` that can be
+    passed as ``scoring`` to :class:`~sklearn.model_selection.GridSearchCV`,
+    :func:`~sklearn.model_selection.cross_validate` and friends (alone or in a
+    dict of scorers). As for scikit-learn's scorers, greater is better: losses
+    are negated.
+
+    Parameters
+    ----------
+    score_func : callable
+        ``score_func(y_true, y_mean, y_std, sample_weight=None, **kwargs)``.
+    greater_is_better : bool, default=True
+        False for losses (the score is then ``-score_func(...)``).
+    **kwargs
+        Extra arguments of ``score_func``, such as ``confidence``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import BayesianRidge
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skmath.metrics import neg_gaussian_nll_scorer
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> search = GridSearchCV(
+    ...     BayesianRidge(), {"alpha_init": [None, 1e-3]},
+    ...     scoring=neg_gaussian_nll_scorer).fit(X, y)
+    >>> bool(search.best_score_ < 0)
+    True
+    """
+
+    def __init__(self, score_func, *, greater_is_better=True, **kwargs):
+        self.score_func = score_func
+        self.greater_is_better = greater_is_better
+        self.kwargs = kwargs
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        y_mean, y_std = estimator.predict(X, return_std=True)
+        score = self.score_func(y_true, y_mean, y_std, sample_weight=sample_weight, **self.kwargs)
+        return score if self.greater_is_better else -score
+
+    def __repr__(self):
+        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        sign = "" if self.greater_is_better else ", greater_is_better=False"
+        return f"UncertaintyScorer({self.score_func.__name__}{sign}{extra})"
+
+
+def make_uncertainty_scorer(score_func, *, greater_is_better=True, **kwargs):
+    """Make a scorer from a score of ``(y_true, y_mean, y_std)``.
+
+    The scorer calls ``estimator.predict(X, return_std=True)``; see
+    :class:`UncertaintyScorer`.
+
+    Parameters
+    ----------
+    score_func : callable
+        ``score_func(y_true, y_mean, y_std, sample_weight=None, **kwargs)``.
+    greater_is_better : bool, default=True
+        False for losses, which are then negated.
+    **kwargs
+        Extra arguments of ``score_func``.
+
+    Returns
+    -------
+    scorer : UncertaintyScorer
+
+    Examples
+    --------
+    >>> from skmath.metrics import interval_coverage, make_uncertainty_scorer
+    >>> make_uncertainty_scorer(interval_coverage, confidence=0.9)
+    UncertaintyScorer(interval_coverage, confidence=0.9)
+    """
+    return UncertaintyScorer(score_func, greater_is_better=greater_is_better, **kwargs)
+
+
+#: Negated :func:`gaussian_nll`: tunes a model by its predictive likelihood.
+neg_gaussian_nll_scorer = make_uncertainty_scorer(gaussian_nll, greater_is_better=False)
+#: Negated :func:`crps_gaussian`.
+neg_crps_scorer = make_uncertainty_scorer(crps_gaussian, greater_is_better=False)
+#: 95% :func:`interval_coverage` (a diagnostic: closer to 0.95 is better,
+#: not larger).
+coverage_scorer = make_uncertainty_scorer(interval_coverage)
