@@ -34,6 +34,7 @@ version = release = skmath.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.extlinks",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
@@ -48,6 +49,12 @@ exclude_patterns.append("benchmarks_table.rst")
 root_doc = "index"
 default_role = "literal"
 nitpicky = False
+
+# Docstrings cite papers as :arxiv:`1506.02142` and :doi:`10.xxx`.
+extlinks = {
+    "arxiv": ("https://arxiv.org/abs/%s", "arXiv:%s"),
+    "doi": ("https://doi.org/%s", "doi:%s"),
+}
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 autosummary_generate = True
