@@ -1,0 +1,5 @@
+"""Density estimation with continuous normalising flows fit by flow matching."""
+
+from ._flow_matching import FlowMatchingSampler
+
+__all__ = ["FlowMatchingSampler"]
