@@ -5,6 +5,8 @@ The build runs on a copy of ``docs/`` and ``examples/`` in a temporary folder,
 offline and without executing the gallery (as CI does), so it takes seconds.
 """
 
+import importlib
+import inspect
 import os
 import re
 import shutil
@@ -76,14 +78,26 @@ def test_index_links_the_four_parts(built_docs):
 
 
 def test_every_public_name_has_an_api_page(built_docs):
-    # Each name in skmath.__all__ (and each function of skmath.metrics) gets a rendered page.
+    # Each name in skmath.__all__ and each class/function of skmath.metrics gets a page;
+    # the metrics' ready-made scorer objects are documented on the API page itself.
     html, _ = built_docs
-    names = [f"skmath.{name}" for name in _public_names()]
-    metrics = sys.modules.get("skmath.metrics")
-    if metrics is not None and getattr(metrics, "__all__", None):
-        names += [f"skmath.metrics.{name}" for name in metrics.__all__]
-    missing = [name for name in names if not (html / "generated" / f"{name}.html").exists()]
+    pages = [f"skmath.{name}" for name in _public_names()]
+    on_api_page = []
+    try:
+        metrics = importlib.import_module("skmath.metrics")
+    except ImportError:
+        metrics = None
+    for name in getattr(metrics, "__all__", []):
+        obj = getattr(metrics, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            pages.append(f"skmath.metrics.{name}")
+        else:
+            on_api_page.append(f"skmath.metrics.{name}")
+    missing = [name for name in pages if not (html / "generated" / f"{name}.html").exists()]
     assert not missing, f"no API page for {missing}: add them to docs/api.rst"
+    api = (html / "api.html").read_text(encoding="utf-8")
+    missing = [name for name in on_api_page if f'id="{name}"' not in api]
+    assert not missing, f"{missing} not documented in docs/api.rst"
 
 
 def test_user_guide_mentions_every_estimator():
@@ -102,3 +116,22 @@ def test_every_example_has_a_gallery_page(built_docs):
     for stem in scripts:
         assert (html / "auto_examples" / f"{stem}.html").exists(), stem
         assert f"{stem}.html" in gallery, stem
+
+
+def test_every_public_docstring_has_runnable_examples():
+    # Each public estimator and metric has an Examples section with doctests (run by pytest).
+    objects = {name: getattr(skmath, name) for name in _public_names()}
+    try:
+        metrics = importlib.import_module("skmath.metrics")
+    except ImportError:
+        metrics = None
+    for name in getattr(metrics, "__all__", []):
+        obj = getattr(metrics, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            objects[f"metrics.{name}"] = obj
+    missing = [
+        name
+        for name, obj in objects.items()
+        if not re.search(r"^\s*Examples\n\s*-{8}\n(.*\n)*?\s*>>> ", inspect.getdoc(obj) or "", re.M)
+    ]
+    assert not missing, f"no doctest Examples section in the docstring of {missing}"
