@@ -218,7 +218,9 @@ def _l2_penalty(coefs, alpha, n):
     """sklearn's L2 term ``alpha * sum ||W||^2 / (2 n)`` (biases not penalised).
 
     ``n`` is the number of samples (or sum of sample weights) of the batch, as
-    in sklearn, whose gradient is ``(grad_data + alpha W) / n``.
+    in sklearn, whose gradient is ``(grad_data + alpha W) / n``. Unweighted
+    minibatches get that gradient from the optimizer's weight decay instead
+    (same update, fewer operations).
     """
     return (0.5 * alpha) * sum(W.square().sum() for W in coefs) / n
 
@@ -454,9 +456,12 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         return np.sort(train_idx), np.sort(val_idx)
 
     def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental):
+        coefs = list(network.coefs)
+        # Two groups: the L2 gradient alpha W / n goes to the weights through
+        # the optimizer's (coupled) weight decay, set per batch below.
         optimizer = _make_optimizer(
             self.solver,
-            list(network.parameters()),
+            [{"params": coefs, "weight_decay": 0.0}, {"params": list(network.intercepts)}],
             lr=self.learning_rate_init,
             momentum=self.momentum,
             nesterov=self.nesterovs_momentum,
@@ -492,13 +497,22 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         alpha = self.alpha
+        decay = optimizer.param_groups[0]
 
         def batch_loss(X_batch, y_batch, w_batch=None):
             loss = self._loss(network(X_batch), y_batch, w_batch)
-            if alpha > 0:
-                n = X_batch.shape[0] if w_batch is None else w_batch.sum()
-                loss = loss + _l2_penalty(network.coefs, alpha, n)
-            return loss
+            if alpha == 0:
+                return loss
+            if w_batch is not None:
+                return loss + _l2_penalty(coefs, alpha, w_batch.sum())
+            # Unweighted: the penalty's gradient alpha W / n is the optimizer's
+            # weight decay (no autograd graph for it); its value is still
+            # added to the reported loss, as in scikit-learn.
+            n = X_batch.shape[0]
+            decay["weight_decay"] = alpha / n
+            with torch.no_grad():
+                penalty = torch.stack(torch._foreach_norm(coefs)).square().sum()
+            return loss + (0.5 * alpha / n) * penalty
 
         def on_epoch_end(epoch, loss):
             self.t_ += n_samples
