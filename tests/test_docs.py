@@ -3,6 +3,9 @@
 Skipped unless the ``docs`` extra is installed (``pip install -e ".[docs]"``).
 The build runs on a copy of ``docs/`` and ``examples/`` in a temporary folder,
 offline and without executing the gallery (as CI does), so it takes seconds.
+
+``SKMATH_RUN_EXAMPLES=1 pytest tests/test_docs.py -k example_runs`` also runs
+every ``examples/plot_*.py`` script (minutes) and checks that it draws a figure.
 """
 
 import importlib
@@ -27,6 +30,17 @@ pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("sphinx_gallery")
 pytest.importorskip("pydata_sphinx_theme")
+
+_RUN_EXAMPLE = """
+import runpy, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+runpy.run_path(sys.argv[1], run_name="__main__")
+n_figures = len(plt.get_fignums())
+assert n_figures >= 1, "the example drew no figure"
+print(f"figures: {n_figures}")
+"""
 
 
 def _public_names():
@@ -135,3 +149,18 @@ def test_every_public_docstring_has_runnable_examples():
         if not re.search(r"^\s*Examples\n\s*-{8}\n(.*\n)*?\s*>>> ", inspect.getdoc(obj) or "", re.M)
     ]
     assert not missing, f"no doctest Examples section in the docstring of {missing}"
+
+
+@pytest.mark.skipif(
+    os.environ.get("SKMATH_RUN_EXAMPLES") != "1",
+    reason="runs every example (minutes): set SKMATH_RUN_EXAMPLES=1",
+)
+@pytest.mark.parametrize("script", sorted(EXAMPLES.glob("plot_*.py")), ids=lambda p: p.stem)
+def test_example_runs_and_draws_a_figure(script, tmp_path):
+    # The example script runs to completion (Agg backend) and leaves at least one figure.
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_EXAMPLE, str(script)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "figures:" in result.stdout
