@@ -221,6 +221,7 @@ def test_small_blocks_give_the_same_fit(monkeypatch):
     X = _blobs(n=3000, d=7, centers=9, std=3.0, seed=12)
     a = KMeans(9, random_state=0, device="cpu").fit(X)
     monkeypatch.setattr(kmeans_module, "_CPU_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kmeans_module, "_GPU_BLOCK_BYTES", 1)
     monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
     b = KMeans(9, random_state=0, device="cpu").fit(X)
     assert_array_equal(a.labels_, b.labels_)

@@ -53,7 +53,7 @@ from .._engine import (
 
 # Size of a block of rows: cache-sized on CPU (see _block_rows), bounded on GPU.
 _CPU_BLOCK_BYTES = 1 << 20
-_GPU_BLOCK_BYTES = 1 << 28
+_GPU_BLOCK_BYTES = 1 << 28  # also the bound of "large" CPU blocks
 _MIN_BLOCK_ROWS = 256
 # Relative safety margin of the pruning bounds, in machine epsilons (covers the
 # rounding accumulated by the bound updates over max_iter iterations).
@@ -62,14 +62,16 @@ _PRUNE_MARGIN_ULPS = 1024
 _KEY_SEED = 0
 
 
-def _block_rows(n_cols, dtype, device):
+def _block_rows(n_cols, dtype, device, *, large=False):
     """Rows per block so that a ``(rows, n_cols)`` block fits the memory budget.
 
     On CPU the budget is cache-sized (a block of ``X`` and its distances stay
-    in cache between the product and the argmin); on GPU it bounds memory.
+    in cache between the product and the argmin), unless ``large``: few
+    operations on large blocks suit work that is not cache-bound, such as
+    gathering scattered rows. On GPU the budget bounds memory.
     """
     itemsize = torch.empty((), dtype=dtype).element_size()
-    budget = _CPU_BLOCK_BYTES if device.type == "cpu" else _GPU_BLOCK_BYTES
+    budget = _CPU_BLOCK_BYTES if device.type == "cpu" and not large else _GPU_BLOCK_BYTES
     return max(_MIN_BLOCK_ROWS, budget // (max(n_cols, 1) * itemsize))
 
 
@@ -395,14 +397,21 @@ def _half_center_gaps(centers):
     return 0.5 * gaps.clamp_min_(0.0).sqrt_()
 
 
-def _move_rows(X, w, old, new, sums, weight_in_clusters):
-    """Move rows ``X`` (weights ``w``) from clusters ``old`` to clusters ``new``."""
+def _moved_sums(X, w, old, new, k):
+    """Change of the cluster sums and weights when rows move from ``old`` to ``new``.
+
+    Returns
+    -------
+    delta_sums : Tensor of float64, shape (k, d)
+    delta_weights : Tensor of float64, shape (k,)
+    """
     w = w.to(torch.float64)
     moved = X.to(torch.float64) * w[:, None]
-    sums.index_add_(0, new, moved)
-    sums.index_add_(0, old, -moved)
-    weight_in_clusters.index_add_(0, new, w)
-    weight_in_clusters.index_add_(0, old, -w)
+    delta_sums = torch.zeros((k, X.shape[1]), dtype=torch.float64, device=X.device)
+    delta_sums.index_add_(0, new, moved).index_add_(0, old, moved, alpha=-1)
+    delta_weights = torch.zeros(k, dtype=torch.float64, device=X.device)
+    delta_weights.index_add_(0, new, w).index_add_(0, old, w, alpha=-1)
+    return delta_sums, delta_weights
 
 
 def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters, *,
@@ -416,7 +425,10 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     ``c_j`` to its closest other center) cannot have changed cluster. The
     other rows get ``u`` recomputed exactly, and those still in doubt have all
     their distances recomputed. The labels are those of a full Lloyd E-step
-    (up to rounding-level ties); without ``shift`` every row is recomputed.
+    (up to rounding-level ties). Without ``shift`` (first iteration), or when
+    most rows are in doubt, every row is recomputed and the cluster sums are
+    computed from scratch; otherwise they are updated with the rows that
+    changed cluster.
 
     ``labels``, ``upper``, ``lower`` and, when given, ``sums`` and
     ``weight_in_clusters`` (float64 weighted sums and weights of the rows of
@@ -430,66 +442,79 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     n, d = X.shape
     k = centers.shape[0]
     c_sq = (centers * centers).sum(dim=1)
-    rows = _block_rows(d + k, X.dtype, X.device)
     # Bounds are kept inflated by ``margin`` so that the rounding of the
     # updates never makes a wrong pruning decision.
     margin = 1.0 + _PRUNE_MARGIN_ULPS * torch.finfo(X.dtype).eps
+    with_sums = sums is not None
     if shift is not None:
         upper += (shift * margin).index_select(0, labels)
         lower -= shift.max() * margin
         bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
         todo = torch.nonzero(upper >= bound).squeeze(1)
         if 2 * todo.shape[0] <= n:
-            n_changed = 0
-            for blk in _row_blocks(todo.shape[0], rows):
-                idx = todo[blk]
-                Xi = X.index_select(0, idx)
-                old = labels.index_select(0, idx)
-                # Tighten the upper bound to the exact distance first.
-                ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1)
-                ui.mul_(margin)
-                upper.index_copy_(0, idx, ui)
-                doubt = torch.nonzero(ui >= bound.index_select(0, idx)).squeeze(1)
-                if doubt.shape[0] == 0:
-                    continue
-                idx, Xi, old = idx[doubt], Xi[doubt], old[doubt]
-                new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers, c_sq, margin)
-                labels.index_copy_(0, idx, new)
-                upper.index_copy_(0, idx, up)
-                lower.index_copy_(0, idx, lo)
-                changed = torch.nonzero(new != old).squeeze(1)
-                n_changed += changed.shape[0]
-                if sums is not None and changed.shape[0]:
-                    _move_rows(
-                        Xi[changed], w.index_select(0, idx[changed]), old[changed], new[changed],
-                        sums, weight_in_clusters,
-                    )
-            return n_changed
-    # Most rows in doubt (or no bounds yet): one pass over all rows, which
-    # also recomputes the cluster sums from scratch.
-    with_sums = sums is not None
+            return _pruned_pass(
+                X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, margin,
+                sums, weight_in_clusters,
+            )
 
+    # No bounds yet, or most rows in doubt: recompute every row, in parallel
+    # blocks, and the cluster sums from scratch.
     def full_pass(blk):
         Xb = X[blk]
-        new, up, lo = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
+        new, upper[blk], lower[blk] = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
         n_new = (new != labels[blk]).sum()
-        labels[blk], upper[blk], lower[blk] = new, up, lo
+        labels[blk] = new
         if not with_sums:
             return n_new, None, None
-        # Each block is summed on its own, then the blocks in order: the
-        # result does not depend on the number of threads.
         part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
         part.index_add_(0, new, Xb if unit_weights else Xb * w[blk, None])
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
-    results = _map_blocks(full_pass, _row_blocks(n, rows), pool)
+    results = _map_blocks(full_pass, _row_blocks(n, _block_rows(d + k, X.dtype, X.device)), pool)
     if with_sums:
+        # Blocks are added in order: the result does not depend on the
+        # number of threads.
         sums.zero_()
         weight_in_clusters.zero_()
-        for _, part, part_weights in results:
-            sums += part
+        for _, part_sums, part_weights in results:
+            sums += part_sums
             weight_in_clusters += part_weights
     return int(sum(n_new for n_new, _, _ in results))
+
+
+def _pruned_pass(X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, margin,
+                 sums, weight_in_clusters):
+    """The rows of ``todo`` (bounds not conclusive) of :func:`_assign`.
+
+    Their upper bound is first tightened to the exact distance; the rows still
+    in doubt get all their distances recomputed, and those that changed
+    cluster are moved in ``sums`` and ``weight_in_clusters``.
+    """
+    k, d = centers.shape
+    n_changed = 0
+    for blk in _row_blocks(todo.shape[0], _block_rows(d + k, X.dtype, X.device, large=True)):
+        idx = todo[blk]
+        Xi = X.index_select(0, idx)
+        old = labels.index_select(0, idx)
+        ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1).mul_(margin)
+        upper.index_copy_(0, idx, ui)
+        doubt = torch.nonzero(ui >= bound.index_select(0, idx)).squeeze(1)
+        if doubt.shape[0] == 0:
+            continue
+        idx, Xi, old = idx[doubt], Xi[doubt], old[doubt]
+        new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers, c_sq, margin)
+        labels.index_copy_(0, idx, new)
+        upper.index_copy_(0, idx, up)
+        lower.index_copy_(0, idx, lo)
+        changed = torch.nonzero(new != old).squeeze(1)
+        n_changed += changed.shape[0]
+        if sums is not None and changed.shape[0]:
+            delta_sums, delta_weights = _moved_sums(
+                Xi[changed], w.index_select(0, idx[changed]), old[changed], new[changed], k
+            )
+            sums += delta_sums
+            weight_in_clusters += delta_weights
+    return n_changed
 
 
 def _inertia(X, w, centers, labels, pool):
