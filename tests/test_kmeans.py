@@ -374,13 +374,13 @@ def test_cuda_matches_cpu_from_same_init():
 @CUDA
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 def test_cuda_seeding_quality_and_weights(init):
-    # GPU seeding: deterministic per seed, as good as sklearn, integer weights == repetition.
-    X = load_digits().data
+    # GPU seeding: reproducible per seed, as good as sklearn, integer weights == repetition.
+    X = _blobs(n=3000, d=8, centers=10, std=3.0, seed=19)
     a = KMeans(10, init=init, n_init=5, random_state=0, device="cuda").fit(X)
     b = KMeans(10, init=init, n_init=5, random_state=0, device="cuda").fit(X)
-    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-9)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-9, atol=1e-9)
     ref = sk.KMeans(10, init=init, n_init=5, random_state=0).fit(X)
-    assert a.inertia_ <= ref.inertia_ * 1.01
+    assert a.inertia_ <= ref.inertia_ * (1 + 1e-3)
     w = np.random.RandomState(0).randint(0, 3, len(X))
     rep = KMeans(10, init=init, random_state=0, device="cuda").fit(X.repeat(w, axis=0))
     wtd = KMeans(10, init=init, random_state=0, device="cuda").fit(X, sample_weight=w)

@@ -898,6 +898,7 @@ class KMeans(
             # Centred copy of X in canonical order: distances are more accurate
             # on centred data, and the seeding reads the rows in this order.
             Xs, x_sq, variances = _centred_copy(Xt, order, w, mean, pool)
+            del Xt  # on GPU, only the centred copy stays in device memory
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
             unit_weights = bool((w == 1).all())
 
