@@ -1,3 +1,4 @@
+import inspect
 import pickle
 import re
 
@@ -260,6 +261,21 @@ def test_inverse_cdf_draw_counts_repeated_rows_as_weight():
 
 
 # ---------------------------------------------------------------- parameters
+
+
+def test_parameters_and_signatures_match_sklearn():
+    # Same constructor parameters and defaults as sklearn's KMeans (plus device), same methods.
+    ours = KMeans().get_params()
+    assert ours.pop("device") == "auto"
+    assert ours == sk.KMeans().get_params()
+    for method in ["fit", "predict", "fit_predict", "transform", "fit_transform", "score"]:
+        assert inspect.signature(getattr(KMeans, method)) == inspect.signature(
+            getattr(sk.KMeans, method)
+        ), method
+    X = _blobs(n=200, seed=20)
+    a = KMeans(4, algorithm="elkan", random_state=0, device="cpu").fit(X)
+    b = KMeans(4, random_state=0, device="cpu").fit(X)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
 
 
 def test_n_init_auto_and_explicit_array(capsys):

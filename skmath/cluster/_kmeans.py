@@ -416,7 +416,7 @@ def _moved_sums(X, w, old, new, k):
 
 def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters, *,
             shift, unit_weights, pool):
-    """E-step of Lloyd's algorithm, pruned with Hamerly's bounds [3]_.
+    """E-step of Lloyd's algorithm, pruned with Hamerly's bounds (Hamerly 2010).
 
     Each row keeps an upper bound ``u`` on the distance to its center and a
     lower bound ``l`` on the distance to any other. After the centers moved by
@@ -673,10 +673,10 @@ class KMeans(
     """K-means clustering (Lloyd's algorithm), computed in PyTorch.
 
     Minimises the inertia ``sum_i w_i ||x_i - c_{l(i)}||^2``. A drop-in for
-    :class:`sklearn.cluster.KMeans` with ``algorithm="lloyd"``: the same
-    parameters, fitted attributes and stopping rules; greedy k-means++ seeding;
-    float32 input is kept in float32. Distances are computed a block of rows
-    at a time, so millions of samples fit in memory, on CPU or GPU.
+    :class:`sklearn.cluster.KMeans`: the same parameters, fitted attributes
+    and stopping rules, greedy k-means++ [1]_ seeding, float32 input kept in
+    float32. Distances are computed a block of rows at a time, so millions of
+    samples fit in memory, on CPU or GPU.
 
     Initialisation depends only on the weighted *set* of points: fitting with
     integer ``sample_weight`` gives the same clustering, clusters in the same
@@ -720,6 +720,10 @@ class KMeans(
     copy_x : bool, default=True
         Kept for compatibility with scikit-learn: skmath never modifies ``X``
         (the data are always centred in a copy).
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Kept for compatibility with scikit-learn. Both run Lloyd's iterations
+        pruned with Hamerly's bounds, which, like Elkan's, give the same
+        result as plain Lloyd iterations.
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
@@ -747,11 +751,20 @@ class KMeans(
 
     Notes
     -----
-    Each Lloyd iteration assigns every sample to
+    Each Lloyd iteration [2]_ assigns every sample to
     ``argmin_j ||c_j||^2 - 2 x.c_j`` (one matrix product per block of rows)
-    and moves every center to the weighted mean of its samples. An empty
-    cluster is moved onto the point farthest from its center, all copies of
-    that point with it.
+    and moves every center to the weighted mean of its samples. Samples whose
+    assignment provably cannot change are skipped with Hamerly's bounds [3]_
+    (an upper bound on the distance to the own center, a lower bound on the
+    distance to any other, updated by how far the centers moved); the labels
+    and centers are those of the plain iteration, which is why later
+    iterations cost a fraction of the first. An empty cluster is moved onto
+    the point farthest from its center, all copies of that point with it.
+
+    On CPU, passes over the data run a block of rows at a time on
+    ``thread_budget()`` threads, with torch itself single-threaded inside
+    them; blocks are combined in a fixed order, so results do not depend on
+    the number of threads.
 
     To make the result depend only on the weighted set of points, the rows
     are ordered by their projection on a fixed direction before seeding, and
@@ -767,6 +780,8 @@ class KMeans(
        seeding", ACM-SIAM Symposium on Discrete Algorithms, 2007.
     .. [2] S. Lloyd, "Least squares quantization in PCM", IEEE Transactions on
        Information Theory 28(2), 1982.
+    .. [3] G. Hamerly, "Making k-means even faster", SIAM International
+       Conference on Data Mining, 2010.
 
     Examples
     --------
@@ -792,6 +807,7 @@ class KMeans(
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
         "device": [str, torch.device],
     }
 
@@ -806,6 +822,7 @@ class KMeans(
         verbose=0,
         random_state=None,
         copy_x=True,
+        algorithm="lloyd",
         device="auto",
     ):
         self.n_clusters = n_clusters
@@ -816,6 +833,7 @@ class KMeans(
         self.verbose = verbose
         self.random_state = random_state
         self.copy_x = copy_x
+        self.algorithm = algorithm
         self.device = device
 
     def _resolved_n_init(self):
