@@ -381,6 +381,16 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        # A failed fit (bad input, diverging loss) leaves the estimator as it was.
+        before = dict(self.__dict__)
+        try:
+            return self._fit_unchecked(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit_unchecked(self, X, y, sample_weight, incremental):
         hidden = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)

@@ -1,0 +1,352 @@
+"""MLPClassifier / MLPRegressor against scikit-learn and closed forms; the shared training loop."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import expit, log_softmax, xlogy
+from sklearn.datasets import load_digits, load_iris, make_friedman1, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from skmath import MLPClassifier, MLPRegressor
+from skmath._engine import make_generator, train
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _forward_numpy(est, X):
+    """Independent NumPy forward pass through the fitted coefs_/intercepts_ (ReLU)."""
+    h = X
+    for i, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+        h = h @ W + b
+        if i < len(est.coefs_) - 1:
+            h = np.maximum(h, 0)
+    return h
+
+
+def _frozen(est_cls, **params):
+    # SGD with a vanishing step: one full-batch epoch leaves the weights where
+    # they are, so loss_ is the loss of the fitted coefs_.
+    return est_cls(
+        solver="sgd", learning_rate_init=1e-12, momentum=0.0, max_iter=1, alpha=0.3,
+        random_state=0, device="cpu", **params,
+    )
+
+
+def _penalty(est, n):
+    return 0.3 * sum(np.sum(W**2) for W in est.coefs_) / (2 * n)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_multiclass_loss_is_sklearns_log_loss_plus_penalty():
+    # loss_ = -mean log softmax(z)[y] + alpha ||W||^2 / (2n), recomputed in NumPy.
+    X, y = load_iris(return_X_y=True)
+    est = _frozen(MLPClassifier, hidden_layer_sizes=(7, 5)).fit(X, y)
+    z = _forward_numpy(est, X)
+    expected = -np.mean(log_softmax(z, axis=1)[np.arange(len(y)), y]) + _penalty(est, len(y))
+    assert est.out_activation_ == "softmax" and est.n_outputs_ == 3
+    np.testing.assert_allclose(est.loss_, expected, rtol=1e-10)
+    np.testing.assert_allclose(est.predict_proba(X), np.exp(log_softmax(z, axis=1)), rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_multilabel_loss_sums_binary_log_losses():
+    # Multi-label: one sigmoid per label, loss = sum over labels of the mean log-loss.
+    X, Y = make_multilabel_classification(n_samples=60, n_classes=3, random_state=0)
+    est = _frozen(MLPClassifier, hidden_layer_sizes=(6,)).fit(X, Y)
+    p = expit(_forward_numpy(est, X))
+    expected = -np.mean(xlogy(Y, p) + xlogy(1 - Y, 1 - p), axis=0).sum() + _penalty(est, 60)
+    assert est.out_activation_ == "logistic"
+    np.testing.assert_allclose(est.loss_, expected, rtol=1e-10)
+    np.testing.assert_array_equal(est.predict(X), (p > 0.5).astype(int))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regression_losses_are_sklearns(loss):
+    # Half squared error (mean over outputs) and half Poisson deviance (sum over outputs).
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 4)
+    Y = rng.poisson(2.0, size=(50, 2)).astype(float)
+    est = _frozen(MLPRegressor, loss=loss, hidden_layer_sizes=(5,)).fit(X, Y)
+    z = _forward_numpy(est, X)
+    if loss == "squared_error":
+        data = 0.5 * np.mean((Y - z) ** 2)
+        np.testing.assert_allclose(est.predict(X), z, rtol=1e-10)
+    else:
+        mu = np.exp(z)
+        data = np.mean(xlogy(Y, Y / mu) - Y + mu, axis=0).sum()
+        np.testing.assert_allclose(est.predict(X), mu, rtol=1e-10)
+    np.testing.assert_allclose(est.loss_, data + _penalty(est, 50), rtol=1e-10)
+
+
+def test_glorot_init_bounds_follow_sklearn():
+    # Initial weights are U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) (2 for logistic).
+    X, y = load_iris(return_X_y=True)
+    for activation, factor in [("relu", 6.0), ("logistic", 2.0)]:
+        est = MLPClassifier(
+            hidden_layer_sizes=(200,), activation=activation, solver="sgd",
+            learning_rate_init=1e-12, max_iter=1, random_state=0, device="cpu",
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        bound = np.sqrt(factor / (4 + 200))
+        W = est.coefs_[0]
+        assert np.abs(W).max() <= bound and np.abs(W).max() > 0.98 * bound
+        assert abs(W.std() - bound / np.sqrt(3)) < 0.05 * bound  # std of U(-b, b)
+
+
+def test_digits_cross_validated_accuracy_matches_sklearn():
+    # Same hyperparameters, 5-fold CV on digits: accuracy no worse than sklearn's - 0.01.
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    params = dict(hidden_layer_sizes=(64,), max_iter=60, random_state=0)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = cross_val_score(MLPClassifier(device="cpu", **params), X, y, cv=cv).mean()
+        theirs = cross_val_score(SkMLPClassifier(**params), X, y, cv=cv).mean()
+    assert ours >= theirs - 0.01, (ours, theirs)
+    assert ours > 0.95
+
+
+def test_regressor_r2_matches_sklearn_and_multioutput():
+    # Friedman #1 with two targets: R^2 of each output close to sklearn's MLPRegressor.
+    X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
+    Y = np.column_stack([y, -2 * y + X[:, 0]])
+    Y = StandardScaler().fit_transform(Y)
+    params = dict(hidden_layer_sizes=(64,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressor(device="cpu", **params).fit(X[:400], Y[:400])
+        theirs = SkMLPRegressor(**params).fit(X[:400], Y[:400])
+    assert ours.predict(X[400:]).shape == (200, 2)
+    assert ours.score(X[400:], Y[400:]) >= theirs.score(X[400:], Y[400:]) - 0.02
+    assert ours.score(X[400:], Y[400:]) > 0.7
+
+
+def test_lbfgs_reaches_sklearns_loss():
+    # Full-batch L-BFGS-B: the final loss is as low as sklearn's with the same budget.
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(device="cpu", **params).fit(X, y)
+        theirs = SkMLPClassifier(**params).fit(X, y)
+    assert ours.loss_ <= theirs.loss_ * 1.5 + 1e-3
+    assert ours.score(X, y) >= 0.97
+    assert not hasattr(ours, "partial_fit")
+
+
+def test_same_random_state_is_bit_identical_on_cpu():
+    # Two fits with one int random_state give identical weights and predictions.
+    X, y = load_iris(return_X_y=True)
+    make = lambda rs: MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=rs, device="cpu")  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a, b, c = make(3).fit(X, y), make(3).fit(X, y), make(4).fit(X, y)
+    for Wa, Wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(Wa, Wb)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.loss_curve_ == b.loss_curve_
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_follows_input_like_sklearn(dtype):
+    # float32 input is fitted in float32, float64 in float64 (sklearn's rule).
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, device="cpu")
+        est.fit(X.astype(dtype), y)
+    assert all(W.dtype == dtype for W in est.coefs_ + est.intercepts_)
+    assert est.predict_proba(X).dtype == dtype
+
+
+def test_partial_fit_needs_classes_and_keeps_optimizer_state_through_pickle():
+    # classes on the first call; Adam's moments survive pickling between calls.
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(8,), random_state=0, device="cpu")
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    est.partial_fit(X[::2], y[::2], classes=[0, 1, 2])
+    assert est.n_iter_ == 1 and est.t_ == 75 and len(est.loss_curve_) == 1
+    restored = pickle.loads(pickle.dumps(est))
+    est.partial_fit(X[1::2], y[1::2])
+    restored.partial_fit(X[1::2], y[1::2])
+    for Wa, Wb in zip(est.coefs_, restored.coefs_):
+        np.testing.assert_array_equal(Wa, Wb)
+    assert len(est.loss_curve_) == 2
+    # A fresh optimizer (warm_start fit) takes a different step from the same weights.
+    warm = MLPClassifier(hidden_layer_sizes=(8,), random_state=0, device="cpu")
+    warm.partial_fit(X[::2], y[::2], classes=[0, 1, 2])
+    warm.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(X[1::2], y[1::2])
+    assert not np.array_equal(warm.coefs_[0], est.coefs_[0])
+
+
+def test_partial_fit_learns_over_epochs():
+    # Repeated partial_fit calls reduce the loss and reach a good accuracy.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0, device="cpu")
+    for _ in range(100):
+        est.partial_fit(X, y, classes=np.unique(y))
+    assert est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
+    assert est.score(X, y) > 0.9
+
+
+def test_warm_start_continues_from_the_previous_weights():
+    # A second fit with warm_start starts from the first fit's solution.
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        first = est.loss_curve_[-1]
+        est.set_params(warm_start=True).fit(X, y)
+    assert len(est.loss_curve_) == 20 and est.n_iter_ == 10
+    assert est.loss_curve_[10] < est.loss_curve_[0] and abs(est.loss_curve_[10] - first) < 0.2
+
+
+def test_sgd_invscaling_schedule():
+    # learning_rate="invscaling" sets lr = lr_init / (t + 1) ** power_t after each epoch.
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(
+        solver="sgd", learning_rate="invscaling", learning_rate_init=0.1, power_t=0.25,
+        random_state=0, device="cpu",
+    )
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    lr = est._optimizer_state["param_groups"][0]["lr"]
+    assert lr == pytest.approx(0.1 / (150 + 1) ** 0.25)
+
+
+def test_adaptive_schedule_keeps_training_after_a_plateau():
+    # learning_rate="adaptive" divides lr by 5 on a plateau instead of stopping.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(solver="sgd", learning_rate_init=0.01, n_iter_no_change=2, tol=10.0, max_iter=40,
+              random_state=0, device="cpu")
+    constant = MLPClassifier(learning_rate="constant", **kw).fit(X, y)
+    adaptive = MLPClassifier(learning_rate="adaptive", **kw).fit(X, y)
+    # Only the first epoch improves by tol; the plateau rule fires after 3 more.
+    assert constant.n_iter_ == 4
+    # Plateaus every 3 epochs after that; 0.01 / 5^k > 1e-6 for k <= 5, so six
+    # reductions, and the seventh plateau (epoch 4 + 6 * 3) stops.
+    assert adaptive.n_iter_ == 22
+
+
+def test_early_stopping_attributes_follow_sklearn():
+    # early_stopping: validation_scores_ per epoch, best_loss_ None, n_iter_no_change rule.
+    X, y = load_digits(return_X_y=True)
+    est = MLPClassifier(
+        hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=3, max_iter=200,
+        random_state=0, device="cpu",
+    ).fit(X / 16, y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ < 200
+    assert est.best_loss_ is None and est.best_validation_score_ == max(scores)
+    last_improvement = max(i for i in range(len(scores)) if scores[i] >= max(scores[:i], default=-1) + est.tol)
+    assert est.n_iter_ == last_improvement + 1 + est.n_iter_no_change + 1
+
+
+def test_training_loop_restores_the_weights_of_the_best_epoch():
+    # The engine's loop keeps the weights of the best validation epoch, not the last.
+    model = torch.nn.Linear(2, 1)
+    X, y = torch.randn(64, 2, generator=make_generator(0, "cpu")), torch.zeros(64, 1)
+    scripted = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.1, 0.0])
+    snapshots = []
+    result = train(
+        model,
+        lambda xb, yb: torch.nn.functional.mse_loss(model(xb), yb),
+        (X, y),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        max_iter=7,
+        batch_size=16,
+        generator=make_generator(0, "cpu"),
+        n_iter_no_change=10,
+        validation_score=lambda: next(scripted),
+        on_epoch_end=lambda epoch, loss: snapshots.append(model.weight.detach().clone()),
+    )
+    assert result.n_iter == 7 and result.best_validation_score == 0.5
+    assert torch.equal(model.weight, snapshots[1])
+
+
+def test_divergence_is_a_clear_error():
+    # A step size that blows the weights up raises FloatingPointError, not NaN weights.
+    rng = np.random.RandomState(0)
+    X, y = 1e3 * rng.randn(100, 3), rng.randn(100)
+    est = MLPRegressor(solver="sgd", learning_rate_init=10.0, random_state=0, device="cpu")
+    with pytest.raises(FloatingPointError, match="learning_rate_init"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")  # the failed fit left nothing behind
+
+
+def test_convergence_warning_when_max_iter_is_reached():
+    # As sklearn: a ConvergenceWarning when the epochs run out before the tol rule.
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
+        MLPClassifier(max_iter=3, random_state=0, device="cpu").fit(X, y)
+
+
+def test_verbose_shows_a_progress_bar(capsys):
+    # verbose=True draws a tqdm bar named after the estimator (on stderr).
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(max_iter=2, verbose=True, random_state=0, device="cpu").fit(X, y)
+    assert "MLPClassifier" in capsys.readouterr().err
+
+
+def test_sample_weight_zero_equals_dropping_rows():
+    # Full batch: zero weights give exactly the fit without those rows (up to rounding).
+    X, y = load_iris(return_X_y=True)
+    w = np.ones(len(y))
+    w[::3] = 0
+    params = dict(hidden_layer_sizes=(5,), max_iter=30, shuffle=False, batch_size=150,
+                  random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MLPClassifier(**params).fit(X, y, sample_weight=w)
+        dropped = MLPClassifier(**params).fit(X[w > 0], y[w > 0])
+    np.testing.assert_allclose(weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-9)
+
+
+def test_pickle_round_trip_predicts_the_same():
+    # A fitted model pickles with NumPy weights and predicts identically after loading.
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(max_iter=5, random_state=0, device="cpu").fit(X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    assert all(isinstance(W, np.ndarray) for W in loaded.coefs_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+@CUDA
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_cuda_fit_loads_and_predicts_on_cpu(cls):
+    # Fitted with device="cuda", pickled, predicted on CPU: the same predictions.
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    y = y if cls is MLPClassifier else X[:, 0] * 2
+    est = cls(max_iter=20, random_state=0, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        est.partial_fit(X, y)
+    on_gpu = est.predict(X)
+    loaded = pickle.loads(pickle.dumps(est))
+    loaded._device = torch.device("cpu")  # as on a machine without CUDA
+    np.testing.assert_allclose(loaded.predict(X), on_gpu, rtol=1e-4, atol=1e-5)
+    state = loaded._optimizer_state["state"]
+    assert all(t.device.type == "cpu" for s in state.values() for t in s.values() if torch.is_tensor(t))
