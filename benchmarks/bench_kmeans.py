@@ -54,13 +54,18 @@ def main():
         X, _ = make_blobs(200_000, 32, centers=k, cluster_std=std, random_state=0)
         for dtype in (np.float64, np.float32):
             Xd = X.astype(dtype)
-            inits = [Xd[np.random.RandomState(r).choice(len(Xd), k, replace=False)] for r in range(args.repeat)]
+            inits = [
+                Xd[np.random.RandomState(r).choice(len(Xd), k, replace=False)]
+                for r in range(args.repeat)
+            ]
             cases = [
                 ("k-means++", lambda r: dict(random_state=r)),
                 ("same init", lambda r: dict(init=inits[r])),
             ]
             for name, params in cases:
-                t_sk, ref = timed(lambda r: sk.KMeans(k, n_init=1, **params(r)).fit(Xd), args.repeat)
+                t_sk, ref = timed(
+                    lambda r: sk.KMeans(k, n_init=1, **params(r)).fit(Xd), args.repeat
+                )
                 t_us, ours = timed(
                     lambda r: skmath.KMeans(k, n_init=1, device=args.device, **params(r)).fit(Xd),
                     args.repeat,

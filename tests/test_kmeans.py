@@ -141,7 +141,9 @@ def test_kmeans_plusplus_beats_random_single_init():
     X = load_digits().data
     plus = [KMeans(10, max_iter=1, random_state=s, device="cpu").fit(X).inertia_ for s in range(5)]
     rand = [
-        KMeans(10, init="random", n_init=1, max_iter=1, random_state=s, device="cpu").fit(X).inertia_
+        KMeans(10, init="random", n_init=1, max_iter=1, random_state=s, device="cpu")
+        .fit(X)
+        .inertia_
         for s in range(5)
     ]
     assert np.mean(plus) < np.mean(rand)
@@ -152,7 +154,7 @@ def test_kmeans_plusplus_beats_random_single_init():
 
 @pytest.mark.parametrize("init, n_init", [("k-means++", 1), ("k-means++", 3), ("random", 2)])
 def test_integer_weights_equal_repetition(init, n_init):
-    # Integer weights (zeros included) == rows repeated that often, in any order, same cluster order.
+    # Integer weights (zeros included) == rows repeated, in any order; same cluster order.
     rng = np.random.RandomState(1)
     X = _blobs(n=80, d=4, centers=5, seed=7)
     w = rng.randint(0, 4, len(X))

@@ -10,10 +10,12 @@ functions below, which assume validated input (as in
 - :func:`_kmeans_plusplus` and :func:`_random_init` draw the initial centers by
   inverse-CDF sampling in that order;
 - :func:`_kmeans_single_lloyd` runs Lloyd's iterations with sklearn's stopping
-  rules; :func:`_assign_and_sum` is one blocked E+M pass over the data.
+  rules; :func:`_assign` is their E-step, which skips with Hamerly's bounds
+  the samples that cannot change cluster.
 
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
-per block of rows, so memory stays bounded whatever the number of samples.
+per block of rows, so memory stays bounded whatever the number of samples. On
+CPU the blocks are spread over threads (:func:`_block_pool`).
 """
 
 import math
@@ -174,8 +176,8 @@ def _canonical_order(X, w, pool):
         torch.sum(Xb.to(torch.float64) * v, dim=1, out=key[blk])
         return w[blk] @ Xb
 
-    mean = _sum_in_order(_map_blocks(project, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool))
-    mean /= w.sum()
+    blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
+    mean = _sum_in_order(_map_blocks(project, blocks, pool)) / w.sum()
     key, order = torch.sort(key, stable=True)
     return order, key, mean
 
