@@ -1,0 +1,334 @@
+"""Tests of skmath.flow: flow matching targets, ODE solvers, FlowMatchingSampler."""
+
+import itertools
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg, stats
+from sklearn import config_context
+from sklearn.datasets import make_moons
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmath.flow import FlowMatchingSampler
+from skmath.flow._cfm import (
+    cfm_loss,
+    conditional_path,
+    conditional_vector_field,
+    ot_pairing,
+)
+from skmath.flow._ode import (
+    divergence_exact,
+    divergence_hutchinson,
+    odeint,
+    odeint_logdet,
+)
+
+CPU = torch.device("cpu")
+# Small settings: a few seconds per fit on one CPU core.
+SMALL = dict(
+    hidden_layer_sizes=(64, 64, 64),
+    batch_size=128,
+    learning_rate_init=5e-3,
+    n_steps=8,
+    max_iter=40,
+    device="cpu",
+)
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, _ = make_moons(1400, noise=0.1, random_state=0)
+    return X[:1000] * 2.0, X[1000:] * 2.0
+
+
+@pytest.fixture(scope="module")
+def moons_flow(moons):
+    params = dict(SMALL, max_iter=150, coupling="ot")
+    return FlowMatchingSampler(**params, random_state=0).fit(moons[0])
+
+
+# ---------------------------------------------------------------- _cfm
+
+
+def test_conditional_path_endpoints_and_target():
+    # x_t interpolates x0 -> x1 (plus sigma * eps) and u_t is its time derivative.
+    g = _gen()
+    x0, x1, eps = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(3))
+    for t_val in (0.0, 1.0):
+        t = torch.full((5,), t_val, dtype=torch.float64)
+        expected = (x1 if t_val else x0) + 0.1 * eps
+        torch.testing.assert_close(conditional_path(x0, x1, t, 0.1, eps), expected)
+    t = torch.rand(5, generator=g, dtype=torch.float64)
+    h = 1e-6
+    fd = (
+        conditional_path(x0, x1, t + h, 0.1, eps) - conditional_path(x0, x1, t - h, 0.1, eps)
+    ) / (2 * h)
+    torch.testing.assert_close(conditional_vector_field(x0, x1), fd)
+
+
+def test_ot_pairing_is_the_optimal_permutation():
+    # Exact minibatch OT against brute force over all 7! permutations.
+    g = _gen(1)
+    x0 = torch.randn(7, 2, generator=g, dtype=torch.float64)
+    x1 = torch.randn(7, 2, generator=g, dtype=torch.float64) + 1.0
+    paired = ot_pairing(x0, x1)
+    best = min(
+        float((x1 - x0[list(p)]).square().sum())
+        for p in itertools.permutations(range(7))
+    )
+    assert float((x1 - paired).square().sum()) == pytest.approx(best, rel=1e-12)
+    # A permutation of the rows: same multiset of points.
+    assert torch.equal(torch.sort(paired[:, 0]).values, torch.sort(x0[:, 0]).values)
+
+
+def test_ot_coupling_lowers_the_target_variance():
+    # With a zero field, the loss is E|x1 - x0|^2 / d: OT pairs lower it (Tong et al.).
+    X = torch.randn(256, 2, generator=_gen(2)) * 0.3 + 2.0
+
+    def zero(x, t):
+        return torch.zeros_like(x)
+
+    independent = cfm_loss(zero, X, 0.0, _gen(3), coupling="independent")
+    ot = cfm_loss(zero, X, 0.0, _gen(3), coupling="ot")
+    # Independent pairs: E|x1 - x0|^2 / d = 1 + 0.09 + 4 for this data.
+    assert float(independent) == pytest.approx(5.09, rel=0.1)
+    assert float(ot) < 0.9 * float(independent)
+
+
+# ---------------------------------------------------------------- _ode
+
+
+_A = np.array([[-0.5, 1.0, 0.0], [-1.0, -0.2, 0.3], [0.1, 0.0, 0.4]])
+
+
+def _linear_field(y, t):
+    return y @ torch.as_tensor(_A).T
+
+
+@pytest.mark.parametrize("method, order", [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_fixed_step_solvers_converge_at_their_order(method, order):
+    # dx/dt = A x has x(t) = expm(A t) x(0): halving the step divides the error by 2^order.
+    x = torch.randn(4, 3, generator=_gen(4), dtype=torch.float64)
+    expected = x.numpy() @ linalg.expm(_A * 1.5).T
+    errors = [
+        np.abs(odeint(_linear_field, x, 0.0, 1.5, method=method, n_steps=n).numpy() - expected).max()
+        for n in (20, 40)
+    ]
+    assert np.log2(errors[0] / errors[1]) == pytest.approx(order, abs=0.15)
+
+
+@pytest.mark.parametrize("method", ["rk4", "dopri5"])
+def test_odeint_linear_system_matches_expm(method):
+    # Forward matches expm, backward returns the start, and the divergence integral is tr(A) t.
+    x = torch.randn(4, 3, generator=_gen(4), dtype=torch.float64)
+    kw = dict(method=method, n_steps=200 if method == "rk4" else 10, rtol=1e-10, atol=1e-10)
+    expected = x.numpy() @ linalg.expm(_A * 1.5).T
+    got = odeint(_linear_field, x, 0.0, 1.5, **kw)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-9)
+    back = odeint(_linear_field, got, 1.5, 0.0, **kw)
+    np.testing.assert_allclose(back.numpy(), x.numpy(), rtol=1e-9, atol=1e-9)
+    _, delta = odeint_logdet(_linear_field, x, 0.0, 1.5, **kw)
+    np.testing.assert_allclose(delta.numpy(), np.trace(_A) * 1.5, rtol=1e-10)
+
+
+def test_divergence_exact_and_hutchinson():
+    # Exact trace of a nonlinear field; Hutchinson averaged over all sign vectors is exact.
+    def f(x, t):
+        # v = (x0 * x1, sin(x1) + t, x2^3): div = x1 + cos(x1) + 3 x2^2.
+        return torch.stack([x[:, 0] * x[:, 1], torch.sin(x[:, 1]) + t, x[:, 2] ** 3], 1)
+
+    x = torch.randn(6, 3, generator=_gen(5), dtype=torch.float64)
+    t = torch.rand(6, generator=_gen(6), dtype=torch.float64)
+    expected = x[:, 1] + torch.cos(x[:, 1]) + 3 * x[:, 2] ** 2
+    v, div = divergence_exact(f, x, t)
+    torch.testing.assert_close(v, f(x, t))
+    torch.testing.assert_close(div, expected)
+    signs = list(itertools.product([-1.0, 1.0], repeat=3))
+    estimates = [
+        divergence_hutchinson(f, x, t, torch.tensor(s, dtype=x.dtype).expand(6, 3))[1]
+        for s in signs
+    ]
+    torch.testing.assert_close(torch.stack(estimates).mean(0), expected)
+
+
+def test_dopri5_rows_are_independent():
+    # Each row gets its own step size: integrating a row alone gives the same result.
+    def f(x, t):
+        return -x * (1 + 10 * x.square()) + t[:, None]
+
+    x = torch.tensor([[0.1], [3.0], [-2.0]], dtype=torch.float64)
+    together = odeint(f, x, 0.0, 1.0, method="dopri5", rtol=1e-8, atol=1e-8)
+    for i in range(3):
+        alone = odeint(f, x[i : i + 1], 0.0, 1.0, method="dopri5", rtol=1e-8, atol=1e-8)
+        torch.testing.assert_close(alone, together[i : i + 1], rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- estimator
+
+
+def test_density_is_normalised_on_a_grid(moons_flow, moons):
+    # exp(score_samples) summed over a fine grid covering the data integrates to 1 (3%).
+    X = moons[0]
+    lo, hi = X.min(axis=0) - 1.5, X.max(axis=0) + 1.5
+    gx, gy = np.linspace(lo[0], hi[0], 90), np.linspace(lo[1], hi[1], 60)
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    density = np.exp(moons_flow.score_samples(grid))
+    integral = density.sum() * (gx[1] - gx[0]) * (gy[1] - gy[0])
+    assert integral == pytest.approx(1.0, abs=0.03)
+
+
+def test_transform_inverts_and_gaussianises(moons_flow, moons):
+    # inverse_transform(transform(X)) == X, and held-out data map to ~N(0, I).
+    X_train, X_test = moons
+    Z = moons_flow.transform(X_test)
+    np.testing.assert_allclose(
+        moons_flow.inverse_transform(Z), X_test, atol=1e-2 * X_test.std()
+    )
+    # Much tighter in practice: the RK4 map is inverted to solver precision.
+    np.testing.assert_allclose(moons_flow.inverse_transform(Z), X_test, atol=1e-4)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=0.15)
+    np.testing.assert_allclose(np.cov(Z.T), np.eye(2), atol=0.2)
+    for j in range(2):
+        assert stats.kstest(Z[:, j], "norm").pvalue > 1e-3
+
+
+def test_held_out_likelihood_beats_a_gaussian(moons_flow, moons):
+    # On two moons the flow's held-out likelihood is far above one Gaussian's.
+    X_train, X_test = moons
+    gauss = GaussianMixture(1, random_state=0).fit(X_train).score(X_test)
+    assert moons_flow.score(X_test) > gauss + 0.3
+    assert moons_flow.score(X_test) == pytest.approx(
+        moons_flow.score_samples(X_test).mean()
+    )
+
+
+def test_gaussian_data_recover_the_true_density():
+    # On Gaussian data the learned log-density matches the true one (closed form).
+    rng = np.random.RandomState(0)
+    cov = np.array([[2.0, 1.2], [1.2, 1.0]])
+    mean = np.array([1.0, -3.0])
+    X = rng.multivariate_normal(mean, cov, size=600)
+    X_test = rng.multivariate_normal(mean, cov, size=300)
+    flow = FlowMatchingSampler(**SMALL, random_state=0).fit(X)
+    true = stats.multivariate_normal(mean, cov).logpdf(X_test)
+    assert flow.score(X_test) == pytest.approx(true.mean(), abs=0.05)
+    assert np.corrcoef(flow.score_samples(X_test), true)[0, 1] > 0.98
+
+
+def test_units_of_the_density():
+    # Rescaling X by c shifts log p by -d log(c): the standardisation's Jacobian.
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(200, 2))
+    params = dict(SMALL, max_iter=3)
+    flow = FlowMatchingSampler(**params, random_state=0).fit(X)
+    flow_scaled = FlowMatchingSampler(**params, random_state=0).fit(10.0 * X + 5.0)
+    np.testing.assert_allclose(
+        flow_scaled.score_samples(10.0 * X[:20] + 5.0),
+        flow.score_samples(X[:20]) - 2 * np.log(10.0),
+        rtol=1e-4,
+    )
+
+
+def test_sample_is_reproducible(moons_flow):
+    # sample(random_state=...) is reproducible; different seeds differ.
+    a = moons_flow.sample(50, random_state=1)
+    np.testing.assert_array_equal(a, moons_flow.sample(50, random_state=1))
+    assert not np.allclose(a, moons_flow.sample(50, random_state=2))
+    # None falls back to the estimator's random_state (an int): reproducible.
+    np.testing.assert_array_equal(moons_flow.sample(5), moons_flow.sample(5))
+    assert a.shape == (50, 2)
+
+
+def test_refit_is_bit_identical(moons):
+    # Same random_state -> same weights, samples and scores.
+    params = dict(SMALL, max_iter=2, coupling="ot")
+    f1 = FlowMatchingSampler(**params, random_state=3).fit(moons[0])
+    f2 = FlowMatchingSampler(**params, random_state=3).fit(moons[0])
+    np.testing.assert_array_equal(f1.score_samples(moons[1][:10]), f2.score_samples(moons[1][:10]))
+    np.testing.assert_array_equal(f1.sample(10), f2.sample(10))
+    assert f1.loss_curve_ == f2.loss_curve_
+
+
+def test_blocked_evaluation_matches_one_block(moons_flow, moons):
+    # A tiny working_memory splits the work into blocks without changing results.
+    X = moons[1][:100]
+    full = moons_flow.score_samples(X), moons_flow.transform(X)
+    with config_context(working_memory=0.1):
+        assert moons_flow._block_rows() < 100
+        blocked = moons_flow.score_samples(X), moons_flow.transform(X)
+    np.testing.assert_allclose(blocked[0], full[0], rtol=1e-12)
+    np.testing.assert_allclose(blocked[1], full[1], rtol=1e-12, atol=1e-12)
+
+
+def test_hutchinson_and_dopri5_agree_with_exact(moons_flow, moons):
+    # The Hutchinson estimate is unbiased; dopri5 agrees with fine-step RK4 on the density.
+    X = moons[1][:300]
+    exact = moons_flow.score_samples(X)
+    flow = pickle.loads(pickle.dumps(moons_flow))
+    flow.set_params(divergence="hutchinson")
+    hutch = flow.score_samples(X)
+    np.testing.assert_array_equal(hutch, flow.score_samples(X))
+    assert not np.allclose(hutch, exact)
+    assert hutch.mean() == pytest.approx(exact.mean(), abs=0.1)
+    flow.set_params(divergence="exact", n_steps=64)
+    reference = flow.score_samples(X[:50])
+    flow.set_params(solver="dopri5", solver_tol=1e-6)
+    np.testing.assert_allclose(flow.score_samples(X[:50]), reference, atol=1e-3)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(moons):
+    # With early_stopping the validation scores are recorded and the best is restored.
+    flow = FlowMatchingSampler(
+        **dict(SMALL, max_iter=15), early_stopping=True, n_iter_no_change=3, random_state=0
+    ).fit(moons[0])
+    assert len(flow.validation_scores_) == flow.n_iter_
+    assert flow.best_validation_score_ == max(flow.validation_scores_)
+    assert FlowMatchingSampler(**SMALL).fit(moons[0][:5]).validation_scores_ is None
+
+
+def test_grid_search_selects_by_held_out_likelihood(moons):
+    # score() is the mean log-likelihood, so GridSearchCV prefers the trained model.
+    search = GridSearchCV(
+        FlowMatchingSampler(**SMALL, random_state=0), {"max_iter": [1, 30]}, cv=2
+    ).fit(moons[0][:400])
+    assert search.best_params_ == {"max_iter": 30}
+
+
+def test_pipeline_gaussianisation(moons):
+    # As a Pipeline step the flow maps data to roughly independent standard normals.
+    flow = FlowMatchingSampler(**dict(SMALL, max_iter=150, coupling="ot"), random_state=0)
+    pipe = make_pipeline(StandardScaler(), flow)
+    Z = pipe.fit_transform(moons[0])
+    assert abs(np.corrcoef(Z.T)[0, 1]) < 0.1
+    np.testing.assert_allclose(pipe.inverse_transform(Z), moons[0], atol=1e-4)
+
+
+def test_invalid_inputs(moons_flow):
+    # Clear errors for bad n_samples, wrong widths and early stopping on 1 sample.
+    with pytest.raises(ValueError, match="n_samples"):
+        moons_flow.sample(0)
+    with pytest.raises(ValueError, match="3 features"):
+        moons_flow.inverse_transform(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="early_stopping"):
+        FlowMatchingSampler(early_stopping=True, device="cpu").fit(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        FlowMatchingSampler(hidden_layer_sizes=(), device="cpu").fit(np.zeros((3, 2)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_matches_cpu_quality(moons):
+    # On CUDA the flow trains and scores; a CUDA-fitted model unpickles and scores on CPU.
+    flow = FlowMatchingSampler(**dict(SMALL, device="cuda"), random_state=0).fit(moons[0])
+    cpu = FlowMatchingSampler(**SMALL, random_state=0).fit(moons[0])
+    assert flow.score(moons[1]) == pytest.approx(cpu.score(moons[1]), abs=0.15)
+    clone = pickle.loads(pickle.dumps(flow))
+    np.testing.assert_allclose(clone.score_samples(moons[1][:20]), flow.score_samples(moons[1][:20]), atol=1e-6)
