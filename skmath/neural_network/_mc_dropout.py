@@ -76,6 +76,11 @@ def _unfold_standardization(coefs, intercepts, x_mean, x_scale, y_mean=None, y_s
 def _dropout_masks(widths, n_passes, rate, generator, dtype, device):
     """One inverted-dropout mask per hidden unit and pass.
 
+    The masks are drawn on the CPU (``generator`` is a CPU generator) and then
+    moved to ``device``: they are small, and a model then predicts with the
+    same sampled networks on every device (a GPU-fitted model loaded on a
+    CPU-only machine predicts the same).
+
     Returns
     -------
     masks : list of Tensor, shapes (n_passes, 1, width)
@@ -84,9 +89,10 @@ def _dropout_masks(widths, n_passes, rate, generator, dtype, device):
     """
     keep = 1.0 - rate
     return [
-        torch.empty(n_passes, 1, width, dtype=dtype, device=device)
+        torch.empty(n_passes, 1, width, dtype=dtype)
         .bernoulli_(keep, generator=generator)
         .div_(keep)
+        .to(device)
         for width in widths
     ]
 
@@ -196,7 +202,7 @@ class _BaseMCDropout(_BaseMLP):
         rows = self._mc_block_rows(n_passes, X.dtype.itemsize)
         with torch_threads(), torch.no_grad():
             coefs, intercepts = self._network_tensors(device)
-            generator = make_generator(random_state, device)
+            generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
             masks = _dropout_masks(widths, n_passes, self.dropout, generator, coefs[0].dtype, device)
             out = [
@@ -313,6 +319,12 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     precision has to be set by hand. Like every estimate on the training
     rows, ``1/tau`` is optimistic when the network overfits (few samples for
     its size): raise ``dropout`` or ``alpha``, or use ``early_stopping``.
+    Conversely the spread of the passes does not shrink with more data at a
+    fixed ``dropout``, so on nearly noise-free data the intervals are wide.
+    The defaults suit noisy tabular data (on scikit-learn's diabetes data the
+    95% intervals cover 95% of test points); elsewhere, tune ``dropout`` by
+    predictive likelihood, as Gal & Ghahramani do, with
+    ``GridSearchCV(..., scoring=skmath.metrics.neg_gaussian_nll_scorer)``.
 
     The ``T`` prediction masks are drawn from a seed fixed at fit time and
     shared by all rows, so predictions are deterministic and a row's
@@ -407,7 +419,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         network.eval()
         with torch.no_grad():
             coefs, intercepts = list(network.coefs), list(network.intercepts)
-            generator = make_generator(self._mc_seed, X.device)
+            generator = make_generator(self._mc_seed, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
             masks = _dropout_masks(
                 widths, self.n_mc_samples, self.dropout, generator, X.dtype, X.device
@@ -495,7 +507,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         check_is_fitted(self)
         X = self._validate_predict_X(X)
         z, generator = self._mc_passes(X, n_passes=n_samples, random_state=random_state)
-        noise = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+        # Drawn on the CPU generator too: the same draws on every device.
+        noise = torch.randn(z.shape, dtype=z.dtype, generator=generator).to(z.device)
         scale = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype, device=z.device)
         draws = to_numpy(z + noise * scale).transpose(1, 2, 0)  # (n, k, T)
         return draws[:, 0, :] if draws.shape[1] == 1 else draws

@@ -1,0 +1,218 @@
+"""MCDropoutRegressor / MCDropoutClassifier: calibration on real data, closed forms, determinism."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_diabetes, make_moons, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ShuffleSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmath import MCDropoutClassifier, MCDropoutRegressor, MLPRegressor
+from skmath.metrics import gaussian_nll, interval_coverage
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _fast(**params):
+    """A regressor that fits the small sine problems below in a few hundred steps."""
+    return MCDropoutRegressor(learning_rate_init=0.01, random_state=0, device="cpu", **params)
+
+
+def _sine(n=200, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, size=(n, 1))
+    return X, np.sin(2 * X[:, 0]) + 0.1 * rng.randn(n)
+
+
+def test_diabetes_intervals_are_calibrated_and_beat_the_homoscedastic_mlp():
+    # Defaults, random 90/10 splits of diabetes: 95% coverage in [0.88, 0.99] and a
+    # better test log-likelihood than an MLP with its training residual std.
+    X, y = load_diabetes(return_X_y=True)
+    inside, nll, nll_base, rmse = [], [], [], []
+    for i, (tr, te) in enumerate(ShuffleSplit(5, test_size=0.1, random_state=0).split(X)):
+        mc = MCDropoutRegressor(random_state=i, device="cpu").fit(X[tr], y[tr])
+        mean, std = mc.predict(X[te], return_std=True)
+        inside.append(np.abs(y[te] - mean) <= norm.ppf(0.975) * std)
+        nll.append(gaussian_nll(y[te], mean, std))
+        rmse.append(np.sqrt(np.mean((y[te] - mean) ** 2)))
+        base = TransformedTargetRegressor(
+            make_pipeline(StandardScaler(), MLPRegressor(random_state=i, device="cpu")),
+            transformer=StandardScaler(),
+        ).fit(X[tr], y[tr])
+        sigma = np.std(y[tr] - base.predict(X[tr]))
+        mean_base = base.predict(X[te])
+        nll_base.append(gaussian_nll(y[te], mean_base, np.full_like(mean_base, sigma)))
+    coverage = np.mean(np.concatenate(inside))
+    assert 0.88 <= coverage <= 0.99, coverage
+    assert np.mean(nll) < np.mean(nll_base), (np.mean(nll), np.mean(nll_base))
+    assert np.mean(rmse) < 60  # a linear model gets about 54 on this data
+
+
+def test_noise_variance_is_the_expected_training_squared_error():
+    # noise_std_^2 = mean_i E_q[(y_i - f(x_i))^2] over the prediction passes, i.e. the
+    # squared error of the MC mean plus the passes' variance on the training rows.
+    X, y = _sine()
+    reg = _fast().fit(X, y)
+    mean, std = reg.predict(X, return_std=True)
+    spread = std**2 - reg.noise_std_**2
+    np.testing.assert_allclose(reg.noise_std_**2, np.mean((y - mean) ** 2 + spread), rtol=1e-8)
+
+
+def test_noise_level_is_recovered_when_noise_dominates():
+    # y = 0.3 x + eps on plenty of data: noise_std_ is close to the true 1.
+    rng = np.random.RandomState(0)
+    X = rng.randn(2000, 2)
+    y = 0.3 * X[:, 0] + rng.randn(2000)
+    reg = MCDropoutRegressor(hidden_layer_sizes=(32,), random_state=0, device="cpu").fit(X, y)
+    assert 0.95 < reg.noise_std_ < 1.1
+
+
+def test_std_is_passes_spread_plus_noise():
+    # One pass has no spread: std == noise_std_; more passes add their variance.
+    X, y = _sine()
+    reg = MCDropoutRegressor(n_mc_samples=1, random_state=0, device="cpu").fit(X, y)
+    _, std = reg.predict(X, return_std=True)
+    np.testing.assert_allclose(std, reg.noise_std_, rtol=1e-12)
+    reg.set_params(n_mc_samples=50)
+    _, std = reg.predict(X, return_std=True)
+    assert np.all(std >= reg.noise_std_) and np.any(std > 1.01 * reg.noise_std_)
+
+
+def test_fitted_coefs_are_the_network_on_original_units():
+    # The internal standardisation is folded into coefs_: without dropout the
+    # prediction is a plain forward pass of coefs_ on raw X.
+    X, y = _sine()
+    X, y = 100 * X + 7, 50 * y - 3
+    reg = _fast(dropout=0.0).fit(X, y)
+    hidden = np.maximum(X @ reg.coefs_[0] + reg.intercepts_[0], 0)
+    np.testing.assert_allclose(reg.predict(X), (hidden @ reg.coefs_[1] + reg.intercepts_[1]).ravel(),
+                               rtol=1e-9, atol=1e-9)
+    assert reg.score(X, y) > 0.9
+
+
+def test_predictions_are_deterministic_and_row_independent():
+    # Repeated calls agree exactly; a row's prediction does not depend on the other rows.
+    X, y = _sine()
+    reg = MCDropoutRegressor(random_state=0, device="cpu").fit(X, y)
+    mean, std = reg.predict(X, return_std=True)
+    mean2, std2 = reg.predict(X, return_std=True)
+    np.testing.assert_array_equal(mean, mean2)
+    np.testing.assert_array_equal(std, std2)
+    np.testing.assert_allclose(reg.predict(X[7:19]), mean[7:19], rtol=1e-12)
+    same = MCDropoutRegressor(random_state=0, device="cpu").fit(X, y)
+    other = MCDropoutRegressor(random_state=1, device="cpu").fit(X, y)
+    np.testing.assert_array_equal(same.predict(X), mean)
+    assert not np.array_equal(other.predict(X), mean)
+
+
+def test_uncertainty_grows_away_from_the_data():
+    # The passes disagree more when extrapolating than inside the training range.
+    X, y = _sine()
+    reg = _fast().fit(X, y)
+    _, std = reg.predict(np.array([[0.0], [8.0], [-8.0]]), return_std=True)
+    assert std[1] > 1.5 * std[0] and std[2] > 1.5 * std[0]
+
+
+def test_sample_y_matches_the_predictive_moments():
+    # sample_y draws (sampled network + noise) have predict's mean and std.
+    X, y = _sine()
+    reg = MCDropoutRegressor(n_mc_samples=4000, random_state=0, device="cpu").fit(X, y)
+    points = np.array([[-1.0], [0.5], [3.0]])
+    mean, std = reg.predict(points, return_std=True)
+    draws = reg.sample_y(points, n_samples=4000, random_state=0)
+    assert draws.shape == (3, 4000)
+    np.testing.assert_allclose(draws.mean(1), mean, atol=0.1 * std.max())
+    np.testing.assert_allclose(draws.std(1), std, rtol=0.1)
+    np.testing.assert_array_equal(draws, reg.sample_y(points, n_samples=4000, random_state=0))
+
+
+def test_multioutput_regression_shapes():
+    # Two targets: predictions, std and draws gain an output axis; one noise per output.
+    X, y = _sine()
+    Y = np.column_stack([y, 10 * y])
+    reg = MCDropoutRegressor(random_state=0, device="cpu").fit(X, Y)
+    mean, std = reg.predict(X[:4], return_std=True)
+    assert mean.shape == std.shape == (4, 2)
+    assert reg.noise_std_.shape == (2,)
+    assert 5 < reg.noise_std_[1] / reg.noise_std_[0] < 20
+    assert reg.sample_y(X[:4], n_samples=3).shape == (4, 2, 3)
+
+
+def test_classifier_probabilities_and_entropies():
+    # predict_proba is a mean of distributions; H >= mutual information >= 0; one pass has MI 0.
+    X, y = make_moons(n_samples=200, noise=0.2, random_state=0)
+    clf = MCDropoutClassifier(random_state=0, device="cpu").fit(X, y)
+    proba, spread = clf.predict_proba(X, return_std=True)
+    np.testing.assert_allclose(proba.sum(1), 1)
+    assert spread.shape == proba.shape and np.all(spread >= 0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
+    entropy, mi = clf.predictive_entropy(X), clf.mutual_information(X)
+    np.testing.assert_allclose(entropy, -np.sum(proba * np.log(proba), axis=1), rtol=1e-6)
+    assert np.all(mi >= 0) and np.all(mi <= entropy + 1e-12)
+    assert clf.score(X, y) > 0.85
+    clf.set_params(n_mc_samples=1)
+    np.testing.assert_allclose(clf.mutual_information(X), 0, atol=1e-12)
+
+
+def test_multilabel_classifier():
+    # Multi-label targets: one probability per label, an indicator matrix as prediction.
+    X, Y = make_multilabel_classification(n_samples=150, n_classes=3, random_state=0)
+    clf = MCDropoutClassifier(random_state=0, device="cpu").fit(X, Y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_array_equal(clf.predict(X), (proba > 0.5).astype(int))
+
+
+def test_fit_takes_no_sample_weight():
+    # Each copy of a sample draws its own masks: weights are refused, not mis-handled.
+    X, y = _sine(20)
+    with pytest.raises(TypeError):
+        MCDropoutRegressor(device="cpu").fit(X, y, sample_weight=np.ones(20))
+
+
+def test_warm_start_keeps_the_standardisation():
+    # A warm start continues from the folded weights: its first loss is the old last loss.
+    X, y = _sine()
+    reg = _fast(max_iter=30, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+        first = list(reg.loss_curve_)
+        reg.fit(X, y)
+    assert len(reg.loss_curve_) == 60
+    # A restart from scratch would begin near first[0].
+    assert abs(reg.loss_curve_[30] - first[-1]) < 0.25 * (first[0] - first[-1])
+
+
+def test_pickle_round_trip():
+    # A pickled model gives the same predictions and std after loading.
+    X, y = _sine()
+    reg = MCDropoutRegressor(random_state=0, device="cpu").fit(X, y)
+    loaded = pickle.loads(pickle.dumps(reg))
+    for a, b in zip(reg.predict(X, return_std=True), loaded.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+
+
+@CUDA
+def test_cuda_fit_loads_and_predicts_on_cpu():
+    # Fitted on CUDA, unpickled and predicted on CPU: the same mean and std.
+    X, y = _sine()
+    X = X.astype(np.float32)
+    reg = MCDropoutRegressor(random_state=0, device="cuda").fit(X, y)
+    mean, std = reg.predict(X, return_std=True)
+    loaded = pickle.loads(pickle.dumps(reg))
+    loaded._device = torch.device("cpu")  # as on a machine without CUDA
+    mean_cpu, std_cpu = loaded.predict(X, return_std=True)
+    # The prediction masks are drawn on the CPU: the same sampled networks.
+    np.testing.assert_allclose(mean_cpu, mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(std_cpu, std, rtol=1e-4, atol=1e-5)
+    assert interval_coverage(y, mean_cpu, std_cpu) > 0.9
