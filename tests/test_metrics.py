@@ -1,0 +1,115 @@
+"""skmath.metrics against scipy's distributions, numerical integrals and GridSearchCV."""
+
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.stats import norm
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, WhiteKernel
+from sklearn.model_selection import GridSearchCV, cross_validate
+
+from skmath.metrics import (
+    coverage_scorer,
+    crps_gaussian,
+    gaussian_nll,
+    interval_coverage,
+    make_uncertainty_scorer,
+    neg_crps_scorer,
+    neg_gaussian_nll_scorer,
+)
+
+rng = np.random.RandomState(0)
+Y = rng.randn(40, 2)
+MU = Y + 0.7 * rng.randn(40, 2)
+SIGMA = rng.uniform(0.2, 2.0, size=(40, 2))
+
+
+def test_gaussian_nll_is_minus_scipy_logpdf():
+    # Mean of -log N(y; mu, sigma^2), over samples and outputs.
+    expected = -norm.logpdf(Y, MU, SIGMA).mean()
+    assert gaussian_nll(Y, MU, SIGMA) == pytest.approx(expected, rel=1e-12)
+    assert gaussian_nll(Y[:, 0], MU[:, 0], SIGMA[:, 0]) == pytest.approx(
+        -norm.logpdf(Y[:, 0], MU[:, 0], SIGMA[:, 0]).mean(), rel=1e-12
+    )
+
+
+def test_crps_equals_the_integral_of_the_squared_cdf_difference():
+    # CRPS(F, y) = int (F(x) - 1{x >= y})^2 dx, by numerical quadrature.
+    for y, mu, sigma in [(0.3, 0.0, 1.0), (-2.0, 1.0, 0.5), (5.0, 5.1, 3.0)]:
+        left = integrate.quad(lambda x: norm.cdf(x, mu, sigma) ** 2, -np.inf, y)[0]
+        right = integrate.quad(lambda x: norm.sf(x, mu, sigma) ** 2, y, np.inf)[0]
+        assert crps_gaussian([y], [mu], [sigma]) == pytest.approx(left + right, rel=1e-7)
+
+
+def test_crps_tends_to_the_absolute_error_for_sharp_predictions():
+    # With sigma -> 0 the predictive distribution is a point mass: CRPS = |y - mu|.
+    assert crps_gaussian(Y, MU, np.full_like(Y, 1e-9)) == pytest.approx(np.abs(Y - MU).mean(), rel=1e-6)
+
+
+def test_coverage_of_calibrated_draws_is_nominal():
+    # Draws from the predictive distribution fall in the 90% interval 90% of the time.
+    draws = MU + SIGMA * np.random.RandomState(1).randn(2000, *MU.shape)
+    covered = [interval_coverage(d, MU, SIGMA, confidence=0.9) for d in draws]
+    assert np.mean(covered) == pytest.approx(0.9, abs=0.005)
+    assert interval_coverage([0.0, 1.0, 5.0], [0.0] * 3, [1.0] * 3) == pytest.approx(2 / 3)
+
+
+def test_sample_weight_equals_repetition():
+    # An integer weight k counts a sample k times, for every metric.
+    w = np.random.RandomState(2).randint(0, 4, size=40)
+    rep = np.repeat(np.arange(40), w)
+    for metric in (gaussian_nll, crps_gaussian, interval_coverage):
+        assert metric(Y, MU, SIGMA, sample_weight=w) == pytest.approx(
+            metric(Y[rep], MU[rep], SIGMA[rep]), rel=1e-12
+        )
+
+
+def test_bad_inputs_are_refused():
+    # Non-positive scales, mismatched shapes and confidence outside (0, 1) raise ValueError.
+    with pytest.raises(ValueError, match="positive"):
+        gaussian_nll([1.0, 2.0], [1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="same shape"):
+        crps_gaussian(Y, MU[:, 0], SIGMA)
+    with pytest.raises(ValueError, match="confidence"):
+        interval_coverage(Y, MU, SIGMA, confidence=1.0)
+
+
+def _gp(noise=0.3**2):
+    # The noise is in the kernel, so predict(return_std=True) includes it.
+    return GaussianProcessRegressor(kernel=RBF(1.0) + WhiteKernel(noise), optimizer=None)
+
+
+def _noisy_sine(n, seed):
+    r = np.random.RandomState(seed)
+    X = r.uniform(-3, 3, size=(n, 1))
+    return X, np.sin(X[:, 0]) + 0.3 * r.randn(n)
+
+
+def test_likelihood_scorer_selects_the_true_noise_in_grid_search():
+    # GridSearchCV with the NLL/CRPS scorers picks the GP noise level that generated the data.
+    X, y = _noisy_sine(150, 0)
+    grid = {"kernel__k2__noise_level": [0.01**2, 0.3**2, 3.0**2]}
+    gp = _gp()
+    for scorer in (neg_gaussian_nll_scorer, neg_crps_scorer):
+        search = GridSearchCV(gp, grid, scoring=scorer, cv=3).fit(X, y)
+        assert search.best_params_["kernel__k2__noise_level"] == 0.3**2
+    # The scorer is the negated loss of predict(X, return_std=True).
+    X_test, y_test = _noisy_sine(100, 1)
+    fitted = search.best_estimator_
+    mean, std = fitted.predict(X_test, return_std=True)
+    assert neg_gaussian_nll_scorer(fitted, X_test, y_test) == -gaussian_nll(y_test, mean, std)
+
+
+def test_scorers_in_cross_validate_dict():
+    # Several uncertainty scorers at once through cross_validate's scoring dict.
+    X, y = _noisy_sine(90, 2)
+    gp = _gp()
+    scores = cross_validate(
+        gp, X, y, cv=3,
+        scoring={"nll": neg_gaussian_nll_scorer, "coverage": coverage_scorer,
+                 "cov80": make_uncertainty_scorer(interval_coverage, confidence=0.8)},
+    )
+    assert np.all(scores["test_nll"] < 0)
+    assert 0.8 < scores["test_coverage"].mean() <= 1.0
+    assert scores["test_cov80"].mean() < scores["test_coverage"].mean()
+    assert repr(neg_gaussian_nll_scorer) == "UncertaintyScorer(gaussian_nll, greater_is_better=False)"
