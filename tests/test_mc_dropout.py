@@ -1,4 +1,4 @@
-"""MCDropoutRegressor / MCDropoutClassifier: calibration on real data, closed forms, determinism."""
+"""MC dropout estimators: calibration on real data, closed forms, determinism."""
 
 import pickle
 import warnings
@@ -94,8 +94,8 @@ def test_fitted_coefs_are_the_network_on_original_units():
     X, y = 100 * X + 7, 50 * y - 3
     reg = _fast(dropout=0.0).fit(X, y)
     hidden = np.maximum(X @ reg.coefs_[0] + reg.intercepts_[0], 0)
-    np.testing.assert_allclose(reg.predict(X), (hidden @ reg.coefs_[1] + reg.intercepts_[1]).ravel(),
-                               rtol=1e-9, atol=1e-9)
+    expected = (hidden @ reg.coefs_[1] + reg.intercepts_[1]).ravel()
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-9, atol=1e-9)
     assert reg.score(X, y) > 0.9
 
 

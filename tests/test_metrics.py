@@ -43,7 +43,8 @@ def test_crps_equals_the_integral_of_the_squared_cdf_difference():
 
 def test_crps_tends_to_the_absolute_error_for_sharp_predictions():
     # With sigma -> 0 the predictive distribution is a point mass: CRPS = |y - mu|.
-    assert crps_gaussian(Y, MU, np.full_like(Y, 1e-9)) == pytest.approx(np.abs(Y - MU).mean(), rel=1e-6)
+    sharp = crps_gaussian(Y, MU, np.full_like(Y, 1e-9))
+    assert sharp == pytest.approx(np.abs(Y - MU).mean(), rel=1e-6)
 
 
 def test_coverage_of_calibrated_draws_is_nominal():
@@ -112,4 +113,5 @@ def test_scorers_in_cross_validate_dict():
     assert np.all(scores["test_nll"] < 0)
     assert 0.8 < scores["test_coverage"].mean() <= 1.0
     assert scores["test_cov80"].mean() < scores["test_coverage"].mean()
-    assert repr(neg_gaussian_nll_scorer) == "UncertaintyScorer(gaussian_nll, greater_is_better=False)"
+    expected = "UncertaintyScorer(gaussian_nll, greater_is_better=False)"
+    assert repr(neg_gaussian_nll_scorer) == expected

@@ -232,7 +232,9 @@ def _validation_score(z, y, out_activation, sample_weight=None):
     average over outputs, as sklearn's ``accuracy_score`` and ``r2_score``.
     A non-finite prediction gives NaN, as in sklearn.
     """
-    w = torch.ones(z.shape[0], dtype=z.dtype, device=z.device) if sample_weight is None else sample_weight
+    w = sample_weight
+    if w is None:
+        w = torch.ones(z.shape[0], dtype=z.dtype, device=z.device)
     if out_activation == "softmax":
         correct = (z.argmax(1) == y).to(z.dtype)
         return float((correct * w).sum() / w.sum())
@@ -663,10 +665,12 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         rows = self._block_rows(width)
         with torch_threads(), torch.no_grad():
             coefs, intercepts = self._network_tensors(device)
+            out_activation = _OUT_ACTIVATIONS[self.out_activation_]
             out = [
                 to_numpy(
-                    _OUT_ACTIVATIONS[self.out_activation_](
-                        _forward(as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation)
+                    out_activation(
+                        _forward(as_tensor(X[i : i + rows], device), coefs, intercepts,
+                                 self.activation)
                     )
                 )
                 for i in range(0, X.shape[0], rows)

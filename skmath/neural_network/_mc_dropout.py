@@ -204,9 +204,13 @@ class _BaseMCDropout(_BaseMLP):
             coefs, intercepts = self._network_tensors(device)
             generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
-            masks = _dropout_masks(widths, n_passes, self.dropout, generator, coefs[0].dtype, device)
+            masks = _dropout_masks(
+                widths, n_passes, self.dropout, generator, coefs[0].dtype, device
+            )
             out = [
-                _mc_forward(as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation, masks)
+                _mc_forward(
+                    as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation, masks
+                )
                 for i in range(0, X.shape[0], rows)
             ]
         return torch.cat(out, dim=1), generator
@@ -426,7 +430,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             )
             rows = self._mc_block_rows(self.n_mc_samples, X.element_size())
             variance = _noise_variance(
-                (_mc_forward(X[i : i + rows], coefs, intercepts, self.activation, masks), y[i : i + rows])
+                (
+                    _mc_forward(X[i : i + rows], coefs, intercepts, self.activation, masks),
+                    y[i : i + rows],
+                )
                 for i in range(0, X.shape[0], rows)
             )
         noise_std = np.sqrt(to_numpy(variance)) * self._y_scale
@@ -722,7 +729,9 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     def _entropies(self, X):
         p = self._pass_probabilities(X)
         if self.out_activation_ == "logistic" and self.n_outputs_ > 1:
-            raise ValueError("Entropies are defined for single-output (binary or multiclass) targets.")
+            raise ValueError(
+                "Entropies are defined for single-output (binary or multiclass) targets."
+            )
         mean = p.mean(0)
         total = -torch.xlogy(mean, mean).sum(1)
         expected = -torch.xlogy(p, p).sum(2).mean(0)
