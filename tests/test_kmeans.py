@@ -1,6 +1,7 @@
 import inspect
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -167,6 +168,37 @@ def test_integer_weights_equal_repetition(init, n_init):
     assert_allclose(wtd.inertia_, rep.inertia_, rtol=1e-10)
     assert wtd.n_iter_ == rep.n_iter_
     assert_array_equal(wtd.predict(X), rep.predict(X))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_integer_weights_equal_repetition_on_integer_data(seed):
+    # Integer-valued data (exact distance ties, duplicates, k > distinct points at times):
+    # weights == repetition, and predict(X) == labels_.
+    rng = np.random.RandomState(seed)
+    X = np.round(rng.randn(rng.randint(20, 120), rng.randint(1, 6)) * 2)
+    w = rng.randint(0, 4, len(X))
+    w[0] = 1
+    X_rep = shuffle(X.repeat(w, axis=0), random_state=seed)
+    X_w, w_w = shuffle(X, w, random_state=seed + 1)
+    for init, n_init in [("k-means++", 2), ("random", 2)]:
+        kw = dict(n_clusters=8, init=init, n_init=n_init, random_state=seed, device="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            rep = KMeans(**kw).fit(X_rep)
+            wtd = KMeans(**kw).fit(X_w, sample_weight=w_w)
+        assert_allclose(wtd.transform(X), rep.transform(X), rtol=1e-7, atol=1e-9)
+        assert_array_equal(wtd.predict(X), rep.predict(X))
+        assert_array_equal(rep.predict(X_rep), rep.labels_)
+
+
+def test_transform_is_accurate_next_to_the_centers():
+    # Distances of points on or next to a center are exact, not the product form's rounding.
+    X = _blobs(n=50, d=30, centers=3, seed=21) + 100.0
+    km = KMeans(3, random_state=0, device="cpu").fit(X)
+    assert_allclose(np.diag(km.transform(km.cluster_centers_)), 0.0, atol=1e-12)
+    delta = np.random.RandomState(0).randn(3, 30) * 1e-7
+    near = km.cluster_centers_ + delta
+    assert_allclose(np.diag(km.transform(near)), np.linalg.norm(delta, axis=1), rtol=1e-6)
 
 
 def test_zero_weight_equals_removal():

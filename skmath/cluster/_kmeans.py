@@ -60,6 +60,9 @@ _MIN_BLOCK_ROWS = 256
 # Relative safety margin of the pruning bounds, in machine epsilons (covers the
 # rounding accumulated by the bound updates over max_iter iterations).
 _PRUNE_MARGIN_ULPS = 1024
+# Distances whose squared product form is below this many times its rounding
+# error bound are recomputed from differences (see _euclidean_distances).
+_RECOMPUTE_FACTOR = 5e8
 # Seed of the fixed direction whose projection orders the rows canonically.
 _KEY_SEED = 0
 
@@ -161,7 +164,7 @@ def _canonical_order(X, w, pool):
     key : Tensor of float64, shape (n,)
         The keys, in canonical (ascending) order.
     mean : Tensor, shape (d,)
-        ``sum_i w_i x_i / sum_i w_i``.
+        ``sum_i w_i x_i / sum_i w_i``, rounded by :func:`_round_significand`.
     """
     n, d = X.shape
     generator = torch.Generator().manual_seed(_KEY_SEED)
@@ -177,9 +180,23 @@ def _canonical_order(X, w, pool):
         return w[blk] @ Xb
 
     blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
-    mean = _sum_in_order(_map_blocks(project, blocks, pool)) / w.sum()
+    mean = _round_significand(_sum_in_order(_map_blocks(project, blocks, pool)) / w.sum())
     key, order = torch.sort(key, stable=True)
     return order, key, mean
+
+
+def _round_significand(x):
+    """``x`` rounded to half the significand bits of its dtype.
+
+    The data are centred on their weighted mean only to make distances more
+    accurate, and any point near the mean does that. Rounded, the mean is the
+    same number for any order or repetition of the rows (the exact sums differ
+    in the last bits), so the centred data are too, and exact distance ties
+    (integer-valued data) are broken identically.
+    """
+    bits = round(-math.log2(torch.finfo(x.dtype).eps)) // 2
+    mantissa, exponent = torch.frexp(x)
+    return torch.ldexp(torch.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
 def _centred_copy(X, order, w_sorted, mean, pool):
@@ -191,7 +208,8 @@ def _centred_copy(X, order, w_sorted, mean, pool):
     x_sq : Tensor, shape (n,)
         ``||Xc_i||^2``.
     variances : Tensor, shape (d,)
-        ``sum_i w_i Xc_ij^2 / sum_i w_i`` (NumPy's ``var`` with unit weights).
+        ``sum_i w_i Xc_ij^2 / sum_i w_i``: NumPy's ``var`` with unit weights
+        (up to the rounding of ``mean``, a second-order effect).
     """
     n, d = X.shape
     Xc = X.new_empty((n, d))
@@ -332,16 +350,15 @@ def _random_init(X, w, key, n_clusters, generator):
 
 
 def _labels(X, centers, pool):
-    """Index of the closest center of each row (first one on ties), in blocks.
-
-    Uses ``argmin_j ||c_j||^2 - 2 x.c_j``, as sklearn's Lloyd iteration does.
-    """
+    """Index of the closest center of each row, in blocks (see :func:`_nearest`)."""
     n, d = X.shape
     out = torch.empty(n, dtype=torch.int64, device=X.device)
     c_sq = (centers * centers).sum(dim=1)
 
     def assign(blk):
-        torch.argmin(torch.addmm(c_sq, X[blk], centers.T, alpha=-2.0), dim=1, out=out[blk])
+        Xb = X[blk]
+        dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0)
+        out[blk] = _nearest(dist, _matmul_error(Xb, (Xb * Xb).sum(dim=1), c_sq))[0]
 
     _map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
@@ -358,12 +375,47 @@ def _matmul_error(X, x_sq, c_sq):
     return (2 * (X.shape[1] + 2) * eps) * (x_sq + c_sq.max())
 
 
+def _nearest(dist, err):
+    """Closest center of each row, the lowest index among (near-)ties.
+
+    ``dist`` holds ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd iteration
+    compares) and ``err`` a bound on its rounding error per row. The label is
+    the first ``j`` with ``dist_j <= min(dist) + err``: centers at exactly the
+    same distance (integer-valued data) are then told apart by their index,
+    not by rounding, which depends on the row's block size in the matrix
+    product; so labels do not depend on row order, repetition or blocking.
+    Elsewhere this is ``argmin``. ``dist`` is overwritten.
+
+    Returns
+    -------
+    labels : Tensor of int64, shape (b,)
+    closest : Tensor, shape (b,)
+        ``min_j dist_j``.
+    second : Tensor, shape (b,) or None
+        A lower bound on ``dist`` of the other centers (None when k == 1).
+    tied : Tensor of int64
+        Rows with a near-tie.
+    """
+    closest, labels = torch.min(dist, dim=1)
+    if dist.shape[1] == 1:
+        return labels, closest, None, labels[:0]
+    dist.scatter_(1, labels[:, None], math.inf)
+    second = dist.amin(dim=1)
+    reach = closest + err
+    tied = torch.nonzero(second <= reach).squeeze(1)
+    if tied.shape[0]:
+        near = dist.index_select(0, tied) <= reach.index_select(0, tied)[:, None]
+        first = torch.argmax(near.to(torch.uint8), dim=1)
+        labels.index_copy_(0, tied, torch.minimum(labels.index_select(0, tied), first))
+        second.index_copy_(0, tied, closest.index_select(0, tied))
+    return labels, closest, second, tied
+
+
 def _distance_bounds(X, x_sq, centers, c_sq, margin):
     """Closest center of each row of a block, with Hamerly's two bounds.
 
-    Returns the closest center (``argmin_j ||c_j||^2 - 2 x.c_j``, first on
-    ties, exactly as :func:`_labels`), an upper bound on the distance to it
-    and a lower bound on the distance to the second closest center: the
+    Returns the closest center (see :func:`_nearest`), an upper bound on the
+    distance to it and a lower bound on the distance to any other center: the
     rounding error of the product form is added (subtracted), and the upper
     bound is multiplied by ``margin``.
 
@@ -373,13 +425,15 @@ def _distance_bounds(X, x_sq, centers, c_sq, margin):
     upper, lower : Tensor, shape (b,)
     """
     dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0)
-    closest, labels = torch.min(dist, dim=1)  # first index on ties, as argmin
     err = _matmul_error(X, x_sq, c_sq)
+    labels, closest, second, tied = _nearest(dist, err)
+    if tied.shape[0]:
+        # The label of a tied row may be up to err farther than the minimum.
+        closest.index_add_(0, tied, err.index_select(0, tied))
     upper = (closest + x_sq + err).clamp_min_(0.0).sqrt_().mul_(margin)
-    if centers.shape[0] == 1:
+    if second is None:
         return labels, upper, torch.full_like(upper, math.inf)
-    dist.scatter_(1, labels[:, None], math.inf)
-    lower = (dist.amin(dim=1) + x_sq - err).clamp_min_(0.0).sqrt_()
+    lower = (second + x_sq - err).clamp_min_(0.0).sqrt_()
     return labels, upper, lower
 
 
@@ -644,21 +698,33 @@ def _is_same_clustering(labels1, labels2, n_clusters):
 
 
 def _euclidean_distances(X, centers, pool):
-    """Distances ``||x_i - c_j||``, shape ``(n, k)``, in blocks.
+    """Distances ``||x_i - c_j||``, shape ``(n, k)``, in blocks, in float64.
 
-    float32 blocks are computed in float64 (as sklearn's ``euclidean_distances``
-    does) and returned in float32.
+    The product form ``||x||^2 - 2 x.c + ||c||^2`` is evaluated around the
+    mean of the centers; where it is too close to its rounding error to give
+    the distance to about 1e-9 relative (a sample on or next to a center), the
+    entry is recomputed from the difference ``x - c``. float32 input gets a
+    float32 result.
     """
     n, d = X.shape
     k = centers.shape[0]
     out = X.new_empty((n, k))
     C = centers.to(torch.float64)
+    origin = C.mean(dim=0)
+    C = C - origin
     c_sq = (C * C).sum(dim=1)
+    eps = torch.finfo(torch.float64).eps
 
     def block(blk):
-        Xb = X[blk].to(torch.float64)
+        Xb = X[blk].to(torch.float64) - origin
+        x_sq = (Xb * Xb).sum(dim=1, keepdim=True)
         dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0)
-        dist += (Xb * Xb).sum(dim=1, keepdim=True)
+        dist += x_sq
+        err = (2 * (d + 2) * eps) * (x_sq + c_sq)
+        rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
+        if rows.shape[0]:
+            diff = Xb.index_select(0, rows) - C.index_select(0, cols)
+            dist[rows, cols] = (diff * diff).sum(dim=1)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
     _map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
