@@ -119,7 +119,8 @@ _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's 
     predicts on a CPU-only machine.
 
     A diverging fit (NaN or infinite loss) raises ``FloatingPointError``
-    instead of leaving NaN weights."""
+    instead of leaving NaN weights, and leaves the estimator as it was.
+    Unlike scikit-learn's, sparse ``X`` is not accepted."""
 
 
 def _check_solver(est):
