@@ -403,11 +403,11 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         y2d = y.reshape(-1, 1) if y.ndim == 1 else y
         n_outputs = self._n_network_outputs(y2d)
         layer_units = [X.shape[1], *hidden, n_outputs]
-        if not first_pass and [c.shape[0] for c in self.coefs_] + [n_outputs] != layer_units:
+        fitted_units = None if first_pass else [W.shape[0] for W in self.coefs_]
+        if fitted_units is not None and fitted_units + [self.coefs_[-1].shape[1]] != layer_units:
             raise ValueError(
-                "warm_start/partial_fit need the same network: the fitted layer "
-                f"sizes are {[c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]}, "
-                f"this call needs {layer_units}."
+                "warm_start/partial_fit need the same network: the fitted layer sizes are "
+                f"{fitted_units + [self.coefs_[-1].shape[1]]}, this call needs {layer_units}."
             )
         rng = check_random_state(self.random_state)
         device = self._resolve_device()
@@ -442,8 +442,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         return self
 
     def _n_network_outputs(self, y2d):
-        if is_classifier(self) and self._label_binarizer.y_type_ == "multiclass":
-            return len(self.classes_)
+        # Classifier targets arrive binarised: one column per output unit.
         return y2d.shape[1]
 
     def _early_stopping_split(self, n_samples, y2d, rng, incremental):
