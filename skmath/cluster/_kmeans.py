@@ -113,7 +113,7 @@ def _torch_single_threaded():
 
 
 @contextmanager
-def _block_pool(device):
+def _block_pool(device, nbytes):
     """Threads for block-parallel passes over the rows (CPU only).
 
     A pass over the data is many small operations on cache-sized blocks. Run
@@ -121,10 +121,10 @@ def _block_pool(device):
     busy machine every region waits for a descheduled thread. Instead, inside
     this context torch runs single-threaded and whole blocks are spread over
     :func:`~skmath._engine.thread_budget` threads, as sklearn's Cython k-means
-    spreads chunks over OpenMP threads. Yields ``None`` (serial) on GPU or
-    with a budget of one thread.
+    spreads chunks over OpenMP threads. Yields ``None`` (serial) on GPU, with
+    a budget of one thread, or for data (``nbytes``) that fit in one block.
     """
-    n_workers = thread_budget() if device.type == "cpu" else 1
+    n_workers = thread_budget() if device.type == "cpu" and nbytes > _CPU_BLOCK_BYTES else 1
     if n_workers <= 1:
         yield None
         return
@@ -976,7 +976,7 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        with torch_threads(), _block_pool(device) as pool:
+        with torch_threads(), _block_pool(device, X.nbytes) as pool:
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, wt, pool)
@@ -1081,7 +1081,7 @@ class KMeans(
         check_is_fitted(self)
         X = self._check_test_data(X)
         device = self._predict_device()
-        with torch_threads(), _block_pool(device) as pool:
+        with torch_threads(), _block_pool(device, X.nbytes) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
             labels = _labels(Xt, centers, pool)
@@ -1124,7 +1124,7 @@ class KMeans(
 
     def _transform(self, X):
         device = self._predict_device()
-        with torch_threads(), _block_pool(device) as pool:
+        with torch_threads(), _block_pool(device, X.nbytes) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device)
             return to_numpy(_euclidean_distances(Xt, centers, pool))
@@ -1151,7 +1151,7 @@ class KMeans(
         X = self._check_test_data(X)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         device = self._predict_device()
-        with torch_threads(), _block_pool(device) as pool:
+        with torch_threads(), _block_pool(device, X.nbytes) as pool:
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
