@@ -34,7 +34,6 @@ SMALL = dict(
     hidden_layer_sizes=(64, 64, 64),
     batch_size=128,
     learning_rate_init=5e-3,
-    n_steps=8,
     max_iter=40,
     device="cpu",
 )
@@ -218,10 +217,16 @@ def test_gaussian_data_recover_the_true_density():
     mean = np.array([1.0, -3.0])
     X = rng.multivariate_normal(mean, cov, size=600)
     X_test = rng.multivariate_normal(mean, cov, size=300)
-    flow = FlowMatchingSampler(**SMALL, random_state=0).fit(X)
     true = stats.multivariate_normal(mean, cov).logpdf(X_test)
-    assert flow.score(X_test) == pytest.approx(true.mean(), abs=0.05)
-    assert np.corrcoef(flow.score_samples(X_test), true)[0, 1] > 0.98
+    params = dict(SMALL, max_iter=100)
+    # Without Fourier features the smooth (linear) field is learned closely...
+    smooth = FlowMatchingSampler(**params, n_fourier_features=0, random_state=0).fit(X)
+    assert smooth.score(X_test) == pytest.approx(true.mean(), abs=0.03)
+    assert np.corrcoef(smooth.score_samples(X_test), true)[0, 1] > 0.98
+    # ...with them (the default, made for sharp densities) a little less so.
+    default = FlowMatchingSampler(**params, random_state=0).fit(X)
+    assert default.score(X_test) == pytest.approx(true.mean(), abs=0.1)
+    assert np.corrcoef(default.score_samples(X_test), true)[0, 1] > 0.9
 
 
 def test_units_of_the_density():

@@ -58,19 +58,35 @@ def _linear(n_in, n_out, generator, device):
 
 
 class _VectorField(torch.nn.Module):
-    """MLP ``v(x, t)`` with SiLU activations and a sinusoidal time embedding.
+    r"""MLP ``v(x, t)`` with SiLU activations, Fourier features and a time embedding.
 
-    The input of the first layer is ``[x, t, sin(2 pi f t), cos(2 pi f t)]``
-    for the frequencies ``f`` of ``_TIME_FREQUENCIES``.
+    The input of the first layer is
+
+    .. math::
+
+        [x, \sin(2 \pi B^T x), \cos(2 \pi B^T x), t,
+         \sin(2 \pi f t), \cos(2 \pi f t)]
+
+    with random frequencies :math:`B_{jk} \sim N(0, s^2 / d)` (Tancik et al.
+    2020: Fourier features let an MLP represent the sharp features of a
+    low-dimensional density) and the time frequencies ``f`` of
+    ``_TIME_FREQUENCIES``.
     """
 
-    def __init__(self, n_features, hidden_layer_sizes, generator, device):
+    def __init__(self, n_features, hidden_layer_sizes, n_fourier, fourier_scale,
+                 generator, device):
         super().__init__()
         self.register_buffer(
-            "frequencies",
+            "time_frequencies",
             2 * math.pi * torch.tensor(_TIME_FREQUENCIES, device=device),
         )
-        sizes = [n_features + 1 + 2 * len(_TIME_FREQUENCIES), *hidden_layer_sizes]
+        B = torch.randn(n_features, n_fourier, generator=generator, device=device)
+        self.register_buffer(
+            "fourier_frequencies",
+            B * (2 * math.pi * fourier_scale / math.sqrt(n_features)),
+        )
+        n_in = n_features + 2 * n_fourier + 1 + 2 * len(_TIME_FREQUENCIES)
+        sizes = [n_in, *hidden_layer_sizes]
         self.hidden = torch.nn.ModuleList(
             _linear(a, b, generator, device) for a, b in zip(sizes[:-1], sizes[1:])
         )
@@ -78,8 +94,12 @@ class _VectorField(torch.nn.Module):
 
     def forward(self, x, t):
         t = t[:, None].to(x.dtype)
-        angles = t * self.frequencies.to(x.dtype)
-        h = torch.cat([x, t, torch.sin(angles), torch.cos(angles)], dim=1)
+        angles = t * self.time_frequencies.to(x.dtype)
+        proj = x @ self.fourier_frequencies.to(x.dtype)
+        h = torch.cat(
+            [x, torch.sin(proj), torch.cos(proj), t, torch.sin(angles), torch.cos(angles)],
+            dim=1,
+        )
         for layer in self.hidden:
             h = torch.nn.functional.silu(layer(h))
         return self.out(h)
@@ -110,11 +130,19 @@ class FlowMatchingSampler(
     ----------
     hidden_layer_sizes : array-like of shape (n_layers,), default=(256, 256, 256)
         Widths of the hidden layers of the vector field (SiLU activations).
+    n_fourier_features : int, default=32
+        Number of random frequencies of the Fourier features of the
+        (standardised) input; 0 feeds ``x`` alone. They let the network draw
+        sharp edges in low dimension (Tancik et al. 2020).
+    fourier_scale : float, default=1.0
+        Standard deviation ``s`` of the frequencies, in cycles per standard
+        deviation of the data along a random direction: each frequency vector
+        is drawn from ``N(0, s^2 / n_features * I)``.
     max_iter : int, default=200
         Maximum number of epochs.
-    batch_size : int, default=256
+    batch_size : int, default=512
         Size of the minibatches (clipped to the number of training samples).
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=4e-3
         Initial learning rate of Adam.
     learning_rate : {"cosine", "constant"}, default="cosine"
         ``"cosine"`` anneals the learning rate from ``learning_rate_init`` to 0
@@ -122,15 +150,17 @@ class FlowMatchingSampler(
     sigma : float, default=0.01
         Standard deviation of the conditional probability paths (in
         standardised units); small values give sharper densities.
-    coupling : {"independent", "ot"}, default="independent"
+    coupling : {"independent", "ot"}, default="ot"
         How minibatch source and data points are paired: independently (I-CFM),
-        or by an exact minibatch optimal transport plan (OT-CFM, Tong et al.
-        2024), which straightens the paths.
+        or by exact optimal transport plans (OT-CFM, Tong et al. 2024) on
+        random blocks of 64 points of each minibatch (the Hungarian algorithm
+        is cubic in the block size). OT pairs give nearly straight paths: lower
+        variance targets, faster training, and few ODE steps.
     solver : {"rk4", "midpoint", "euler", "dopri5"}, default="rk4"
         ODE solver of ``sample``, ``transform``, ``inverse_transform`` and
         ``score_samples``: fixed-step Runge-Kutta methods (deterministic, and
         invertible to high precision), or adaptive Dormand-Prince 5(4).
-    n_steps : int, default=32
+    n_steps : int, default=16
         Number of steps of the fixed-step solvers (the first step of
         ``"dopri5"`` is ``1 / n_steps``).
     solver_tol : float, default=1e-5
@@ -241,6 +271,8 @@ class FlowMatchingSampler(
 
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "n_fourier_features": [Interval(Integral, 0, None, closed="left")],
+        "fourier_scale": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -264,14 +296,16 @@ class FlowMatchingSampler(
         self,
         hidden_layer_sizes=(256, 256, 256),
         *,
+        n_fourier_features=32,
+        fourier_scale=1.0,
         max_iter=200,
-        batch_size=256,
-        learning_rate_init=1e-3,
+        batch_size=512,
+        learning_rate_init=4e-3,
         learning_rate="cosine",
         sigma=0.01,
-        coupling="independent",
+        coupling="ot",
         solver="rk4",
-        n_steps=32,
+        n_steps=16,
         solver_tol=1e-5,
         divergence="exact",
         early_stopping=False,
@@ -283,6 +317,8 @@ class FlowMatchingSampler(
         verbose=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_fourier_features = n_fourier_features
+        self.fourier_scale = fourier_scale
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -358,7 +394,12 @@ class FlowMatchingSampler(
         with torch_threads():
             Xs = as_tensor((X - self.mean_) / self.scale_, device, dtype=torch.float32)
             model = _VectorField(
-                n_features, sizes, make_generator(int(seed_init), device), device
+                n_features,
+                sizes,
+                self.n_fourier_features,
+                self.fourier_scale,
+                make_generator(int(seed_init), device),
+                device,
             )
             optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate_init)
             generator = make_generator(int(seed_train), device)
