@@ -1,6 +1,7 @@
 """skmath: scikit-learn-compatible estimators whose math runs in PyTorch."""
 
 from .cluster import KMeans
+from .flow import FlowMatchingSampler
 from .linear_model import LinearRegression, LogisticRegression
 from . import metrics
 from .neural_network import MCDropoutClassifier, MCDropoutRegressor, MLPClassifier, MLPRegressor
@@ -9,6 +10,7 @@ from .ntk import NTKKernel, NTKRegressor
 __version__ = "0.1.0"
 
 __all__ = [
+    "FlowMatchingSampler",
     "KMeans",
     "LinearRegression",
     "LogisticRegression",
