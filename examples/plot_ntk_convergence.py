@@ -82,6 +82,7 @@ ax.set_xlabel(r"angle $\gamma$ between the inputs")
 ax.set_ylabel(r"$\Theta(x(0), x(\gamma))$")
 ax.set_title("One hidden layer, four random networks per width")
 ax.legend(fontsize=8)
+# sphinx_gallery_defer_figures
 
 # %%
 # Relative error against width
