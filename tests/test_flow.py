@@ -119,7 +119,8 @@ def test_fixed_step_solvers_converge_at_their_order(method, order):
     x = torch.randn(4, 3, generator=_gen(4), dtype=torch.float64)
     expected = x.numpy() @ linalg.expm(_A * 1.5).T
     errors = [
-        np.abs(odeint(_linear_field, x, 0.0, 1.5, method=method, n_steps=n).numpy() - expected).max()
+        np.abs(odeint(_linear_field, x, 0.0, 1.5, method=method, n_steps=n).numpy() - expected)
+        .max()
         for n in (20, 40)
     ]
     assert np.log2(errors[0] / errors[1]) == pytest.approx(order, abs=0.15)
@@ -258,7 +259,8 @@ def test_refit_is_bit_identical(moons):
     params = dict(SMALL, max_iter=2, coupling="ot")
     f1 = FlowMatchingSampler(**params, random_state=3).fit(moons[0])
     f2 = FlowMatchingSampler(**params, random_state=3).fit(moons[0])
-    np.testing.assert_array_equal(f1.score_samples(moons[1][:10]), f2.score_samples(moons[1][:10]))
+    X = moons[1][:10]
+    np.testing.assert_array_equal(f1.score_samples(X), f2.score_samples(X))
     np.testing.assert_array_equal(f1.sample(10), f2.sample(10))
     assert f1.loss_curve_ == f2.loss_curve_
 
@@ -336,4 +338,5 @@ def test_cuda_fit_matches_cpu_quality(moons):
     cpu = FlowMatchingSampler(**SMALL, random_state=0).fit(moons[0])
     assert flow.score(moons[1]) == pytest.approx(cpu.score(moons[1]), abs=0.15)
     clone = pickle.loads(pickle.dumps(flow))
-    np.testing.assert_allclose(clone.score_samples(moons[1][:20]), flow.score_samples(moons[1][:20]), atol=1e-6)
+    X = moons[1][:20]
+    np.testing.assert_allclose(clone.score_samples(X), flow.score_samples(X), atol=1e-6)
