@@ -3,7 +3,7 @@
 from .cluster import KMeans
 from .flow import FlowMatchingSampler
 from .linear_model import LinearRegression, LogisticRegression
-from . import metrics
+from . import metrics  # noqa: F401  (skmath.metrics, a public subpackage)
 from .neural_network import MCDropoutClassifier, MCDropoutRegressor, MLPClassifier, MLPRegressor
 from .ntk import NTKKernel, NTKRegressor
 

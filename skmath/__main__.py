@@ -10,7 +10,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 from sklearn import datasets
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline

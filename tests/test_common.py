@@ -5,7 +5,6 @@ Nothing here is marked as an expected failure: each check must pass.
 
 import inspect
 
-import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 

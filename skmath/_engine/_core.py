@@ -7,6 +7,8 @@ Every skmath estimator goes through these few functions, so that "which device",
 import copy
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -174,6 +176,62 @@ def torch_threads():
     finally:
         if budget != before:
             torch.set_num_threads(before)
+
+
+_SINGLE_THREAD_LOCK = threading.Lock()
+_SINGLE_THREAD_STATE = {"users": 0, "saved": None}
+
+
+@contextmanager
+def single_threaded_torch():
+    """torch's intra-op threads set to 1, restored when the last user leaves.
+
+    Reference-counted, so that blocks of work running concurrently in several
+    Python threads of one process restore the original setting, not each
+    other's.
+    """
+    with _SINGLE_THREAD_LOCK:
+        if _SINGLE_THREAD_STATE["users"] == 0:
+            _SINGLE_THREAD_STATE["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _SINGLE_THREAD_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _SINGLE_THREAD_LOCK:
+            _SINGLE_THREAD_STATE["users"] -= 1
+            if _SINGLE_THREAD_STATE["users"] == 0:
+                torch.set_num_threads(_SINGLE_THREAD_STATE["saved"])
+
+
+@contextmanager
+def block_pool(n_workers):
+    """Threads for block-parallel CPU work, torch single-threaded inside.
+
+    Many small torch operations on cache-sized blocks, each run with torch's
+    intra-op threads, make one parallel region per operation, and on a busy
+    machine every region waits for a descheduled thread. Spreading whole
+    blocks over ``n_workers`` Python threads, each running torch on one
+    thread, is what sklearn's Cython code does with OpenMP chunks.
+
+    Yields ``None`` (run serially, torch threads untouched) when
+    ``n_workers <= 1``.
+    """
+    if n_workers <= 1:
+        yield None
+        return
+    with single_threaded_torch(), ThreadPoolExecutor(max_workers=n_workers) as pool:
+        yield pool
+
+
+def map_blocks(fn, blocks, pool):
+    """``[fn(blk) for blk in blocks]``, on ``pool``'s threads when there is one.
+
+    Results keep the order of ``blocks``; a worker's exception is re-raised.
+    """
+    if pool is None or len(blocks) < 2:
+        return [fn(blk) for blk in blocks]
+    return list(pool.map(fn, blocks))
 
 
 def _to_cpu(value):

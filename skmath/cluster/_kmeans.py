@@ -19,9 +19,7 @@ CPU the blocks are spread over threads (:func:`_block_pool`).
 """
 
 import math
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -47,7 +45,9 @@ from sklearn.utils.validation import (
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    block_pool,
     make_generator,
+    map_blocks,
     thread_budget,
     to_numpy,
     torch_threads,
@@ -87,56 +87,16 @@ def _row_blocks(n_rows, block_rows):
     ]
 
 
-_THREADS_LOCK = threading.Lock()
-_THREADS_STATE = {"users": 0, "saved": None}
-
-
-@contextmanager
-def _torch_single_threaded():
-    """torch's intra-op threads set to 1, restored when the last user leaves.
-
-    Reference-counted, so that fits running concurrently in several Python
-    threads of one process restore the original setting, not each other's.
-    """
-    with _THREADS_LOCK:
-        if _THREADS_STATE["users"] == 0:
-            _THREADS_STATE["saved"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS_STATE["users"] += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS_STATE["users"] -= 1
-            if _THREADS_STATE["users"] == 0:
-                torch.set_num_threads(_THREADS_STATE["saved"])
-
-
 @contextmanager
 def _block_pool(device, nbytes):
-    """Threads for block-parallel passes over the rows (CPU only).
+    """The engine's :func:`~skmath._engine.block_pool` for passes over the rows.
 
-    A pass over the data is many small operations on cache-sized blocks. Run
-    with torch's intra-op threads, each of them is a parallel region, and on a
-    busy machine every region waits for a descheduled thread. Instead, inside
-    this context torch runs single-threaded and whole blocks are spread over
-    :func:`~skmath._engine.thread_budget` threads, as sklearn's Cython k-means
-    spreads chunks over OpenMP threads. Yields ``None`` (serial) on GPU, with
-    a budget of one thread, or for data (``nbytes``) that fit in one block.
+    :func:`~skmath._engine.thread_budget` workers on CPU for data (``nbytes``)
+    larger than one block; ``None`` (serial) on GPU or for small data.
     """
     n_workers = thread_budget() if device.type == "cpu" and nbytes > _CPU_BLOCK_BYTES else 1
-    if n_workers <= 1:
-        yield None
-        return
-    with _torch_single_threaded(), ThreadPoolExecutor(max_workers=n_workers) as pool:
+    with block_pool(n_workers) as pool:
         yield pool
-
-
-def _map_blocks(fn, blocks, pool):
-    """``[fn(blk) for blk in blocks]``, on ``pool``'s threads when there is one."""
-    if pool is None or len(blocks) < 2:
-        return [fn(blk) for blk in blocks]
-    return list(pool.map(fn, blocks))
 
 
 def _sum_in_order(parts):
@@ -180,7 +140,7 @@ def _canonical_order(X, w, pool):
         return w[blk] @ Xb
 
     blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
-    mean = _round_significand(_sum_in_order(_map_blocks(project, blocks, pool)) / w.sum())
+    mean = _round_significand(_sum_in_order(map_blocks(project, blocks, pool)) / w.sum())
     key, order = torch.sort(key, stable=True)
     return order, key, mean
 
@@ -222,7 +182,7 @@ def _centred_copy(X, order, w_sorted, mean, pool):
         torch.sum(sq, dim=1, out=x_sq[blk])
         return w_sorted[blk] @ sq
 
-    parts = _map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
+    parts = map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
     return Xc, x_sq, _sum_in_order(parts) / w_sorted.sum()
 
 
@@ -275,7 +235,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
         return dist_b @ w[blk]
 
     blocks = _row_blocks(n, _block_rows(d + A.shape[0], X.dtype, X.device))
-    return dist, _sum_in_order(_map_blocks(block, blocks, pool))
+    return dist, _sum_in_order(map_blocks(block, blocks, pool))
 
 
 def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=None):
@@ -360,7 +320,7 @@ def _labels(X, centers, pool):
         dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0)
         out[blk] = _nearest(dist, _matmul_error(Xb, (Xb * Xb).sum(dim=1), c_sq))[0]
 
-    _map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
+    map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
 
 
@@ -526,7 +486,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         part.index_add_(0, new, Xb if unit_weights else Xb * w[blk, None])
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
-    results = _map_blocks(full_pass, _row_blocks(n, _block_rows(d + k, X.dtype, X.device)), pool)
+    results = map_blocks(full_pass, _row_blocks(n, _block_rows(d + k, X.dtype, X.device)), pool)
     if with_sums:
         # Blocks are added in order: the result does not depend on the
         # number of threads.
@@ -581,7 +541,7 @@ def _inertia(X, w, centers, labels, pool):
         return ((diff * diff).sum(dim=1) @ w[blk]).to(torch.float64)
 
     blocks = _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
-    return float(_sum_in_order(_map_blocks(block, blocks, pool)))
+    return float(_sum_in_order(map_blocks(block, blocks, pool)))
 
 
 def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, labels):
@@ -727,7 +687,7 @@ def _euclidean_distances(X, centers, pool):
             dist[rows, cols] = (diff * diff).sum(dim=1)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
-    _map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
+    map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
     return out
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 from sklearn.base import MultiOutputMixin, RegressorMixin, BaseEstimator, _fit_context
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads

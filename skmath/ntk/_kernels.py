@@ -41,10 +41,10 @@ same dtype and device.
 """
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import torch
+
+from .._engine import block_pool, map_blocks, single_threaded_torch
 
 ACTIVATIONS = ("relu", "erf", "gelu")
 
@@ -222,17 +222,6 @@ def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
     return cov, ntk
 
 
-@contextmanager
-def _single_threaded_ops():
-    """Run torch CPU ops on one thread each (the blocks are the parallel unit)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def nngp_ntk(
     X,
     Y=None,
@@ -335,14 +324,10 @@ def nngp_ntk(
     if not on_cpu:
         for rows_cols in tiles:
             compute(rows_cols)
-    elif n_threads > 1:
-        with _single_threaded_ops(), ThreadPoolExecutor(n_threads) as pool:
-            # list() re-raises the first exception of a worker.
-            list(pool.map(compute, tiles))
     else:
-        with _single_threaded_ops():
-            for rows_cols in tiles:
-                compute(rows_cols)
+        # Tiles are the parallel unit: torch runs single-threaded inside each.
+        with single_threaded_torch(), block_pool(n_threads) as pool:
+            map_blocks(compute, tiles, pool)
     return nngp, ntk
 
 
