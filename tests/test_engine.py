@@ -1,14 +1,21 @@
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 
+import skmath._engine._core
 from skmath._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    block_pool,
+    empty,
     make_generator,
+    map_blocks,
     resolve_device,
+    scratch,
     seed_from,
     thread_budget,
     to_numpy,
@@ -90,3 +97,36 @@ def test_joblib_workers_get_their_share_of_threads():
 
     budgets = joblib.Parallel(n_jobs=2)(joblib.delayed(_budget_in_worker)(i) for i in range(2))
     assert max(budgets) <= max(1, joblib.cpu_count() // 2)
+
+
+def test_empty_gives_the_requested_tensor():
+    out = empty((3, 4), dtype=torch.float32, device=torch.device("cpu"))
+    assert out.shape == (3, 4) and out.dtype == torch.float32 and out.is_contiguous()
+    out.fill_(2.0)
+    assert float(out.sum()) == 24.0
+
+
+def test_scratch_is_reused_per_name_and_thread_and_released_with_the_pool():
+    cpu = torch.device("cpu")
+    with block_pool(2) as pool:
+        a = scratch("a", (4, 3), dtype=torch.float64, device=cpu)
+        a.fill_(1.0)
+        smaller = scratch("a", (2, 2), dtype=torch.float64, device=cpu)
+        other = scratch("b", (4, 3), dtype=torch.float64, device=cpu)
+        assert smaller.data_ptr() == a.data_ptr()  # reused, not reallocated
+        assert other.data_ptr() != a.data_ptr()
+        larger = scratch("a", (100,), dtype=torch.float64, device=cpu)
+        assert larger.shape == (100,)
+
+        def pointer(_):
+            buffer = scratch("a", (1000,), dtype=torch.float64, device=cpu)
+            buffer.fill_(threading.get_ident())  # each thread writes its own
+            time.sleep(0.01)
+            return threading.get_ident(), buffer.data_ptr(), float(buffer[0])
+
+        results = map_blocks(pointer, list(range(8)), pool)
+        for ident, _, value in results:
+            assert value == ident  # no other thread wrote into this buffer
+        by_thread = {ident: ptr for ident, ptr, _ in results}
+        assert len(set(by_thread.values())) == len(by_thread)
+    assert skmath._engine._core._WORKSPACE.__dict__.get("buffers") is None

@@ -287,8 +287,10 @@ def test_inverse_cdf_draw_counts_repeated_rows_as_weight():
     # A row repeated c times is drawn as often as one row of mass c; zero mass is never drawn.
     u = torch.rand(20000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     fallback = torch.tensor(0)
-    repeated = kmeans_module._inverse_cdf_draw(torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0]), u, fallback)
-    weighted = kmeans_module._inverse_cdf_draw(torch.tensor([1.0, 0.0, 3.0, 0.0, 0.0]), u, fallback)
+    order = torch.arange(5)
+    draw = kmeans_module._inverse_cdf_draw
+    repeated = draw(torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0]), order, u, fallback)
+    weighted = draw(torch.tensor([1.0, 0.0, 3.0, 0.0, 0.0]), order, u, fallback)
     assert_array_equal(np.where(repeated.numpy() >= 2, 2, repeated.numpy()), weighted.numpy())
     assert not (weighted == 1).any()
     assert abs((weighted == 0).double().mean().item() - 0.25) < 0.02

@@ -4,9 +4,10 @@ The estimator validates its input and then hands tensors to the private
 functions below, which assume validated input (as in
 ``sklearn/cluster/_kmeans.py``):
 
-- :func:`_canonical_order` sorts the rows by a scalar key so that every random
-  draw of the initialisation depends only on the weighted *set* of points, not
-  on their order or multiplicity;
+- :func:`_canonical_order` orders the rows by a scalar key so that every
+  random draw of the initialisation depends only on the weighted *set* of
+  points, not on their order or multiplicity (the rows themselves stay where
+  they are);
 - :func:`_kmeans_plusplus` and :func:`_random_init` draw the initial centers by
   inverse-CDF sampling in that order;
 - :func:`_kmeans_single_lloyd` runs Lloyd's iterations with sklearn's stopping
@@ -46,15 +47,18 @@ from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
+    empty,
     make_generator,
     map_blocks,
+    scratch,
+    single_threaded_torch,
     thread_budget,
     to_numpy,
     torch_threads,
 )
 
 # Size of a block of rows: cache-sized on CPU (see _block_rows), bounded on GPU.
-_CPU_BLOCK_BYTES = 1 << 20
+_CPU_BLOCK_BYTES = 1 << 22
 _GPU_BLOCK_BYTES = 1 << 28  # also the bound of "large" CPU blocks
 _MIN_BLOCK_ROWS = 256
 # Relative safety margin of the pruning bounds, in machine epsilons (covers the
@@ -95,8 +99,12 @@ def _block_pool(device, nbytes):
     larger than one block; ``None`` (serial) on GPU or for small data.
     """
     n_workers = thread_budget() if device.type == "cpu" and nbytes > _CPU_BLOCK_BYTES else 1
-    with block_pool(n_workers) as pool:
-        yield pool
+    if n_workers > 1:
+        with single_threaded_torch(), block_pool(n_workers) as pool:
+            yield pool
+    else:
+        with block_pool(n_workers) as pool:
+            yield pool
 
 
 def _sum_in_order(parts):
@@ -122,7 +130,8 @@ def _canonical_order(X, w, pool):
     order : Tensor of int64, shape (n,)
         Row indices in canonical order.
     key : Tensor of float64, shape (n,)
-        The keys, in canonical (ascending) order.
+        The key of each row (in the rows' order): rows with equal keys are
+        taken to be copies of one point.
     mean : Tensor, shape (d,)
         ``sum_i w_i x_i / sum_i w_i``, rounded by :func:`_round_significand`.
     """
@@ -130,18 +139,20 @@ def _canonical_order(X, w, pool):
     generator = torch.Generator().manual_seed(_KEY_SEED)
     v = torch.randn(d, generator=generator, dtype=torch.float64)
     v = (v / v.norm()).to(X.device)
-    key = torch.empty(n, dtype=torch.float64, device=X.device)
+    key = empty(n, dtype=torch.float64, device=X.device)
 
     def project(blk):
         Xb = X[blk]
         # An elementwise product and a row sum (not a BLAS gemv) so that the
         # key of a row never depends on where the row sits in X.
-        torch.sum(Xb.to(torch.float64) * v, dim=1, out=key[blk])
+        product = scratch("product", Xb.shape, dtype=v.dtype, device=X.device)
+        torch.mul(Xb, v, out=product)
+        torch.sum(product, dim=1, out=key[blk])
         return w[blk] @ Xb
 
     blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
     mean = _round_significand(_sum_in_order(map_blocks(project, blocks, pool)) / w.sum())
-    key, order = torch.sort(key, stable=True)
+    order = torch.sort(key, stable=True)[1]
     return order, key, mean
 
 
@@ -159,8 +170,8 @@ def _round_significand(x):
     return torch.ldexp(torch.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
-def _centred_copy(X, order, w_sorted, mean, pool):
-    """``X[order] - mean``, its squared row norms and the weighted column variances.
+def _centred_copy(X, w, mean, pool):
+    """``X - mean``, its squared row norms and the weighted column variances.
 
     Returns
     -------
@@ -172,42 +183,50 @@ def _centred_copy(X, order, w_sorted, mean, pool):
         (up to the rounding of ``mean``, a second-order effect).
     """
     n, d = X.shape
-    Xc = X.new_empty((n, d))
-    x_sq = X.new_empty(n)
+    Xc = empty((n, d), dtype=X.dtype, device=X.device)
+    x_sq = empty(n, dtype=X.dtype, device=X.device)
 
     def centre(blk):
-        Xb = torch.index_select(X, 0, order[blk], out=Xc[blk])
-        Xb -= mean
-        sq = Xb * Xb
+        Xb = torch.sub(X[blk], mean, out=Xc[blk])
+        sq = torch.mul(Xb, Xb, out=scratch("square", Xb.shape, dtype=X.dtype, device=X.device))
         torch.sum(sq, dim=1, out=x_sq[blk])
-        return w_sorted[blk] @ sq
+        return w[blk] @ sq
 
     parts = map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
-    return Xc, x_sq, _sum_in_order(parts) / w_sorted.sum()
+    return Xc, x_sq, _sum_in_order(parts) / w.sum()
 
 
-def _inverse_cdf_draw(mass, u, fallback):
+def _inverse_cdf_draw(mass, order, u, fallback):
     """Indices ``i`` drawn with probability ``mass[i] / mass.sum()``.
 
-    ``searchsorted(cumsum(mass), u * total, right=True)``: a row that appears
-    ``c`` times in a row of equal keys acts exactly as one row of mass ``c``
-    times larger, and a row of zero mass is never drawn. When the total mass is
-    zero (fewer distinct points than draws), ``fallback`` is returned.
+    ``searchsorted(cumsum(mass[order]), u * total, right=True)``, mapped back
+    through ``order``: in canonical order a row that appears ``c`` times in a
+    run of equal keys acts exactly as one row of mass ``c`` times larger, and
+    a row of zero mass is never drawn. When the total mass is zero (fewer
+    distinct points than draws), the row at canonical position ``fallback`` is
+    returned.
 
     Parameters
     ----------
     mass : Tensor, shape (n,)
-        Non-negative masses, in canonical order.
+        Non-negative masses, in the rows' order.
+    order : Tensor of int64, shape (n,)
+        The canonical order (see :func:`_canonical_order`).
     u : Tensor of float64, shape (m,)
         Uniform draws in ``[0, 1)``.
     fallback : Tensor of int64, shape ()
-        Index used when ``mass`` sums to zero.
+        Canonical position used when ``mass`` sums to zero.
     """
-    cumulative = torch.cumsum(mass, dim=0, dtype=torch.float64)
+    cumulative = torch.cumsum(mass.index_select(0, order), dim=0, dtype=torch.float64)
     total = cumulative[-1]
     index = torch.searchsorted(cumulative, u * total, right=True)
     index.clamp_(max=mass.shape[0] - 1)
-    return torch.where(total > 0, index, fallback)
+    return order.index_select(0, torch.where(total > 0, index, fallback))
+
+
+def _first_weighted(w, order):
+    """Canonical position of the first row of positive weight."""
+    return torch.argmax((w.index_select(0, order) > 0).to(torch.uint8))
 
 
 def _candidate_distances(X, x_sq, w, A, closest, pool):
@@ -215,30 +234,30 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
 
     Returns
     -------
-    dist : Tensor, shape (len(A), n)
-        ``min(closest_i, ||a_j - x_i||^2)`` (``||x||^2 - 2 x.a + ||a||^2``
+    dist : Tensor, shape (n, len(A))
+        ``min(closest_i, ||x_i - a_j||^2)`` (``||x||^2 - 2 x.a + ||a||^2``
         clamped at 0; no cap when ``closest`` is None).
     potentials : Tensor, shape (len(A),)
-        ``dist @ w``.
+        ``w @ dist``.
     """
     n, d = X.shape
-    a_sq = (A * A).sum(dim=1, keepdim=True)
-    dist = X.new_empty((A.shape[0], n))
+    a_sq = (A * A).sum(dim=1)
+    dist = empty((n, A.shape[0]), dtype=X.dtype, device=X.device)
 
     def block(blk):
-        dist_b = torch.addmm(x_sq[blk], A, X[blk].T, alpha=-2.0)
-        dist_b += a_sq
+        # (rows, candidates): a tall-thin product, faster than its transpose.
+        dist_b = torch.addmm(a_sq, X[blk], A.T, alpha=-2.0, out=dist[blk])
+        dist_b += x_sq[blk, None]
         dist_b.clamp_min_(0.0)
         if closest is not None:
-            torch.minimum(dist_b, closest[blk], out=dist_b)
-        dist[:, blk] = dist_b
-        return dist_b @ w[blk]
+            torch.minimum(dist_b, closest[blk, None], out=dist_b)
+        return w[blk] @ dist_b
 
     blocks = _row_blocks(n, _block_rows(d + A.shape[0], X.dtype, X.device))
     return dist, _sum_in_order(map_blocks(block, blocks, pool))
 
 
-def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=None):
+def _kmeans_plusplus(X, x_sq, w, order, n_clusters, generator, pool, n_local_trials=None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007), sklearn's variant.
 
     The first center is drawn with probability ``w_i / sum(w)``; each next one
@@ -251,11 +270,12 @@ def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=Non
     Parameters
     ----------
     X : Tensor, shape (n, d)
-        Data in canonical order.
     x_sq : Tensor, shape (n,)
         Squared row norms of ``X``.
     w : Tensor, shape (n,)
         Sample weights.
+    order : Tensor of int64, shape (n,)
+        The canonical order of the rows (see :func:`_canonical_order`).
     n_clusters : int
     generator : torch.Generator
     pool : ThreadPoolExecutor or None
@@ -268,7 +288,7 @@ def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=Non
     """
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(n_clusters))
-    fallback = torch.argmax((w > 0).to(torch.uint8))
+    fallback = _first_weighted(w, order)
     u = torch.rand(
         1 + (n_clusters - 1) * n_local_trials,
         generator=generator,
@@ -276,22 +296,22 @@ def _kmeans_plusplus(X, x_sq, w, n_clusters, generator, pool, n_local_trials=Non
         device=X.device,
     )
     indices = torch.empty(n_clusters, dtype=torch.int64, device=X.device)
-    first = _inverse_cdf_draw(w, u[:1], fallback)
+    first = _inverse_cdf_draw(w, order, u[:1], fallback)
     indices[:1] = first
-    closest = _candidate_distances(X, x_sq, w, X.index_select(0, first), None, pool)[0][0]
+    closest = _candidate_distances(X, x_sq, w, X.index_select(0, first), None, pool)[0][:, 0]
     for c in range(1, n_clusters):
         draws = u[1 + (c - 1) * n_local_trials : 1 + c * n_local_trials]
-        candidates = _inverse_cdf_draw(w * closest, draws, fallback)
+        candidates = _inverse_cdf_draw(w * closest, order, draws, fallback)
         dist, potentials = _candidate_distances(
             X, x_sq, w, X.index_select(0, candidates), closest, pool
         )
         best = torch.argmin(potentials)
-        closest = dist[best]
+        closest = dist[:, best].contiguous()
         indices[c] = candidates[best]
     return X.index_select(0, indices), indices
 
 
-def _random_init(X, w, key, n_clusters, generator):
+def _random_init(X, w, key, order, n_clusters, generator):
     """``n_clusters`` distinct points drawn with probability proportional to weight.
 
     After each draw every row identical to the chosen one (same canonical key)
@@ -299,11 +319,11 @@ def _random_init(X, w, key, n_clusters, generator):
     ``c`` times is as likely as one point of weight ``c``.
     """
     mass = w.clone()
-    fallback = torch.argmax((w > 0).to(torch.uint8))
+    fallback = _first_weighted(w, order)
     u = torch.rand(n_clusters, generator=generator, dtype=torch.float64, device=X.device)
     indices = torch.empty(n_clusters, dtype=torch.int64, device=X.device)
     for c in range(n_clusters):
-        index = _inverse_cdf_draw(mass, u[c : c + 1], fallback)
+        index = _inverse_cdf_draw(mass, order, u[c : c + 1], fallback)
         indices[c : c + 1] = index
         mass.masked_fill_(key == key[index], 0.0)
     return X.index_select(0, indices)
@@ -312,16 +332,21 @@ def _random_init(X, w, key, n_clusters, generator):
 def _labels(X, centers, pool):
     """Index of the closest center of each row, in blocks (see :func:`_nearest`)."""
     n, d = X.shape
-    out = torch.empty(n, dtype=torch.int64, device=X.device)
+    out = empty(n, dtype=torch.int64, device=X.device)
     c_sq = (centers * centers).sum(dim=1)
 
     def assign(blk):
         Xb = X[blk]
-        dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0)
+        dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0, out=_dist_buffer(Xb, centers))
         out[blk] = _nearest(dist, _matmul_error(Xb, (Xb * Xb).sum(dim=1), c_sq))[0]
 
     map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
+
+
+def _dist_buffer(X, centers):
+    """This thread's :func:`~skmath._engine.scratch` buffer for a block's distances."""
+    return scratch("distances", (X.shape[0], centers.shape[0]), dtype=X.dtype, device=X.device)
 
 
 def _matmul_error(X, x_sq, c_sq):
@@ -384,7 +409,7 @@ def _distance_bounds(X, x_sq, centers, c_sq, margin):
     labels : Tensor of int64, shape (b,)
     upper, lower : Tensor, shape (b,)
     """
-    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0)
+    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0, out=_dist_buffer(X, centers))
     err = _matmul_error(X, x_sq, c_sq)
     labels, closest, second, tied = _nearest(dist, err)
     if tied.shape[0]:
@@ -467,7 +492,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         lower -= shift.max() * margin
         bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
         todo = torch.nonzero(upper >= bound).squeeze(1)
-        if 2 * todo.shape[0] <= n:
+        if 4 * todo.shape[0] <= n:
             return _pruned_pass(
                 X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, margin,
                 sums, weight_in_clusters,
@@ -483,7 +508,10 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         if not with_sums:
             return n_new, None, None
         part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
-        part.index_add_(0, new, Xb if unit_weights else Xb * w[blk, None])
+        if not unit_weights:
+            weighted = scratch("weighted", Xb.shape, dtype=X.dtype, device=X.device)
+            Xb = torch.mul(Xb, w[blk, None], out=weighted)
+        part.index_add_(0, new, Xb)
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
     results = map_blocks(full_pass, _row_blocks(n, _block_rows(d + k, X.dtype, X.device)), pool)
@@ -537,14 +565,17 @@ def _inertia(X, w, centers, labels, pool):
     """``sum_i w_i ||x_i - c_{labels_i}||^2`` with direct differences, in blocks."""
 
     def block(blk):
-        diff = X[blk] - centers.index_select(0, labels[blk])
-        return ((diff * diff).sum(dim=1) @ w[blk]).to(torch.float64)
+        Xb = X[blk]
+        diff = scratch("difference", Xb.shape, dtype=X.dtype, device=X.device)
+        torch.index_select(centers, 0, labels[blk], out=diff)
+        torch.sub(Xb, diff, out=diff).square_()
+        return (diff.sum(dim=1) @ w[blk]).to(torch.float64)
 
     blocks = _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
     return float(_sum_in_order(map_blocks(block, blocks, pool)))
 
 
-def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, labels):
+def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clusters, labels):
     """Move each empty cluster onto the farthest point, as sklearn does.
 
     For each empty cluster (ascending index), the point farthest from its
@@ -555,8 +586,8 @@ def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, l
     so the result is deterministic. Labels are left unchanged, as in sklearn.
     ``sums`` and ``weight_in_clusters`` (float64) are updated in place.
     """
-    empty = torch.nonzero(weight_in_clusters == 0).flatten().tolist()
-    dist = torch.empty(X.shape[0], dtype=X.dtype, device=X.device)
+    empty_clusters = torch.nonzero(weight_in_clusters == 0).flatten().tolist()
+    dist = empty(X.shape[0], dtype=X.dtype, device=X.device)
     for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
         diff = X[blk] - centers_old.index_select(0, labels[blk])
         torch.sum(diff * diff, dim=1, out=dist[blk])
@@ -564,8 +595,8 @@ def _relocate_empty_clusters(X, w, key, centers_old, sums, weight_in_clusters, l
     if not bool(dist.max() > 0):
         # More clusters than distinct points: relocating is pointless.
         return
-    for cluster in empty:
-        far = torch.argmax(dist)
+    for cluster in empty_clusters:
+        far = order[torch.argmax(dist.index_select(0, order))]
         if not bool(dist[far] >= 0):
             break
         copies = torch.nonzero(key == key[far]).squeeze(1)
@@ -587,7 +618,7 @@ def _average_centers(sums, weight_in_clusters):
     return torch.where(nonempty[:, None], centers, largest)
 
 
-def _kmeans_single_lloyd(X, x_sq, w, key, centers_init, *, max_iter, tol, verbose,
+def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol, verbose,
                          unit_weights, pool):
     """One run of Lloyd's algorithm, with sklearn's stopping rules.
 
@@ -608,9 +639,9 @@ def _kmeans_single_lloyd(X, x_sq, w, key, centers_init, *, max_iter, tol, verbos
     n, d = X.shape
     k = centers_init.shape[0]
     centers = centers_init
-    labels = torch.full((n,), -1, dtype=torch.int64, device=X.device)
-    upper = X.new_empty(n)
-    lower = X.new_empty(n)
+    labels = empty(n, dtype=torch.int64, device=X.device).fill_(-1)
+    upper = empty(n, dtype=X.dtype, device=X.device)
+    lower = empty(n, dtype=X.dtype, device=X.device)
     sums = torch.zeros((k, d), dtype=torch.float64, device=X.device)
     weight_in_clusters = torch.zeros(k, dtype=torch.float64, device=X.device)
     shift = None
@@ -625,7 +656,7 @@ def _kmeans_single_lloyd(X, x_sq, w, key, centers_init, *, max_iter, tol, verbos
         new_sums, new_weights = sums, weight_in_clusters
         if bool((weight_in_clusters == 0).any()):
             new_sums, new_weights = sums.clone(), weight_in_clusters.clone()
-            _relocate_empty_clusters(X, w, key, centers, new_sums, new_weights, labels)
+            _relocate_empty_clusters(X, w, key, order, centers, new_sums, new_weights, labels)
         centers_new = _average_centers(new_sums, new_weights).to(X.dtype)
         shift = torch.linalg.vector_norm(centers_new - centers, dim=1)
         shift_tot = float((shift * shift).sum())
@@ -668,7 +699,7 @@ def _euclidean_distances(X, centers, pool):
     """
     n, d = X.shape
     k = centers.shape[0]
-    out = X.new_empty((n, k))
+    out = empty((n, k), dtype=X.dtype, device=X.device)
     C = centers.to(torch.float64)
     origin = C.mean(dim=0)
     C = C - origin
@@ -676,9 +707,11 @@ def _euclidean_distances(X, centers, pool):
     eps = torch.finfo(torch.float64).eps
 
     def block(blk):
-        Xb = X[blk].to(torch.float64) - origin
-        x_sq = (Xb * Xb).sum(dim=1, keepdim=True)
-        dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0)
+        Xb = scratch("centred", X[blk].shape, dtype=torch.float64, device=X.device)
+        torch.sub(X[blk], origin, out=Xb)
+        square = scratch("square", Xb.shape, dtype=torch.float64, device=X.device)
+        x_sq = torch.mul(Xb, Xb, out=square).sum(dim=1, keepdim=True)
+        dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0, out=_dist_buffer(Xb, C))
         dist += x_sq
         err = (2 * (d + 2) * eps) * (x_sq + c_sq)
         rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
@@ -938,12 +971,10 @@ class KMeans(
 
         with torch_threads(), _block_pool(device, X.nbytes) as pool:
             Xt = as_tensor(X, device)
-            wt = as_tensor(sample_weight, device)
-            order, key, mean = _canonical_order(Xt, wt, pool)
-            w = wt.index_select(0, order)
-            # Centred copy of X in canonical order: distances are more accurate
-            # on centred data, and the seeding reads the rows in this order.
-            Xs, x_sq, variances = _centred_copy(Xt, order, w, mean, pool)
+            w = as_tensor(sample_weight, device)
+            order, key, mean = _canonical_order(Xt, w, pool)
+            # Distances are more accurate on centred data.
+            Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
             del Xt  # on GPU, only the centred copy stays in device memory
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
             unit_weights = bool((w == 1).all())
@@ -951,7 +982,7 @@ class KMeans(
             best = None
             for _ in range(n_init):
                 centers_init = self._init_centroids(
-                    X, Xs, x_sq, w, key, init, mean, rng, generator, pool
+                    X, Xs, x_sq, w, key, order, init, mean, rng, generator, pool
                 )
                 if self.verbose:
                     print("Initialization complete")
@@ -960,6 +991,7 @@ class KMeans(
                     x_sq,
                     w,
                     key,
+                    order,
                     centers_init,
                     max_iter=self.max_iter,
                     tol=tol,
@@ -975,12 +1007,10 @@ class KMeans(
                     best = (labels, inertia, centers, n_iter)
 
             labels, inertia, centers, n_iter = best
-            labels_ = torch.empty_like(labels)
-            labels_[order] = labels
             centers = centers + mean
 
         self.cluster_centers_ = to_numpy(centers)
-        self.labels_ = to_numpy(labels_).astype(np.int32)
+        self.labels_ = to_numpy(labels).astype(np.int32)
         self.inertia_ = inertia
         self.n_iter_ = n_iter
         self._n_features_out = k
@@ -994,12 +1024,12 @@ class KMeans(
             )
         return self
 
-    def _init_centroids(self, X, Xs, x_sq, w, key, init, mean, rng, generator, pool):
+    def _init_centroids(self, X, Xs, x_sq, w, key, order, init, mean, rng, generator, pool):
         """Initial centers, in the centred coordinates of ``Xs``."""
         if isinstance(init, str) and init == "k-means++":
-            return _kmeans_plusplus(Xs, x_sq, w, self.n_clusters, generator, pool)[0]
+            return _kmeans_plusplus(Xs, x_sq, w, order, self.n_clusters, generator, pool)[0]
         if isinstance(init, str) and init == "random":
-            return _random_init(Xs, w, key, self.n_clusters, generator)
+            return _random_init(Xs, w, key, order, self.n_clusters, generator)
         if callable(init):
             init = init(X, self.n_clusters, random_state=rng)
             init = check_array(init, dtype=X.dtype, copy=False, order="C")
