@@ -44,7 +44,7 @@ import math
 
 import torch
 
-from .._engine import block_pool, map_blocks, single_threaded_torch
+from .._engine import block_pool, empty, map_blocks, single_threaded_torch
 
 ACTIVATIONS = ("relu", "erf", "gelu")
 
@@ -278,8 +278,8 @@ def nngp_ntk(
     var0 = _input_variances(X)
     var1 = _layer_variances(var0, *params)[0]
     var2 = var1 if symmetric else _layer_variances(_input_variances(Y), *params)[0]
-    nngp = X.new_empty((n1, n2))
-    ntk = X.new_empty((n1, n2)) if compute_ntk else None
+    nngp = empty((n1, n2), dtype=X.dtype, device=X.device)
+    ntk = empty((n1, n2), dtype=X.dtype, device=X.device) if compute_ntk else None
 
     # Square tiles; in the symmetric case only those on and above the
     # diagonal, mirrored below it.
