@@ -338,7 +338,9 @@ def _labels(X, centers, pool):
     def assign(blk):
         Xb = X[blk]
         dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0, out=_dist_buffer(Xb, centers))
-        out[blk] = _nearest(dist, _matmul_error(Xb, (Xb * Xb).sum(dim=1), c_sq))[0]
+        # Squared norms only enter the error bound: the norm's rounding is moot.
+        x_sq = torch.linalg.vector_norm(Xb, dim=1).square_()
+        out[blk] = _nearest(dist, _matmul_error(Xb, x_sq, c_sq))[0]
 
     map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
