@@ -269,6 +269,17 @@ def scratch(name, shape, *, dtype, device):
     Returns
     -------
     Tensor of shape ``shape``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine import block_pool, scratch
+    >>> cpu = torch.device("cpu")
+    >>> with block_pool(1):
+    ...     a = scratch("square", (4, 3), dtype=torch.float64, device=cpu)
+    ...     b = scratch("square", (2, 2), dtype=torch.float64, device=cpu)
+    ...     a.data_ptr() == b.data_ptr()
+    True
     """
     if device.type != "cpu":
         return torch.empty(shape, dtype=dtype, device=device)
