@@ -16,6 +16,7 @@ from ._core import (
     torch_dtype,
     torch_threads,
 )
+from ._optimize import minimize_lbfgs
 from ._training import TrainResult, minibatches, train
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "empty",
     "make_generator",
     "map_blocks",
+    "minimize_lbfgs",
     "minibatches",
     "resolve_device",
     "scratch",

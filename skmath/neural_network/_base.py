@@ -28,7 +28,6 @@ from itertools import pairwise
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, is_classifier
@@ -43,6 +42,7 @@ from .._engine import (
     TrainResult,
     as_tensor,
     make_generator,
+    minimize_lbfgs,
     to_numpy,
     torch_dtype,
     torch_threads,
@@ -617,12 +617,8 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             return float(loss.detach()), to_numpy(grad).astype(np.float64)
 
         theta0 = np.concatenate([to_numpy(p.detach()).ravel() for p in params]).astype(np.float64)
-        result = scipy.optimize.minimize(
-            loss_and_grad,
-            theta0,
-            method="L-BFGS-B",
-            jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        result = minimize_lbfgs(
+            loss_and_grad, theta0, maxfun=self.max_fun, maxiter=self.max_iter, gtol=self.tol
         )
         loss_and_grad(result.x)  # leave the network at the solution
         network.eval()
