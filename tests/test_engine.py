@@ -1,4 +1,6 @@
 import pickle
+import subprocess
+import sys
 import threading
 import time
 
@@ -8,6 +10,8 @@ import torch
 
 import skmath._engine._core
 from skmath._engine import (
+    SGD,
+    Adam,
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
@@ -130,3 +134,74 @@ def test_scratch_is_reused_per_name_and_thread_and_released_with_the_pool():
         by_thread = {ident: ptr for ident, ptr, _ in results}
         assert len(set(by_thread.values())) == len(by_thread)
     assert skmath._engine._core._WORKSPACE.__dict__.get("buffers") is None
+
+
+def _trajectory(make, steps=5):
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
+    X = torch.randn(10, 4, dtype=torch.float64)
+    optimizer = make([{"params": [w], "weight_decay": 0.01}, {"params": [b]}])
+    for step in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        ((X @ w + b) ** 2).mean().backward()
+        optimizer.step()
+        if step == 2:  # the loop changes the learning rate between steps
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.5
+    return torch.cat([w.detach().ravel(), b.detach().ravel()]), optimizer
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda g: Adam(g, lr=0.1, betas=(0.8, 0.99)),
+         lambda g: torch.optim.Adam(g, lr=0.1, betas=(0.8, 0.99))),
+        (lambda g: SGD(g, lr=0.1, momentum=0.9, nesterov=True),
+         lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True)),
+        (lambda g: SGD(g, lr=0.1), lambda g: torch.optim.SGD(g, lr=0.1)),
+    ],
+)
+def test_engine_optimizers_follow_torch_optim(ours, theirs):
+    # Same updates as torch.optim's classes, groups, decay and lr changes included.
+    mine, _ = _trajectory(ours)
+    reference, _ = _trajectory(theirs)
+    torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_engine_optimizer_state_dict_resumes_the_run():
+    # Saving after 3 steps and loading into a fresh optimizer continues the same run.
+    full, _ = _trajectory(lambda g: Adam(g, lr=0.1), steps=6)
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
+    X = torch.randn(10, 4, dtype=torch.float64)
+
+    def run(optimizer, steps, start):
+        for step in range(start, start + steps):
+            optimizer.zero_grad(set_to_none=True)
+            ((X @ w + b) ** 2).mean().backward()
+            optimizer.step()
+            if step == 2:
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.5
+
+    first = Adam([{"params": [w], "weight_decay": 0.01}, {"params": [b]}], lr=0.1)
+    run(first, 3, 0)
+    saved = pickle.loads(pickle.dumps(first.state_dict()))
+    second = Adam([{"params": [w], "weight_decay": 0.01}, {"params": [b]}], lr=0.1)
+    second.load_state_dict(saved)
+    run(second, 3, 3)
+    torch.testing.assert_close(torch.cat([w.detach().ravel(), b.detach().ravel()]), full)
+
+
+def test_first_fit_does_not_import_torch_dynamo():
+    # torch.optim.Optimizer's constructor imports torch._dynamo (~1.5 s); skmath avoids it.
+    code = (
+        "import sys, numpy as np, skmath\n"
+        "X = np.random.RandomState(0).randn(60, 3); y = (X[:, 0] > 0).astype(int)\n"
+        "skmath.LogisticRegression(device='cpu').fit(X, y)\n"
+        "skmath.MLPClassifier((5,), max_iter=3, device='cpu').fit(X, y)\n"
+        "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n"
+    )
+    subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)

@@ -16,10 +16,13 @@ from ._core import (
     torch_dtype,
     torch_threads,
 )
+from ._optim import SGD, Adam
 from ._optimize import minimize_lbfgs
 from ._training import TrainResult, minibatches, train
 
 __all__ = [
+    "SGD",
+    "Adam",
     "TorchEstimatorMixin",
     "TrainResult",
     "as_tensor",

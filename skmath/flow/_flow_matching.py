@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engine import (
+    Adam,
     TorchEstimatorMixin,
     as_tensor,
     make_generator,
@@ -411,7 +412,7 @@ class FlowMatchingSampler(
                 make_generator(int(seed_init), device),
                 device,
             )
-            optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate_init)
+            optimizer = Adam(model.parameters(), lr=self.learning_rate_init)
             generator = make_generator(int(seed_train), device)
 
             def batch_loss(x1):

@@ -38,6 +38,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._engine import (
+    SGD,
+    Adam,
     TorchEstimatorMixin,
     TrainResult,
     as_tensor,
@@ -255,25 +257,18 @@ def _validation_score(z, y, out_activation, sample_weight=None):
 
 
 def _make_optimizer(solver, params, *, lr, momentum, nesterov, beta_1, beta_2, epsilon):
-    """The torch optimizer matching sklearn's ``solver``.
+    """The engine's optimizer matching sklearn's ``solver`` (torch's updates).
 
     Adam: identical to sklearn's except that ``epsilon`` is added to the
     bias-corrected ``sqrt(v_hat)`` (torch) instead of ``sqrt(v)`` (sklearn), a
     difference of order ``epsilon``. SGD with (Nesterov) momentum: torch's
     velocity is sklearn's divided by ``-learning_rate``, the same updates for a
-    constant learning rate. The single-kernel ``fused`` implementation is used
+    constant learning rate. torch's single-kernel ``fused`` update is used
     where this torch build has it.
     """
     if solver == "adam":
-        kwargs = dict(lr=lr, betas=(beta_1, beta_2), eps=epsilon)
-        cls = torch.optim.Adam
-    else:
-        kwargs = dict(lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
-        cls = torch.optim.SGD
-    try:
-        return cls(params, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):
-        return cls(params, foreach=True, **kwargs)
+        return Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
+    return SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
 
 
 def _state_to_cpu(value):

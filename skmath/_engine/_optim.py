@@ -1,0 +1,198 @@
+"""Adam and SGD for the training loop: torch's functional updates, light bookkeeping.
+
+The updates are torch's own (:func:`torch.optim.adam.adam`,
+:func:`torch.optim.sgd.sgd`, fused or multi-tensor kernels). What is not
+used is the :class:`torch.optim.Optimizer` class around them: constructing
+the first one in a process imports ``torch._dynamo`` (measured: 1.5 s, more
+than a whole small fit), and its per-step bookkeeping costs about as much as
+the fused update itself. The classes below keep the part of its interface the
+loop and the estimators use: ``param_groups`` (a list of dicts whose ``"lr"``
+and ``"weight_decay"`` may be changed between steps), ``zero_grad``, ``step``,
+``state_dict`` and ``load_state_dict`` (same layout as torch's).
+"""
+
+import torch
+from torch.optim.adam import adam
+from torch.optim.sgd import sgd
+
+
+class _Optimizer:
+    """Parameter groups, per-parameter state and torch's ``state_dict`` layout."""
+
+    defaults = {}
+
+    def __init__(self, params, **defaults):
+        params = list(params)
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = {**type(self).defaults, **defaults}
+        self.param_groups = [
+            {**self.defaults, **group, "params": list(group["params"])} for group in groups
+        ]
+        self.state = {}  # parameter -> dict of tensors
+        first = self.param_groups[0]["params"][0]
+        self._fused = self._fused_supported(first.dtype, first.device)
+
+    def _fused_supported(self, dtype, device):
+        """Whether torch has a fused kernel of this update for ``dtype`` on ``device``."""
+        probe = torch.zeros(1, dtype=dtype, device=device)
+        try:
+            self._update(
+                [probe], [torch.zeros_like(probe)], [self._new_state(probe)],
+                {**self.defaults, "lr": 0.0}, fused=True,
+            )
+        except (RuntimeError, TypeError, ValueError):
+            return False
+        return True
+
+    @torch.no_grad()
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            states = []
+            for p in params:
+                if p not in self.state:
+                    self.state[p] = self._new_state(p)
+                states.append(self.state[p])
+            self._update(params, [p.grad for p in params], states, group, fused=self._fused)
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients (``set_to_none`` is accepted for torch's signature)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def state_dict(self):
+        """``{"state": {index: {...}}, "param_groups": [...]}`` as torch writes it."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = [index.setdefault(p, len(index)) for p in group["params"]]
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {
+            index[p]: {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in s.items()}
+            for p, s in self.state.items()
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore what :meth:`state_dict` saved, onto these parameters."""
+        params = [p for group in self.param_groups for p in group["params"]]
+        for group, saved in zip(self.param_groups, state_dict["param_groups"]):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {
+            params[i]: {
+                k: v.to(params[i].device) if isinstance(v, torch.Tensor) else v
+                for k, v in s.items()
+            }
+            for i, s in state_dict["state"].items()
+        }
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba 2015) with coupled L2 weight decay, as :class:`torch.optim.Adam`.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        Parameters, or parameter groups (dicts with ``"params"`` and any
+        per-group option).
+    lr : float, default=1e-3
+    betas : tuple of float, default=(0.9, 0.999)
+    eps : float, default=1e-8
+    weight_decay : float, default=0.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine import Adam
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    >>> optimizer = Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> optimizer.step()
+    >>> w.detach()
+    tensor([ 0.9000, -1.9000])
+    """
+
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+
+    @staticmethod
+    def _new_state(p):
+        return {
+            "step": torch.zeros((), dtype=torch.float32, device=p.device),
+            "exp_avg": torch.zeros_like(p),
+            "exp_avg_sq": torch.zeros_like(p),
+        }
+
+    @staticmethod
+    def _update(params, grads, states, group, *, fused):
+        beta1, beta2 = group["betas"]
+        adam(
+            params,
+            grads,
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [],
+            [s["step"] for s in states],
+            fused=fused,
+            foreach=None if fused else True,
+            amsgrad=False,
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
+        )
+
+
+class SGD(_Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum, as :class:`torch.optim.SGD`.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+    lr : float, default=1e-3
+    momentum : float, default=0.0
+    nesterov : bool, default=False
+    weight_decay : float, default=0.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine import SGD
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    >>> optimizer = SGD([w], lr=0.1, momentum=0.9)
+    >>> (w * w).sum().backward()
+    >>> optimizer.step()
+    >>> w.detach()
+    tensor([ 0.8000, -1.6000])
+    """
+
+    defaults = {"lr": 1e-3, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+    @staticmethod
+    def _new_state(p):
+        return {}
+
+    @staticmethod
+    def _update(params, grads, states, group, *, fused):
+        buffers = [s.get("momentum_buffer") for s in states]
+        sgd(
+            params,
+            grads,
+            buffers,
+            fused=fused,
+            foreach=None if fused else True,
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            lr=group["lr"],
+            dampening=0.0,
+            nesterov=group["nesterov"],
+            maximize=False,
+        )
+        if group["momentum"] != 0:
+            for state, buffer in zip(states, buffers):
+                state["momentum_buffer"] = buffer
