@@ -1,8 +1,16 @@
 """scipy's L-BFGS-B driven by objectives computed in torch."""
 
+from functools import cache
+
 import numpy as np
 import scipy.optimize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+
+@cache
+def _threadpools():
+    """The process's thread pools, found once (a lookup costs ~2 ms)."""
+    return ThreadpoolController()
 
 
 def minimize_lbfgs(value_and_grad, x0, **options):
@@ -36,7 +44,7 @@ def minimize_lbfgs(value_and_grad, x0, **options):
     True
     """
     x0 = np.asarray(x0, dtype=np.float64).ravel()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _threadpools().limit(limits=1, user_api="blas"):
         return scipy.optimize.minimize(
             value_and_grad, x0, method="L-BFGS-B", jac=True, options=options
         )
