@@ -1,4 +1,5 @@
-"""Bad input gets a clear error, for every public estimator; inputs are never modified."""
+"""Bad input gets a clear error, for every public estimator; inputs and global RNGs are
+never modified."""
 
 import inspect
 
@@ -113,3 +114,20 @@ def test_inputs_are_never_modified(est):
     np.testing.assert_array_equal(w, w0)
     if y is not None:
         np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_global_random_streams_are_left_alone(est):
+    # Randomness comes from random_state through local generators: fitting and
+    # predicting neither draw from nor reseed torch's or NumPy's global RNG.
+    import torch
+
+    X, y = _data(est)
+    torch_state = torch.random.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    _fit(est, X, y)
+    for method in ("predict", "predict_proba", "transform", "score_samples"):
+        if hasattr(est, method):
+            getattr(est, method)(X)
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+    np.testing.assert_array_equal(numpy_state, np.random.get_state()[1])
