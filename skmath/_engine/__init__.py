@@ -16,8 +16,7 @@ from ._core import (
     torch_dtype,
     torch_threads,
 )
-from ._optim import SGD, Adam
-from ._optimize import minimize_lbfgs
+from ._optim import SGD, Adam, minimize_lbfgs
 from ._training import TrainResult, minibatches, train
 
 __all__ = [
