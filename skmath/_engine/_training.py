@@ -81,7 +81,7 @@ def train(
         ``batch`` holds the rows of each tensor of ``data``.
     data : tuple of Tensor
         Training tensors on the training device, sharing their first dimension.
-    optimizer : torch.optim.Optimizer
+    optimizer : Adam, SGD (see :mod:`skmath._engine._optim`) or a torch.optim.Optimizer
     max_iter : int
         Maximum number of epochs.
     batch_size : int
