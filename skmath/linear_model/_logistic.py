@@ -87,10 +87,8 @@ def lbfgs(fun, x0, *, max_iter, tol):
     -------
     x : Tensor
         The minimiser found.
-    n_iter : int
-        Iterations run.
-    converged : bool
-        Whether scipy reports convergence (its status 0).
+    result : scipy.optimize.OptimizeResult
+        scipy's report (``nit``, ``status``: 0 when converged, ``message``).
     """
     shape, device, dtype = x0.shape, x0.device, x0.dtype
 
@@ -108,7 +106,7 @@ def lbfgs(fun, x0, *, max_iter, tol):
         maxcor=_HISTORY,
     )
     x = torch.from_numpy(result.x.reshape(shape)).to(device=device, dtype=dtype)
-    return x, int(result.nit), result.status == 0
+    return x, result
 
 
 class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -298,20 +296,21 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                     coef, Xt, Y, wt, l2_reg, self.fit_intercept, multinomial
                 )
 
-            coef, n_iter, converged = lbfgs(
+            coef, result = lbfgs(
                 fun, as_tensor(coef0, device), max_iter=self.max_iter, tol=self.tol
             )
         coef = to_numpy(coef)
-        if not converged:
+        n_iter = int(result.nit)
+        if result.status != 0:
             warnings.warn(
-                f"lbfgs failed to converge after {n_iter} iteration(s): the largest "
-                f"gradient entry is still above tol={self.tol}. Increase the number of "
+                f"lbfgs failed to converge after {n_iter} iteration(s) "
+                f"(status={result.status}: {result.message}). Increase the number of "
                 f"iterations (max_iter={self.max_iter}) or scale the data, e.g. with "
                 "sklearn.preprocessing.StandardScaler.",
                 ConvergenceWarning,
             )
         if self.verbose:
-            print(f"[LogisticRegression] lbfgs: {n_iter} iterations, converged={converged}")
+            print(f"[LogisticRegression] lbfgs: {n_iter} iterations, {result.message}")
         self.classes_ = classes
         self.coef_ = np.ascontiguousarray(coef[:, :d])
         self.intercept_ = coef[:, d].copy() if self.fit_intercept else np.zeros(k)
