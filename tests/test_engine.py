@@ -18,6 +18,7 @@ from skmath._engine import (
     empty,
     make_generator,
     map_blocks,
+    minimize_lbfgs,
     resolve_device,
     scratch,
     seed_from,
@@ -205,3 +206,24 @@ def test_first_fit_does_not_import_torch_dynamo():
         "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n"
     )
     subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
+
+
+def test_minimize_lbfgs_solves_and_holds_numpy_blas_to_one_thread():
+    # A least-squares objective reaches numpy's solution; NumPy's BLAS runs on one
+    # thread while the optimizer drives torch (its idle threads would compete).
+    from threadpoolctl import threadpool_info
+
+    rng = np.random.RandomState(0)
+    A, b = rng.randn(50, 4), rng.randn(50)
+    blas_threads = []
+
+    def value_and_grad(x):
+        blas_threads.extend(
+            pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+        )
+        r = A @ x - b
+        return float(r @ r), 2 * A.T @ r
+
+    result = minimize_lbfgs(value_and_grad, np.zeros(4), gtol=1e-10)
+    np.testing.assert_allclose(result.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-6)
+    assert blas_threads and set(blas_threads) == {1}
