@@ -105,6 +105,7 @@ def test_joblib_workers_get_their_share_of_threads():
 
 
 def test_empty_gives_the_requested_tensor():
+    # empty() returns a writable contiguous tensor of the asked shape and dtype.
     out = empty((3, 4), dtype=torch.float32, device=torch.device("cpu"))
     assert out.shape == (3, 4) and out.dtype == torch.float32 and out.is_contiguous()
     out.fill_(2.0)
@@ -112,6 +113,7 @@ def test_empty_gives_the_requested_tensor():
 
 
 def test_scratch_is_reused_per_name_and_thread_and_released_with_the_pool():
+    # One buffer per name and thread, grown when needed, dropped when the pool closes.
     cpu = torch.device("cpu")
     with block_pool(2) as pool:
         a = scratch("a", (4, 3), dtype=torch.float64, device=cpu)
