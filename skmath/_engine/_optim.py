@@ -24,6 +24,15 @@ from torch.optim.adam import adam
 from torch.optim.sgd import sgd
 
 
+def _kernel(fused):
+    """torch's implementation choice: the fused kernel, else the multi-tensor one.
+
+    Only the chosen keyword is passed, so torch versions whose functional
+    update lacks ``fused`` still work.
+    """
+    return {"fused": True} if fused else {"foreach": True}
+
+
 class _Optimizer:
     """Parameter groups, per-parameter state and torch's ``state_dict`` layout."""
 
@@ -144,8 +153,7 @@ class Adam(_Optimizer):
             [s["exp_avg_sq"] for s in states],
             [],
             [s["step"] for s in states],
-            fused=fused,
-            foreach=None if fused else True,
+            **_kernel(fused),
             amsgrad=False,
             beta1=beta1,
             beta2=beta2,
@@ -192,8 +200,7 @@ class SGD(_Optimizer):
             params,
             grads,
             buffers,
-            fused=fused,
-            foreach=None if fused else True,
+            **_kernel(fused),
             weight_decay=group["weight_decay"],
             momentum=group["momentum"],
             lr=group["lr"],
