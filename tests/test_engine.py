@@ -139,20 +139,30 @@ def test_scratch_is_reused_per_name_and_thread_and_released_with_the_pool():
     assert skmath._engine._core._WORKSPACE.__dict__.get("buffers") is None
 
 
-def _trajectory(make, steps=5):
+def _trajectory(make, steps=5, resume_at=None):
+    """Parameters after ``steps`` steps; at ``resume_at`` the optimizer is replaced by a
+    fresh one loaded from a pickled ``state_dict``."""
     torch.manual_seed(0)
     w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
     b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
     X = torch.randn(10, 4, dtype=torch.float64)
-    optimizer = make([{"params": [w], "weight_decay": 0.01}, {"params": [b]}])
+
+    def groups():
+        return [{"params": [w], "weight_decay": 0.01}, {"params": [b]}]
+
+    optimizer = make(groups())
     for step in range(steps):
+        if step == resume_at:
+            saved = pickle.loads(pickle.dumps(optimizer.state_dict()))
+            optimizer = make(groups())
+            optimizer.load_state_dict(saved)
         optimizer.zero_grad(set_to_none=True)
         ((X @ w + b) ** 2).mean().backward()
         optimizer.step()
         if step == 2:  # the loop changes the learning rate between steps
             for group in optimizer.param_groups:
                 group["lr"] *= 0.5
-    return torch.cat([w.detach().ravel(), b.detach().ravel()]), optimizer
+    return torch.cat([w.detach().ravel(), b.detach().ravel()])
 
 
 @pytest.mark.parametrize(
@@ -167,35 +177,16 @@ def _trajectory(make, steps=5):
 )
 def test_engine_optimizers_follow_torch_optim(ours, theirs):
     # Same updates as torch.optim's classes, groups, decay and lr changes included.
-    mine, _ = _trajectory(ours)
-    reference, _ = _trajectory(theirs)
+    mine = _trajectory(ours)
+    reference = _trajectory(theirs)
     torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
 
 
 def test_engine_optimizer_state_dict_resumes_the_run():
     # Saving after 3 steps and loading into a fresh optimizer continues the same run.
-    full, _ = _trajectory(lambda g: Adam(g, lr=0.1), steps=6)
-    torch.manual_seed(0)
-    w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
-    b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
-    X = torch.randn(10, 4, dtype=torch.float64)
-
-    def run(optimizer, steps, start):
-        for step in range(start, start + steps):
-            optimizer.zero_grad(set_to_none=True)
-            ((X @ w + b) ** 2).mean().backward()
-            optimizer.step()
-            if step == 2:
-                for group in optimizer.param_groups:
-                    group["lr"] *= 0.5
-
-    first = Adam([{"params": [w], "weight_decay": 0.01}, {"params": [b]}], lr=0.1)
-    run(first, 3, 0)
-    saved = pickle.loads(pickle.dumps(first.state_dict()))
-    second = Adam([{"params": [w], "weight_decay": 0.01}, {"params": [b]}], lr=0.1)
-    second.load_state_dict(saved)
-    run(second, 3, 3)
-    torch.testing.assert_close(torch.cat([w.detach().ravel(), b.detach().ravel()]), full)
+    full = _trajectory(lambda g: Adam(g, lr=0.1), steps=6)
+    resumed = _trajectory(lambda g: Adam(g, lr=0.1), steps=6, resume_at=3)
+    torch.testing.assert_close(resumed, full)
 
 
 def test_first_fit_does_not_import_torch_dynamo():

@@ -299,10 +299,12 @@ def block_pool(n_workers):
     intra-op threads, make one parallel region per operation, and on a busy
     machine every region waits for a descheduled thread. Spreading whole
     blocks over ``n_workers`` Python threads, each running torch on one
-    thread, is what sklearn's Cython code does with OpenMP chunks. Work done
-    outside :func:`map_blocks` keeps torch's intra-op threads. On exit the
-    calling thread's :func:`scratch` buffers are released (the pool's threads
-    end with their own).
+    thread, is what sklearn's Cython code does with OpenMP chunks. torch stays
+    single-threaded for the whole context, serial work between blocks
+    included: changing torch's thread count and then working costs ~10 ms
+    each time (measured), more than that serial work gains from a second
+    thread. On exit the calling thread's :func:`scratch` buffers are released
+    (the pool's threads end with their own).
 
     Yields ``None`` (run serially, torch threads untouched) when
     ``n_workers <= 1``.
@@ -311,7 +313,7 @@ def block_pool(n_workers):
         if n_workers <= 1:
             yield None
         else:
-            with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            with single_threaded_torch(), ThreadPoolExecutor(max_workers=n_workers) as pool:
                 yield pool
     finally:
         _WORKSPACE.__dict__.pop("buffers", None)
@@ -320,14 +322,11 @@ def block_pool(n_workers):
 def map_blocks(fn, blocks, pool):
     """``[fn(blk) for blk in blocks]``, on ``pool``'s threads when there is one.
 
-    On the pool, torch runs single-threaded (:func:`single_threaded_torch`)
-    for the duration of the call. Results keep the order of ``blocks``; a
-    worker's exception is re-raised.
+    Results keep the order of ``blocks``; a worker's exception is re-raised.
     """
     if pool is None or len(blocks) < 2:
         return [fn(blk) for blk in blocks]
-    with single_threaded_torch():
-        return list(pool.map(fn, blocks))
+    return list(pool.map(fn, blocks))
 
 
 def _to_cpu(value):

@@ -33,6 +33,24 @@ def _kernel(fused):
     return {"fused": True} if fused else {"foreach": True}
 
 
+@cache
+def _fused_supported(optimizer_class, dtype, device):
+    """Whether torch has a fused kernel of this update for ``dtype`` on ``device``.
+
+    Tried once per process on a one-element tensor (a torch build without the
+    kernel raises).
+    """
+    probe = torch.zeros(1, dtype=dtype, device=device)
+    try:
+        optimizer_class._update(
+            [probe], [torch.zeros_like(probe)], [optimizer_class._new_state(probe)],
+            {**optimizer_class.defaults, "lr": 0.0}, fused=True,
+        )
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
 class _Optimizer:
     """Parameter groups, per-parameter state and torch's ``state_dict`` layout."""
 
@@ -47,19 +65,7 @@ class _Optimizer:
         ]
         self.state = {}  # parameter -> dict of tensors
         first = self.param_groups[0]["params"][0]
-        self._fused = self._fused_supported(first.dtype, first.device)
-
-    def _fused_supported(self, dtype, device):
-        """Whether torch has a fused kernel of this update for ``dtype`` on ``device``."""
-        probe = torch.zeros(1, dtype=dtype, device=device)
-        try:
-            self._update(
-                [probe], [torch.zeros_like(probe)], [self._new_state(probe)],
-                {**self.defaults, "lr": 0.0}, fused=True,
-            )
-        except (RuntimeError, TypeError, ValueError):
-            return False
-        return True
+        self._fused = _fused_supported(type(self), first.dtype, first.device)
 
     @torch.no_grad()
     def step(self):

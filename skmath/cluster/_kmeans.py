@@ -51,7 +51,6 @@ from .._engine import (
     make_generator,
     map_blocks,
     scratch,
-    single_threaded_torch,
     thread_budget,
     to_numpy,
     torch_threads,
@@ -99,12 +98,8 @@ def _block_pool(device, nbytes):
     larger than one block; ``None`` (serial) on GPU or for small data.
     """
     n_workers = thread_budget() if device.type == "cpu" and nbytes > _CPU_BLOCK_BYTES else 1
-    if n_workers > 1:
-        with single_threaded_torch(), block_pool(n_workers) as pool:
-            yield pool
-    else:
-        with block_pool(n_workers) as pool:
-            yield pool
+    with block_pool(n_workers) as pool:
+        yield pool
 
 
 def _sum_in_order(parts):

@@ -44,7 +44,7 @@ import math
 
 import torch
 
-from .._engine import block_pool, empty, map_blocks, single_threaded_torch
+from .._engine import block_pool, empty, map_blocks
 
 ACTIVATIONS = ("relu", "erf", "gelu")
 
@@ -326,7 +326,7 @@ def nngp_ntk(
             compute(rows_cols)
     else:
         # Tiles are the parallel unit: torch runs single-threaded inside each.
-        with single_threaded_torch(), block_pool(n_threads) as pool:
+        with block_pool(n_threads) as pool:
             map_blocks(compute, tiles, pool)
     return nngp, ntk
 
