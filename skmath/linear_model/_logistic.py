@@ -94,7 +94,7 @@ def lbfgs(fun, x0, *, max_iter, tol):
 
     def value_and_grad(x):
         loss, grad = fun(torch.from_numpy(x).view(shape).to(device=device, dtype=dtype))
-        return float(loss), to_numpy(grad).astype(np.float64).ravel()
+        return float(loss), to_numpy(grad).astype(np.float64, copy=False).ravel()
 
     result = minimize_lbfgs(
         value_and_grad,

@@ -609,7 +609,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             loss = loss + _l2_penalty(network.coefs, self.alpha, n)
             grads = torch.autograd.grad(loss, params)
             grad = torch.cat([g.reshape(-1) for g in grads])
-            return float(loss.detach()), to_numpy(grad).astype(np.float64)
+            return float(loss.detach()), to_numpy(grad).astype(np.float64, copy=False)
 
         theta0 = np.concatenate([to_numpy(p.detach()).ravel() for p in params]).astype(np.float64)
         result = minimize_lbfgs(
