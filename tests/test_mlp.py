@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmath import MLPClassifier, MLPRegressor
 from skmath._engine import make_generator, train
+from skmath.neural_network._base import _backprop
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -84,6 +85,71 @@ def test_regression_losses_are_sklearns(loss):
         data = np.mean(xlogy(Y, Y / mu) - Y + mu, axis=0).sum()
         np.testing.assert_allclose(est.predict(X), mu, rtol=1e-10)
     np.testing.assert_allclose(est.loss_, data + _penalty(est, 50), rtol=1e-10)
+
+
+def _autograd_loss(X, y, weights, intercepts, activation, out_activation, alpha, w, masks):
+    # The same network and loss written with torch functions, for autograd.
+    act = {"identity": lambda a: a, "logistic": torch.sigmoid, "tanh": torch.tanh,
+           "relu": torch.relu}[activation]
+    h = X
+    for i, (W, b) in enumerate(zip(weights, intercepts)):
+        h = h @ W.T + b
+        if i < len(weights) - 1:
+            h = act(h) * masks[i]
+    if out_activation == "softmax":
+        per_sample = torch.nn.functional.cross_entropy(h, y, reduction="none")
+    elif out_activation == "logistic":
+        per_sample = -(y * torch.nn.functional.logsigmoid(h)
+                       + (1 - y) * torch.nn.functional.logsigmoid(-h)).sum(1)
+    elif out_activation == "identity":
+        per_sample = 0.5 * ((h - y) ** 2).mean(1)
+    else:
+        per_sample = (torch.xlogy(y, y) - y * h - y + torch.exp(h)).sum(1)
+    n = w.sum()
+    return (per_sample * w).sum() / n + 0.5 * alpha * sum((W**2).sum() for W in weights) / n
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("out_activation", ["softmax", "logistic", "identity", "exp"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_backprop_equals_autograd(activation, out_activation, weighted, dropout):
+    # The hand-written chain rule gives autograd's loss and gradients (float64),
+    # with dropout masks drawn from the same generator stream.
+    rng = np.random.RandomState(0)
+    n, sizes = 13, [4, 6, 5, 3]
+    X = torch.from_numpy(rng.randn(n, sizes[0]))
+    weights = [torch.from_numpy(rng.randn(o, i) / 2) for i, o in zip(sizes, sizes[1:])]
+    intercepts = [torch.from_numpy(rng.randn(o) / 2) for o in sizes[1:]]
+    if out_activation == "softmax":
+        y = torch.from_numpy(rng.randint(3, size=n))
+    elif out_activation == "identity":
+        y = torch.from_numpy(rng.randn(n, 3))
+    else:
+        y = torch.from_numpy(rng.randint(2, size=(n, 3)).astype(float) * (1 + rng.rand(n, 3)))
+        y = y.clamp(max=1) if out_activation == "logistic" else y
+    w = torch.from_numpy(rng.rand(n) * 2) if weighted else None
+
+    loss, weight_grads, intercept_grads = _backprop(
+        X, y, weights, intercepts, activation, out_activation, alpha=0.7,
+        sample_weight=w, dropout=dropout, generator=torch.Generator().manual_seed(5),
+    )
+
+    generator, masks, h = torch.Generator().manual_seed(5), [], X
+    for W, b in zip(weights[:-1], intercepts[:-1]):  # the same draws, in the same order
+        h = h @ W.T + b
+        keep = 1 - dropout
+        masks.append(torch.empty_like(h).bernoulli_(keep, generator=generator) / keep
+                     if dropout else torch.ones_like(h))
+    params = [p.clone().requires_grad_(True) for p in weights + intercepts]
+    expected = _autograd_loss(
+        X, y, params[:3], params[3:], activation, out_activation, 0.7,
+        torch.ones(n, dtype=X.dtype) if w is None else w, masks,
+    )
+    expected.backward()
+    np.testing.assert_allclose(float(loss), float(expected.detach()), rtol=1e-12)
+    for got, p in zip(weight_grads + intercept_grads, params):
+        np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
 def test_glorot_init_bounds_follow_sklearn():

@@ -3,6 +3,11 @@
 Layering (after skorch, without its size): ``train`` runs epochs, an epoch runs
 batches, a batch calls the estimator's ``batch_loss``; estimators supply only
 that function, an optimizer and, if they want, a validation score.
+
+``batch_loss`` either returns a loss with an autograd graph, which the loop
+back-propagates, or computes its gradients itself (the perceptrons'
+closed-form backpropagation, which is faster than autograd for them) and
+returns a loss without a graph after writing them to the parameters' ``.grad``.
 """
 
 import copy
@@ -78,7 +83,9 @@ def train(
         Trained in place.
     batch_loss : callable
         ``batch_loss(*batch) -> Tensor`` scalar mean loss of one minibatch;
-        ``batch`` holds the rows of each tensor of ``data``.
+        ``batch`` holds the rows of each tensor of ``data``. If the loss
+        requires grad, the loop calls ``backward`` on it; otherwise
+        ``batch_loss`` must have set the gradients (``p.grad``) itself.
     data : tuple of Tensor
         Training tensors on the training device, sharing their first dimension.
     optimizer : Adam, SGD (see :mod:`skmath._engine._optim`) or a torch.optim.Optimizer
@@ -125,6 +132,7 @@ def train(
     best_val = result.best_validation_score
     bar = tqdm(range(max_iter), desc=desc, disable=not verbose, leave=False)
     model.train()
+    optimizer.zero_grad(set_to_none=True)
     for epoch in bar:
         total = torch.zeros((), dtype=torch.float64, device=device)
         for idx in minibatches(
@@ -133,11 +141,12 @@ def train(
             # index_select is a plain row gather: several times cheaper per
             # batch than advanced indexing ``t[idx]`` on CPU.
             batch = tuple(t.index_select(0, idx) for t in data)
-            optimizer.zero_grad(set_to_none=True)
             loss = batch_loss(*batch)
-            loss.backward()
+            if loss.requires_grad:
+                loss.backward()
             optimizer.step()
-            total += loss.detach().to(torch.float64) * idx.shape[0]
+            optimizer.zero_grad(set_to_none=True)
+            total.add_(loss.detach(), alpha=idx.shape[0])
         epoch_loss = float(total) / n_samples
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(
