@@ -330,6 +330,21 @@ def test_early_stopping_attributes_follow_sklearn():
     assert est.n_iter_ == last_improvement + 1 + est.n_iter_no_change + 1
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_early_stopping_keeps_the_weights_of_the_best_epoch():
+    # The fitted coefs_ are those of the best validation epoch: a run stopped
+    # right after that epoch (same seed, so the same first epochs) ends there.
+    X, y = load_digits(return_X_y=True)
+    params = {"hidden_layer_sizes": (32,), "early_stopping": True, "n_iter_no_change": 3,
+              "random_state": 0, "device": "cpu"}
+    full = MLPClassifier(max_iter=200, **params).fit(X / 16, y)
+    best_epoch = int(np.argmax(full.validation_scores_)) + 1
+    assert best_epoch < full.n_iter_
+    cut = MLPClassifier(max_iter=best_epoch, **params).fit(X / 16, y)
+    for a, b in zip(full.coefs_ + full.intercepts_, cut.coefs_ + cut.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_training_loop_restores_the_weights_of_the_best_epoch():
     # The engine's loop keeps the weights of the best validation epoch, not the last.
     model = torch.nn.Linear(2, 1)
