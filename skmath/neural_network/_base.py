@@ -13,8 +13,9 @@ does with its private functions):
   compared with :class:`sklearn.neural_network.MLPClassifier`'s, and its
   gradient with respect to the network's raw output;
 - :func:`_backprop` is one training step's loss and gradients, the chain rule
-  written out as in sklearn (no autograd graph: for a perceptron it is
-  about 20% faster per step, measured on CPU), with training dropout;
+  written out as in sklearn, with training dropout. No autograd graph: for
+  a perceptron the closed form is faster (measured on CPU, 50 -> 256 -> 256
+  -> 3, batch 256: 1.06 ms a step against 1.45 ms with autograd);
 - :func:`_validation_score` is accuracy or R^2 on the held-out split.
 
 :class:`_BaseMLP` is the estimator base: parameter handling, the fit driver
@@ -57,9 +58,9 @@ from .._engine import (
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
-# In-place hidden activations: the affine output they overwrite is not needed
-# by autograd (addmm's backward uses its inputs), and their own backward uses
-# the result, so overwriting is safe and saves one tensor per layer.
+# In-place hidden activations: the affine output they overwrite is never needed
+# again (backpropagation uses the activation's output, see below), so
+# overwriting saves one tensor per layer.
 _ACTIVATIONS = {
     "identity": lambda z: z,
     "logistic": torch.sigmoid_,
