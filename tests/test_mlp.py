@@ -407,6 +407,19 @@ def test_sample_weight_zero_equals_dropping_rows():
     np.testing.assert_allclose(weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-9)
 
 
+def test_fitted_arrays_are_c_contiguous_numpy_arrays_owning_their_data():
+    # coefs_/intercepts_ are independent NumPy arrays, even where a layer's
+    # transposed weights are contiguous (a single output unit).
+    X, y = make_friedman1(n_samples=60, random_state=0)
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    for a in est.coefs_ + est.intercepts_:
+        assert isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.owndata
+    assert est.coefs_[-1].shape == (4, 1)
+
+
 def test_pickle_round_trip_predicts_the_same():
     # A fitted model pickles with NumPy weights and predicts identically after loading.
     X, y = load_iris(return_X_y=True)

@@ -552,7 +552,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             coefs, intercepts = self._from_network_params(
                 network.coefs, [b.detach() for b in network.intercepts]
             )
-            self.coefs_ = [np.ascontiguousarray(to_numpy(W)) for W in coefs]
+            self.coefs_ = [np.array(to_numpy(W), order="C") for W in coefs]
             self.intercepts_ = [to_numpy(b).copy() for b in intercepts]
         return self
 
