@@ -30,11 +30,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import as_tensor, make_generator, to_numpy, torch_threads
-from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
+from ._base import _OUT_ACTIVATIONS, _BaseMLP, _block_rows, _forward
 from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
-
-# Memory of one block of MC passes (T x rows x width values).
-_MC_BLOCK_BYTES = 1 << 27
 
 
 def _standardize(A):
@@ -188,9 +185,10 @@ class _BaseMCDropout(_BaseMLP):
     def _from_network_params(self, coefs, intercepts):
         return _fold_standardization(coefs, intercepts, *self._scaler_tensors(coefs[0]))
 
-    def _mc_block_rows(self, n_passes, itemsize):
-        widths = [W.shape[1] for W in self.coefs_]
-        return max(1, _MC_BLOCK_BYTES // (itemsize * n_passes * max(widths)))
+    def _mc_block_rows(self, n_passes, itemsize, device):
+        """Rows per block of ``n_passes`` sampled networks (see :func:`_block_rows`)."""
+        width = max(W.shape[1] for W in self.coefs_)
+        return _block_rows(n_passes * width, itemsize, device)
 
     def _mc_passes(self, X, *, n_passes, random_state):
         """Raw outputs of ``n_passes`` sampled networks, shape (T, n, n_outputs).
@@ -199,7 +197,7 @@ class _BaseMCDropout(_BaseMLP):
         that callers can draw more from the same stream.
         """
         device = self._predict_device()
-        rows = self._mc_block_rows(n_passes, X.dtype.itemsize)
+        rows = self._mc_block_rows(n_passes, X.dtype.itemsize, device)
         with torch_threads(), torch.no_grad():
             coefs, intercepts = self._network_tensors(device)
             generator = make_generator(random_state, torch.device("cpu"))
@@ -428,7 +426,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             masks = _dropout_masks(
                 widths, self.n_mc_samples, self.dropout, generator, X.dtype, X.device
             )
-            rows = self._mc_block_rows(self.n_mc_samples, X.element_size())
+            rows = self._mc_block_rows(self.n_mc_samples, X.element_size(), X.device)
             variance = _noise_variance(
                 (
                     _mc_forward(X[i : i + rows], coefs, intercepts, self.activation, masks),
