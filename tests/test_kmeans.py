@@ -266,21 +266,50 @@ def test_small_blocks_give_the_same_fit(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_pruned_iterations_equal_full_lloyd(monkeypatch, dtype):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pruned_iterations_equal_full_lloyd(monkeypatch, dtype, weighted):
     # Hamerly's bounds only skip work: labels, n_iter_ are those of recomputing every distance.
     X = load_digits().data.astype(dtype)
-    pruned = KMeans(10, random_state=1, device="cpu").fit(X)
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(X)) if weighted else None
+    # Pruning is on from the first row here (by default, only from _MIN_PRUNE_ROWS).
+    monkeypatch.setattr(kmeans_module, "_MIN_PRUNE_ROWS", 0)
+    pruned = KMeans(10, random_state=1, device="cpu").fit(X, sample_weight=w)
     assign = kmeans_module._assign
+    calls = []
 
     def full_assign(*args, shift, **kwargs):
+        calls.append(shift is not None)
         return assign(*args, shift=None, **kwargs)
 
     monkeypatch.setattr(kmeans_module, "_assign", full_assign)
-    full = KMeans(10, random_state=1, device="cpu").fit(X)
+    full = KMeans(10, random_state=1, device="cpu").fit(X, sample_weight=w)
+    assert sum(calls) > 5  # iterations that could have been pruned were not
     assert_array_equal(pruned.labels_, full.labels_)
     assert pruned.n_iter_ == full.n_iter_
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     assert_allclose(pruned.cluster_centers_, full.cluster_centers_, rtol=rtol, atol=rtol)
+
+
+def test_small_data_takes_full_passes_with_the_same_result(monkeypatch):
+    # Below _MIN_PRUNE_ROWS rows every iteration recomputes all distances
+    # (cheaper there than maintaining bounds); the result is the pruned one.
+    X = _blobs(n=900)
+    assert X.shape[0] < kmeans_module._MIN_PRUNE_ROWS
+    pruned_pass, calls = kmeans_module._pruned_pass, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return pruned_pass(*args, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, "_pruned_pass", counted)
+    default = KMeans(6, random_state=0, device="cpu").fit(X)
+    assert not calls
+    monkeypatch.setattr(kmeans_module, "_MIN_PRUNE_ROWS", 0)
+    pruned = KMeans(6, random_state=0, device="cpu").fit(X)
+    assert calls
+    assert_array_equal(default.labels_, pruned.labels_)
+    assert default.n_iter_ == pruned.n_iter_
+    assert_allclose(default.cluster_centers_, pruned.cluster_centers_, rtol=1e-10)
 
 
 def test_inverse_cdf_draw_counts_repeated_rows_as_weight():

@@ -60,6 +60,11 @@ from .._engine import (
 _CPU_BLOCK_BYTES = 1 << 22
 _GPU_BLOCK_BYTES = 1 << 28  # also the bound of "large" CPU blocks
 _MIN_BLOCK_ROWS = 256
+# Fewer rows than this: every Lloyd iteration recomputes all distances, which
+# is cheaper there than keeping Hamerly's bounds (measured, 8 centers in 16
+# dimensions: full passes 30-40% faster up to ~4000 rows, pruning 15-25%
+# faster from 10000).
+_MIN_PRUNE_ROWS = 4096
 # Relative safety margin of the pruning bounds, in machine epsilons (covers the
 # rounding accumulated by the bound updates over max_iter iterations).
 _PRUNE_MARGIN_ULPS = 1024
@@ -484,7 +489,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     # updates never makes a wrong pruning decision.
     margin = 1.0 + _PRUNE_MARGIN_ULPS * torch.finfo(X.dtype).eps
     with_sums = sums is not None
-    if shift is not None:
+    if shift is not None and n >= _MIN_PRUNE_ROWS:
         upper += (shift * margin).index_select(0, labels)
         lower -= shift.max() * margin
         bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
