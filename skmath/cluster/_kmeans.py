@@ -337,13 +337,17 @@ def _labels(X, centers, pool):
 
     def assign(blk):
         Xb = X[blk]
-        dist = torch.addmm(c_sq, Xb, centers.T, alpha=-2.0, out=_dist_buffer(Xb, centers))
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        x_sq = torch.linalg.vector_norm(Xb, dim=1).square_()
-        out[blk] = _nearest(dist, _matmul_error(Xb, x_sq, c_sq))[0]
+        out[blk] = _closest(Xb, torch.linalg.vector_norm(Xb, dim=1).square_(), centers, c_sq)
 
     map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
+
+
+def _closest(X, x_sq, centers, c_sq):
+    """Index of the closest center of each row of a block (see :func:`_nearest`)."""
+    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0, out=_dist_buffer(X, centers))
+    return _nearest(dist, _matmul_error(X, x_sq, c_sq))[0]
 
 
 def _dist_buffer(X, centers):
@@ -489,7 +493,8 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     # updates never makes a wrong pruning decision.
     margin = 1.0 + _PRUNE_MARGIN_ULPS * torch.finfo(X.dtype).eps
     with_sums = sums is not None
-    if shift is not None and n >= _MIN_PRUNE_ROWS:
+    prunes = n >= _MIN_PRUNE_ROWS
+    if shift is not None and prunes:
         upper += (shift * margin).index_select(0, labels)
         lower -= shift.max() * margin
         bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
@@ -504,7 +509,10 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     # blocks, and the cluster sums from scratch.
     def full_pass(blk):
         Xb = X[blk]
-        new, upper[blk], lower[blk] = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
+        if prunes:
+            new, upper[blk], lower[blk] = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
+        else:  # the bounds would never be used
+            new = _closest(Xb, x_sq[blk], centers, c_sq)
         n_new = (new != labels[blk]).sum()
         labels[blk] = new
         if not with_sums:
