@@ -15,7 +15,7 @@ wait for descheduled siblings); ``--threads 1`` then gives CPU times that
 measure the work done, nearly independent of the load.
 
     python benchmarks/bench_mlp.py [--n-samples 50000] [--epochs 10] [--repeat 3]
-                                   [--threads N]
+                                   [--threads N] [--device cuda]
 """
 
 import argparse
@@ -38,7 +38,7 @@ LR = 1e-3
 ALPHA = 1e-4
 
 
-def _skorch_net(n_features, n_classes, epochs):
+def _skorch_net(n_features, n_classes, epochs, device):
     from skorch import NeuralNetClassifier
 
     class _MLP(torch.nn.Module):
@@ -65,11 +65,11 @@ def _skorch_net(n_features, n_classes, epochs):
         train_split=None,
         iterator_train__shuffle=True,
         verbose=0,
-        device="cpu",
+        device=device,
     )
 
 
-def _make(name, epochs, n_features, n_classes):
+def _make(name, epochs, n_features, n_classes, device):
     common = dict(
         hidden_layer_sizes=HIDDEN,
         batch_size=BATCH,
@@ -79,15 +79,15 @@ def _make(name, epochs, n_features, n_classes):
         random_state=0,
     )
     if name == "skmath":
-        return MLPClassifier(device="cpu", **common)
+        return MLPClassifier(device=device, **common)
     if name == "sklearn":
         return SkMLP(**common)
     torch.manual_seed(0)  # skorch initialises its module with torch's global RNG
-    return _skorch_net(n_features, n_classes, epochs)
+    return _skorch_net(n_features, n_classes, epochs, device)
 
 
-def _time_fit(name, X, y, X_test, y_test, epochs):
-    est = _make(name, epochs, X.shape[1], len(np.unique(y)))
+def _time_fit(name, X, y, X_test, y_test, epochs, device):
+    est = _make(name, epochs, X.shape[1], len(np.unique(y)), device)
     start, cpu_start = time.perf_counter(), time.process_time()
     est.fit(X, y)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--n-samples", type=int, default=50_000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--device", default="cpu",
+                        help="device of skmath and skorch, e.g. cuda (sklearn runs on the CPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for torch and NumPy's BLAS (default: all)")
     args = parser.parse_args()
@@ -137,7 +139,7 @@ def main():
 
     # Warm-up: one small fit per library.
     for name in {name for name, _ in runs}:
-        _time_fit(name, X32[:2000], y[:2000], X_test32[:100], y_test[:100], 1)
+        _time_fit(name, X32[:2000], y[:2000], X_test32[:100], y_test[:100], 1, args.device)
 
     # Rounds interleave the libraries, so that a machine whose speed drifts
     # (shared VMs do) slows them alike; each keeps its fastest round.
@@ -145,7 +147,9 @@ def main():
     for _ in range(args.repeat):
         for name, dtype in runs:
             X, X_test = data[dtype]
-            seconds, cpu, accuracy, predict = _time_fit(name, X, y, X_test, y_test, args.epochs)
+            seconds, cpu, accuracy, predict = _time_fit(
+                name, X, y, X_test, y_test, args.epochs, args.device
+            )
             best = results.get((name, dtype))
             results[name, dtype] = (
                 min(seconds, best[0]) if best else seconds,
@@ -156,7 +160,7 @@ def main():
 
     print(
         f"MLPClassifier {HIDDEN}, batch {BATCH}, {args.epochs} epochs, "
-        f"{args.n_samples} x 50, 3 classes, CPU"
+        f"{args.n_samples} x 50, 3 classes, skmath and skorch on {args.device}"
     )
     print(
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
