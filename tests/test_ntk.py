@@ -208,6 +208,28 @@ def test_blocked_computation_equals_one_block(n_threads):
     torch.testing.assert_close(nngp_only, nngp_ntk(X, **arch)[0], rtol=1e-13, atol=1e-13)
 
 
+def test_worker_threads_only_for_large_kernels(monkeypatch):
+    # By default, small kernels run without worker threads (their start costs
+    # more than they save); from _MIN_THREADED_ELEMENTS entries, torch's count.
+    import skmath.ntk._kernels as kernels_module
+
+    workers, block_pool = [], kernels_module.block_pool
+
+    def recorded(n_workers):
+        workers.append(n_workers)
+        return block_pool(n_workers)
+
+    monkeypatch.setattr(kernels_module, "block_pool", recorded)
+    X = torch.from_numpy(np.random.RandomState(0).normal(size=(40, 3)))
+    arch = {"depth": 1, "activation": "relu", "weight_std": 1.0, "bias_std": 0.1}
+    small = nngp_ntk(X, block_elements=100, **arch)
+    monkeypatch.setattr(kernels_module, "_MIN_THREADED_ELEMENTS", 40 * 40)
+    large = nngp_ntk(X, block_elements=100, **arch)
+    assert workers == [1, min(torch.get_num_threads(), 10)]  # 10 tiles of 10 x 10
+    for a, b in zip(small, large):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+
+
 def test_depth_zero_is_the_linear_kernel():
     # depth=0 (a single Dense layer): NNGP = NTK = w^2 x.x'/d + b^2.
     X = np.random.RandomState(3).normal(size=(7, 3))
