@@ -14,6 +14,7 @@ from sklearn.metrics import euclidean_distances
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import shuffle
 
+import skmath._engine._core as engine_core
 import skmath.cluster._kmeans as kmeans_module
 from skmath import KMeans
 
@@ -239,7 +240,8 @@ def test_same_seed_is_bit_identical_and_seeds_differ():
 def test_result_does_not_depend_on_thread_count(monkeypatch):
     # Blocks are summed in a fixed order: one thread and two threads give bit-identical fits.
     X = _blobs(n=20000, d=8, centers=10, std=4.0, seed=11)
-    monkeypatch.setattr(kmeans_module, "_CPU_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(engine_core, "CPU_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(kmeans_module, "CPU_BLOCK_BYTES", 1 << 14)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     a = KMeans(10, random_state=0, device="cpu").fit(X)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
@@ -255,8 +257,9 @@ def test_small_blocks_give_the_same_fit(monkeypatch):
     # Many tiny blocks (as with millions of rows) give the same result as few large ones.
     X = _blobs(n=3000, d=7, centers=9, std=3.0, seed=12)
     a = KMeans(9, random_state=0, device="cpu").fit(X)
-    monkeypatch.setattr(kmeans_module, "_CPU_BLOCK_BYTES", 1)
-    monkeypatch.setattr(kmeans_module, "_GPU_BLOCK_BYTES", 1)
+    monkeypatch.setattr(engine_core, "CPU_BLOCK_BYTES", 1)
+    monkeypatch.setattr(engine_core, "GPU_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kmeans_module, "CPU_BLOCK_BYTES", 1)
     monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
     b = KMeans(9, random_state=0, device="cpu").fit(X)
     assert_array_equal(a.labels_, b.labels_)

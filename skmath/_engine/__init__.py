@@ -1,9 +1,11 @@
 """The one shared torch engine behind every skmath estimator."""
 
 from ._core import (
+    CPU_BLOCK_BYTES,
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
+    block_rows,
     empty,
     make_generator,
     map_blocks,
@@ -20,12 +22,14 @@ from ._optim import SGD, Adam, minimize_lbfgs
 from ._training import TrainResult, minibatches, train
 
 __all__ = [
+    "CPU_BLOCK_BYTES",
     "SGD",
     "Adam",
     "TorchEstimatorMixin",
     "TrainResult",
     "as_tensor",
     "block_pool",
+    "block_rows",
     "empty",
     "make_generator",
     "map_blocks",

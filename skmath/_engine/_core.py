@@ -84,6 +84,45 @@ def torch_dtype(dtype):
 _TORCH_TO_NUMPY = {value: key for key, value in _NUMPY_TO_TORCH.items()}
 
 
+#: Memory of one block of row-wise work. On CPU it is cache-sized: a block's
+#: temporaries stay in cache from one operation to the next, and fresh
+#: multi-megabyte temporaries would cost page faults (measured: KMeans passes,
+#: perceptron predictions 83 ms in one block against 53 ms in 4 MB blocks). On
+#: GPU it is large (fewer kernel launches) and only bounds memory.
+CPU_BLOCK_BYTES = 1 << 22
+GPU_BLOCK_BYTES = 1 << 28
+
+
+def block_rows(values_per_row, itemsize, device, *, large=False, min_rows=1):
+    """Rows per block, so that ``rows x values_per_row`` values fit the block budget.
+
+    Parameters
+    ----------
+    values_per_row : int
+        Values a block holds per row (its widest temporary).
+    itemsize : int
+        Bytes per value.
+    device : torch.device
+    large : bool, default=False
+        The GPU budget on CPU too: few operations on large blocks suit work
+        that is not cache-bound, such as gathering scattered rows.
+    min_rows : int, default=1
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine import block_rows
+    >>> block_rows(256, 4, torch.device("cpu"))
+    4096
+    """
+    budget = CPU_BLOCK_BYTES if device.type == "cpu" and not large else GPU_BLOCK_BYTES
+    return max(min_rows, budget // (itemsize * max(values_per_row, 1)))
+
+
 def empty(shape, *, dtype, device):
     """An uninitialised tensor, like :func:`torch.empty`, cheaper when large on CPU.
 

@@ -44,9 +44,11 @@ from sklearn.utils.validation import (
 )
 
 from .._engine import (
+    CPU_BLOCK_BYTES,
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
+    block_rows,
     empty,
     make_generator,
     map_blocks,
@@ -56,9 +58,7 @@ from .._engine import (
     torch_threads,
 )
 
-# Size of a block of rows: cache-sized on CPU (see _block_rows), bounded on GPU.
-_CPU_BLOCK_BYTES = 1 << 22
-_GPU_BLOCK_BYTES = 1 << 28  # also the bound of "large" CPU blocks
+# Fewest rows of a block of row-wise work (see skmath._engine.block_rows).
 _MIN_BLOCK_ROWS = 256
 # Fewer rows than this: every Lloyd iteration recomputes all distances, which
 # is cheaper there than keeping Hamerly's bounds (measured, 8 centers in 16
@@ -76,16 +76,13 @@ _KEY_SEED = 0
 
 
 def _block_rows(n_cols, dtype, device, *, large=False):
-    """Rows per block so that a ``(rows, n_cols)`` block fits the memory budget.
+    """The engine's :func:`~skmath._engine.block_rows` for ``(rows, n_cols)`` blocks of ``dtype``.
 
-    On CPU the budget is cache-sized (a block of ``X`` and its distances stay
-    in cache between the product and the argmin), unless ``large``: few
-    operations on large blocks suit work that is not cache-bound, such as
-    gathering scattered rows. On GPU the budget bounds memory.
+    On CPU a block of ``X`` and its distances stay in cache between the
+    product and the argmin.
     """
     itemsize = torch.empty((), dtype=dtype).element_size()
-    budget = _CPU_BLOCK_BYTES if device.type == "cpu" and not large else _GPU_BLOCK_BYTES
-    return max(_MIN_BLOCK_ROWS, budget // (max(n_cols, 1) * itemsize))
+    return block_rows(n_cols, itemsize, device, large=large, min_rows=_MIN_BLOCK_ROWS)
 
 
 def _row_blocks(n_rows, block_rows):
@@ -102,7 +99,7 @@ def _block_pool(device, nbytes):
     :func:`~skmath._engine.thread_budget` workers on CPU for data (``nbytes``)
     larger than one block; ``None`` (serial) on GPU or for small data.
     """
-    n_workers = thread_budget() if device.type == "cpu" and nbytes > _CPU_BLOCK_BYTES else 1
+    n_workers = thread_budget() if device.type == "cpu" and nbytes > CPU_BLOCK_BYTES else 1
     with block_pool(n_workers) as pool:
         yield pool
 
@@ -338,16 +335,25 @@ def _labels(X, centers, pool):
     def assign(blk):
         Xb = X[blk]
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        out[blk] = _closest(Xb, torch.linalg.vector_norm(Xb, dim=1).square_(), centers, c_sq)
+        out[blk] = _closest(Xb, torch.linalg.vector_norm(Xb, dim=1).square_(), centers, c_sq)[0]
 
     map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
     return out
 
 
 def _closest(X, x_sq, centers, c_sq):
-    """Index of the closest center of each row of a block (see :func:`_nearest`)."""
+    """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, and their error bound.
+
+    Returns
+    -------
+    labels, closest, second, tied
+        As :func:`_nearest`.
+    err : Tensor, shape (b,)
+        The rounding-error bound of each row (:func:`_matmul_error`).
+    """
     dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0, out=_dist_buffer(X, centers))
-    return _nearest(dist, _matmul_error(X, x_sq, c_sq))[0]
+    err = _matmul_error(X, x_sq, c_sq)
+    return (*_nearest(dist, err), err)
 
 
 def _dist_buffer(X, centers):
@@ -415,9 +421,7 @@ def _distance_bounds(X, x_sq, centers, c_sq, margin):
     labels : Tensor of int64, shape (b,)
     upper, lower : Tensor, shape (b,)
     """
-    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0, out=_dist_buffer(X, centers))
-    err = _matmul_error(X, x_sq, c_sq)
-    labels, closest, second, tied = _nearest(dist, err)
+    labels, closest, second, tied, err = _closest(X, x_sq, centers, c_sq)
     if tied.shape[0]:
         # The label of a tied row may be up to err farther than the minimum.
         closest.index_add_(0, tied, err.index_select(0, tied))
@@ -512,7 +516,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         if prunes:
             new, upper[blk], lower[blk] = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
         else:  # the bounds would never be used
-            new = _closest(Xb, x_sq[blk], centers, c_sq)
+            new = _closest(Xb, x_sq[blk], centers, c_sq)[0]
         n_new = (new != labels[blk]).sum()
         labels[blk] = new
         if not with_sums:

@@ -48,6 +48,7 @@ from .._engine import (
     TorchEstimatorMixin,
     TrainResult,
     as_tensor,
+    block_rows,
     make_generator,
     minimize_lbfgs,
     to_numpy,
@@ -92,21 +93,6 @@ _ADAPTIVE_DIVISOR = 5.0
 _MIN_ADAPTIVE_LR = 1e-6
 # sklearn's automatic minibatch: min(_AUTO_BATCH, n_samples).
 _AUTO_BATCH = 200
-# Memory of one block of a forward pass at prediction (rows x widest layer,
-# times the Monte Carlo passes). Cache-sized on CPU, where fresh multi-megabyte
-# temporaries cost page faults (measured: predict_proba of 50k rows through
-# (256, 256) took 83 ms in one block, 53 ms in 4 MB blocks; 100 MC passes over
-# 5000 rows 169 ms against 48 ms); large on GPU, bounding memory.
-_CPU_BLOCK_BYTES = 1 << 22
-_GPU_BLOCK_BYTES = 1 << 27
-
-
-def _block_rows(values_per_row, itemsize, device):
-    """Rows per block of a forward pass holding ``values_per_row`` values a row."""
-    budget = _CPU_BLOCK_BYTES if device.type == "cpu" else _GPU_BLOCK_BYTES
-    return max(1, budget // (itemsize * max(values_per_row, 1)))
-
-
 def _init_layers(layer_units, activation, generator, dtype, device):
     """Glorot-uniform initial weights, as in sklearn's ``_init_coef``.
 
@@ -311,8 +297,8 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
 class _Network(torch.nn.Module):
     """The perceptron's parameters as one flat vector, a module for the engine's loop.
 
-    ``flat`` holds every weight, then every intercept; ``weights`` and
-    ``intercepts`` are views into it, as ``weight_grads`` and
+    ``flat`` holds every weight, then every intercept; ``weight_vector``,
+    ``weights`` and ``intercepts`` are views into it, as ``weight_grads`` and
     ``intercept_grads`` are views into ``flat_grad``, where
     :func:`_backprop` writes. One vector makes the optimizer's update a single
     fused kernel, the L2 term a single dot product and L-BFGS's iterate a
@@ -330,9 +316,10 @@ class _Network(torch.nn.Module):
         self.flat = torch.nn.Parameter(
             torch.cat([W.T.reshape(-1) for W in coefs] + [b.reshape(-1) for b in intercepts])
         )
-        self.flat_grad = torch.zeros_like(self.flat.detach())
-        self.n_weights = sum(W.numel() for W in coefs)
-        self.weights, self.intercepts = self._views(self.flat.detach())
+        flat = self.flat.detach()
+        self.flat_grad = torch.zeros_like(flat)
+        self.weight_vector = flat[: sum(W.numel() for W in coefs)]
+        self.weights, self.intercepts = self._views(flat)
         self.weight_grads, self.intercept_grads = self._views(self.flat_grad)
 
     def _views(self, vector):
@@ -350,7 +337,7 @@ class _Network(torch.nn.Module):
         """:func:`_backprop` into ``flat_grad``, which becomes ``flat.grad``."""
         loss, _, _ = _backprop(
             X, y, self.weights, self.intercepts, self.activation, out_activation,
-            weight_vector=self.flat.detach()[: self.n_weights],
+            weight_vector=self.weight_vector,
             out=(self.weight_grads, self.intercept_grads), **kwargs,
         )
         self.flat.grad = self.flat_grad
@@ -756,7 +743,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
         device = self._predict_device()
         width = max(W.shape[1] for W in self.coefs_)
-        rows = _block_rows(width, X.dtype.itemsize, device)
+        rows = block_rows(width, X.dtype.itemsize, device)
         with torch_threads(), torch.no_grad():
             coefs, intercepts = self._network_tensors(device)
             out_activation = _OUT_ACTIVATIONS[self.out_activation_]

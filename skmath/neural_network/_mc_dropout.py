@@ -29,8 +29,8 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._engine import as_tensor, make_generator, to_numpy, torch_threads
-from ._base import _OUT_ACTIVATIONS, _BaseMLP, _block_rows, _forward
+from .._engine import as_tensor, block_rows, make_generator, to_numpy, torch_threads
+from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
 from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
 
 
@@ -186,9 +186,9 @@ class _BaseMCDropout(_BaseMLP):
         return _fold_standardization(coefs, intercepts, *self._scaler_tensors(coefs[0]))
 
     def _mc_block_rows(self, n_passes, itemsize, device):
-        """Rows per block of ``n_passes`` sampled networks (see :func:`_block_rows`)."""
+        """Rows per block of ``n_passes`` sampled networks (the engine's ``block_rows``)."""
         width = max(W.shape[1] for W in self.coefs_)
-        return _block_rows(n_passes * width, itemsize, device)
+        return block_rows(n_passes * width, itemsize, device)
 
     def _mc_passes(self, X, *, n_passes, random_state):
         """Raw outputs of ``n_passes`` sampled networks, shape (T, n, n_outputs).
