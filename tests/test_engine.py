@@ -175,8 +175,15 @@ def _trajectory(make, steps=5, resume_at=None):
         (lambda g: SGD(g, lr=0.1), lambda g: torch.optim.SGD(g, lr=0.1)),
     ],
 )
-def test_engine_optimizers_follow_torch_optim(ours, theirs):
-    # Same updates as torch.optim's classes, groups, decay and lr changes included.
+@pytest.mark.parametrize("fused", [True, False])
+def test_engine_optimizers_follow_torch_optim(ours, theirs, fused, monkeypatch):
+    # Same updates as torch.optim's classes, groups, decay and lr changes included,
+    # with torch's fused kernels (called directly) and with its multi-tensor ones.
+    from skmath._engine import _optim
+
+    assert _optim._fused_supported(_optim.Adam, torch.float64, torch.device("cpu"))
+    if not fused:
+        monkeypatch.setattr(_optim, "_fused_supported", lambda *args: False)
     mine = _trajectory(ours)
     reference = _trajectory(theirs)
     torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)

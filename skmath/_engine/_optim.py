@@ -1,11 +1,17 @@
 """The optimizers: Adam and SGD for the training loop, L-BFGS-B for full-batch fits.
 
-Adam and SGD: the updates are torch's own (:func:`torch.optim.adam.adam`,
-:func:`torch.optim.sgd.sgd`, fused or multi-tensor kernels). What is not
+Adam and SGD: the updates are torch's own kernels, the fused ones
+(``torch._fused_adam_``, ``torch._fused_sgd_``, called directly) where the
+device and dtype have them, else the multi-tensor ones through
+:func:`torch.optim.adam.adam` and :func:`torch.optim.sgd.sgd`. What is not
 used is the :class:`torch.optim.Optimizer` class around them: constructing
 the first one in a process imports ``torch._dynamo`` (measured: 1.5 s, more
 than a whole small fit), and its per-step bookkeeping costs about as much as
-the fused update itself. The classes below keep the part of its interface the
+the fused update itself. So does the functional wrapper's regrouping of the
+tensors by device and dtype, which the direct call skips: the engine's
+parameters share one device and dtype (measured on CPU, one 80k-entry
+parameter: an Adam step takes 24 us called directly, 35 us through the
+wrapper). The classes below keep the part of its interface the
 loop and the estimators use: ``param_groups`` (a list of dicts whose ``"lr"``
 and ``"weight_decay"`` may be changed between steps), ``zero_grad``, ``step``,
 ``state_dict`` and ``load_state_dict`` (same layout as torch's).
@@ -24,15 +30,6 @@ from torch.optim.adam import adam
 from torch.optim.sgd import sgd
 
 
-def _kernel(fused):
-    """torch's implementation choice: the fused kernel, else the multi-tensor one.
-
-    Only the chosen keyword is passed, so torch versions whose functional
-    update lacks ``fused`` still work.
-    """
-    return {"fused": True} if fused else {"foreach": True}
-
-
 @cache
 def _fused_supported(optimizer_class, dtype, device):
     """Whether torch has a fused kernel of this update for ``dtype`` on ``device``.
@@ -46,7 +43,7 @@ def _fused_supported(optimizer_class, dtype, device):
             [probe], [torch.zeros_like(probe)], [optimizer_class._new_state(probe)],
             {**optimizer_class.defaults, "lr": 0.0}, fused=True,
         )
-    except (RuntimeError, TypeError, ValueError):
+    except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
     return True
 
@@ -64,8 +61,13 @@ class _Optimizer:
             {**self.defaults, **group, "params": list(group["params"])} for group in groups
         ]
         self.state = {}  # parameter -> dict of tensors
+        # The fused kernels take tensors of one device and dtype in a call.
         first = self.param_groups[0]["params"][0]
-        self._fused = _fused_supported(type(self), first.dtype, first.device)
+        self._fused = all(
+            p.dtype == first.dtype and p.device == first.device
+            for group in self.param_groups
+            for p in group["params"]
+        ) and _fused_supported(type(self), first.dtype, first.device)
 
     @torch.no_grad()
     def step(self):
@@ -152,6 +154,25 @@ class Adam(_Optimizer):
     @staticmethod
     def _update(params, grads, states, group, *, fused):
         beta1, beta2 = group["betas"]
+        if fused:
+            steps = [s["step"] for s in states]
+            torch._foreach_add_(steps, 1)
+            torch._fused_adam_(
+                params,
+                grads,
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                [],
+                steps,
+                amsgrad=False,
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+            )
+            return
         adam(
             params,
             grads,
@@ -159,7 +180,7 @@ class Adam(_Optimizer):
             [s["exp_avg_sq"] for s in states],
             [],
             [s["step"] for s in states],
-            **_kernel(fused),
+            foreach=True,
             amsgrad=False,
             beta1=beta1,
             beta2=beta2,
@@ -202,18 +223,35 @@ class SGD(_Optimizer):
     @staticmethod
     def _update(params, grads, states, group, *, fused):
         buffers = [s.get("momentum_buffer") for s in states]
-        sgd(
-            params,
-            grads,
-            buffers,
-            **_kernel(fused),
-            weight_decay=group["weight_decay"],
-            momentum=group["momentum"],
-            lr=group["lr"],
-            dampening=0.0,
-            nesterov=group["nesterov"],
-            maximize=False,
-        )
+        if fused:
+            first_step = group["momentum"] != 0 and buffers[0] is None
+            if first_step:
+                buffers = [torch.empty_like(g) for g in grads]
+            torch._fused_sgd_(
+                params,
+                grads,
+                buffers if group["momentum"] != 0 else [],
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=0.0,
+                nesterov=group["nesterov"],
+                maximize=False,
+                is_first_step=first_step,
+            )
+        else:
+            sgd(
+                params,
+                grads,
+                buffers,
+                foreach=True,
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=0.0,
+                nesterov=group["nesterov"],
+                maximize=False,
+            )
         if group["momentum"] != 0:
             for state, buffer in zip(states, buffers):
                 state["momentum_buffer"] = buffer
