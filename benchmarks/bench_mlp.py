@@ -9,10 +9,11 @@ equivalent weight decay alpha / batch_size), batch 256, shuffled, 10 epochs, on
 Each library first fits a small warm-up problem (one-off initialisation of
 BLAS, oneDNN and the allocator is not counted). The table gives the wall-clock
 time of ``fit``, the CPU time of the process during it, and the wall-clock
-time of ``predict_proba`` on the 50,000 training rows. On a shared machine
-wall-clock times of multi-threaded runs are unreliable (BLAS/OpenMP threads
-wait for descheduled siblings); ``--threads 1`` then gives CPU times that
-measure the work done, nearly independent of the load.
+time of ``predict_proba`` on the 50,000 training rows; then, since a shared
+machine's speed can change between rounds, the ratios within each round. On a
+shared machine wall-clock times of multi-threaded runs are unreliable
+(BLAS/OpenMP threads wait for descheduled siblings); ``--threads 1`` then
+gives CPU times that measure the work done, nearly independent of the load.
 
     python benchmarks/bench_mlp.py [--n-samples 50000] [--epochs 10] [--repeat 3]
                                    [--threads N] [--device cuda]
@@ -144,12 +145,15 @@ def main():
     # Rounds interleave the libraries, so that a machine whose speed drifts
     # (shared VMs do) slows them alike; each keeps its fastest round.
     results = {}
+    rounds = []  # each round's fit times, for ratios within a round
     for _ in range(args.repeat):
+        rounds.append({})
         for name, dtype in runs:
             X, X_test = data[dtype]
             seconds, cpu, accuracy, predict = _time_fit(
                 name, X, y, X_test, y_test, args.epochs, args.device
             )
+            rounds[-1][name, dtype] = seconds
             best = results.get((name, dtype))
             results[name, dtype] = (
                 min(seconds, best[0]) if best else seconds,
@@ -177,6 +181,12 @@ def main():
             f"{name:<10}{dtype:<9}{seconds:>9.2f}{cpu:>9.2f}{accuracy:>10.4f}"
             f"{ours / seconds:>19.2f}{ours_cpu / cpu:>7.2f}{1000 * predict:>20.1f}"
         )
+    # The machine's speed can change between rounds (a shared VM's cores), so
+    # the ratio of two libraries' times from the same round is also shown.
+    print("skmath float32 / this, round by round:")
+    for name, dtype in runs[1:]:
+        ratios = [r["skmath", "float32"] / r[name, dtype] for r in rounds]
+        print(f"  {name:<8}{dtype:<9}" + " ".join(f"{ratio:.2f}" for ratio in ratios))
 
 
 if __name__ == "__main__":
