@@ -154,41 +154,15 @@ class Adam(_Optimizer):
     @staticmethod
     def _update(params, grads, states, group, *, fused):
         beta1, beta2 = group["betas"]
+        steps = [s["step"] for s in states]
+        moments = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+        options = dict(amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"],
+                       weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
         if fused:
-            steps = [s["step"] for s in states]
             torch._foreach_add_(steps, 1)
-            torch._fused_adam_(
-                params,
-                grads,
-                [s["exp_avg"] for s in states],
-                [s["exp_avg_sq"] for s in states],
-                [],
-                steps,
-                amsgrad=False,
-                lr=group["lr"],
-                beta1=beta1,
-                beta2=beta2,
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                maximize=False,
-            )
-            return
-        adam(
-            params,
-            grads,
-            [s["exp_avg"] for s in states],
-            [s["exp_avg_sq"] for s in states],
-            [],
-            [s["step"] for s in states],
-            foreach=True,
-            amsgrad=False,
-            beta1=beta1,
-            beta2=beta2,
-            lr=group["lr"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=False,
-        )
+            torch._fused_adam_(params, grads, *moments, [], steps, **options)
+        else:
+            adam(params, grads, *moments, [], steps, foreach=True, **options)
 
 
 class SGD(_Optimizer):
@@ -223,36 +197,18 @@ class SGD(_Optimizer):
     @staticmethod
     def _update(params, grads, states, group, *, fused):
         buffers = [s.get("momentum_buffer") for s in states]
+        momentum = group["momentum"]
+        options = dict(weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
+                       dampening=0.0, nesterov=group["nesterov"], maximize=False)
         if fused:
-            first_step = group["momentum"] != 0 and buffers[0] is None
+            first_step = momentum != 0 and buffers[0] is None
             if first_step:
                 buffers = [torch.empty_like(g) for g in grads]
-            torch._fused_sgd_(
-                params,
-                grads,
-                buffers if group["momentum"] != 0 else [],
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                lr=group["lr"],
-                dampening=0.0,
-                nesterov=group["nesterov"],
-                maximize=False,
-                is_first_step=first_step,
-            )
+            torch._fused_sgd_(params, grads, buffers if momentum != 0 else [],
+                              is_first_step=first_step, **options)
         else:
-            sgd(
-                params,
-                grads,
-                buffers,
-                foreach=True,
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                lr=group["lr"],
-                dampening=0.0,
-                nesterov=group["nesterov"],
-                maximize=False,
-            )
-        if group["momentum"] != 0:
+            sgd(params, grads, buffers, foreach=True, **options)
+        if momentum != 0:
             for state, buffer in zip(states, buffers):
                 state["momentum_buffer"] = buffer
 
