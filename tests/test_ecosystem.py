@@ -1,11 +1,16 @@
 """skmath estimators inside sklearn's tooling: Pipeline, search, CV, clone, pandas, dask."""
 
+import pickle
+import warnings
+
 import joblib
 import numpy as np
 import pytest
+import torch
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -108,3 +113,49 @@ def test_dask_local_cluster_gridsearch_equals_local():
             local[name].cv_results_["mean_test_score"],
         )
         assert remote[name].best_params_ == local[name].best_params_
+
+
+def _outputs(est, X):
+    """Every prediction an estimator offers on ``X`` (the stochastic ones seeded)."""
+    outputs = {}
+    for method in ("predict", "predict_proba", "decision_function", "transform", "score_samples"):
+        if hasattr(est, method):
+            outputs[method] = getattr(est, method)(X)
+    if isinstance(est, skmath.MCDropoutRegressor):
+        outputs["std"] = est.predict(X, return_std=True)[1]
+        outputs["sample_y"] = est.sample_y(X, n_samples=3, random_state=0)
+    if isinstance(est, skmath.FlowMatchingSampler):
+        outputs["sample"] = est.sample(5, random_state=0)
+    return outputs
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize(
+    "name",
+    ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
+     "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
+     "NTKRegressor"],
+)
+def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
+    # A model whose fit ran with device="cuda" (here: its device recorded as such)
+    # unpickles on a CPU-only machine and predicts there, the same as before.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :4]
+    cls = getattr(skmath, name)
+    params = {"device": "cpu"}
+    if "random_state" in cls().get_params():
+        params["random_state"] = 0
+    if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
+        params["max_iter"] = 20
+    est = cls(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y if name != "FlowMatchingSampler" else None)
+    expected = _outputs(est, X)
+    est.set_params(device="cuda")
+    est._device = torch.device("cuda")  # what a fit on a GPU leaves
+    loaded = pickle.loads(pickle.dumps(est))
+    got = _outputs(loaded, X)
+    assert got.keys() == expected.keys() and {"predict", "transform"} & got.keys()
+    for method, value in expected.items():
+        assert_allclose(got[method], value, rtol=1e-12, err_msg=method)
