@@ -142,9 +142,7 @@ def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)[:, :4]
     cls = getattr(skmath, name)
-    params = {"device": "cpu"}
-    if "random_state" in cls().get_params():
-        params["random_state"] = 0
+    params = {"device": "cpu", **_extra(cls)}
     if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
         params["max_iter"] = 20
     est = cls(**params)
