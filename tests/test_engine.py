@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 import skmath._engine._core
@@ -22,8 +23,10 @@ from skmath._engine import (
     resolve_device,
     scratch,
     seed_from,
+    take_rows,
     thread_budget,
     to_numpy,
+    torch_dtype,
     torch_threads,
 )
 
@@ -227,3 +230,23 @@ def test_minimize_lbfgs_solves_and_holds_numpy_blas_to_one_thread():
     result = minimize_lbfgs(value_and_grad, np.zeros(4), gtol=1e-10)
     np.testing.assert_allclose(result.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-6)
     assert blas_threads and set(blas_threads) == {1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_take_rows_gathers_sparse_rows_like_scipy(dtype):
+    # Rows of a CSR tensor, in any order, with repeats and empty rows, equal
+    # SciPy's row indexing; dense tensors go through index_select.
+    rng = np.random.RandomState(0)
+    A = sp.random(50, 7, density=0.3, format="lil", random_state=rng, dtype=dtype)
+    A[3] = 0
+    A = A.tocsr()
+    X = as_tensor(A, torch.device("cpu"))
+    assert X.layout is torch.sparse_csr and X.dtype == torch_dtype(dtype)
+    rows = np.array([3, 10, 0, 49, 10, 3, 27])
+    gathered = take_rows(X, torch.from_numpy(rows))
+    assert gathered.layout is torch.sparse_csr
+    np.testing.assert_array_equal(gathered.to_dense().numpy(), A[rows].toarray())
+    np.testing.assert_array_equal(
+        take_rows(torch.from_numpy(A.toarray()), torch.from_numpy(rows)).numpy(),
+        A[rows].toarray(),
+    )

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from scipy.special import expit, log_softmax, xlogy
 from sklearn.datasets import load_digits, load_iris, make_friedman1, make_multilabel_classification
@@ -14,7 +15,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from skmath import MLPClassifier, MLPRegressor
+from skmath import MCDropoutRegressor, MLPClassifier, MLPRegressor
 from skmath._engine import make_generator, train
 from skmath.neural_network._base import _backprop
 
@@ -422,6 +423,70 @@ def test_verbose_shows_a_progress_bar(capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifier(max_iter=2, verbose=True, random_state=0, device="cpu").fit(X, y)
     assert "MLPClassifier" in capsys.readouterr().err
+
+
+def _sparse_digits():
+    X, y = load_digits(return_X_y=True)
+    X = X[:400] / 16.0  # about half the entries are zero
+    return X, y[:400]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam"),
+        dict(solver="sgd", early_stopping=True),
+        dict(solver="lbfgs"),
+    ],
+    ids=["adam", "sgd-early-stopping", "lbfgs"],
+)
+def test_sparse_X_fits_the_same_network_as_dense(params):
+    # As sklearn's MLP, sparse X is accepted (any format); it stays sparse in
+    # the loop (sparse minibatch rows, sparse-dense first layer) and gives the
+    # dense fit's weights and probabilities up to rounding.
+    X, y = _sparse_digits()
+    kwargs = dict(hidden_layer_sizes=(20,), max_iter=15, random_state=0, device="cpu", **params)
+    dense = MLPClassifier(**kwargs).fit(X, y)
+    sparse = MLPClassifier(**kwargs).fit(sp.csr_matrix(X), y)
+    for W_dense, W_sparse in zip(dense.coefs_ + dense.intercepts_,
+                                 sparse.coefs_ + sparse.intercepts_):
+        np.testing.assert_allclose(W_sparse, W_dense, rtol=1e-9, atol=1e-12)
+    assert sparse.n_iter_ == dense.n_iter_
+    np.testing.assert_allclose(sparse.loss_curve_ if params["solver"] != "lbfgs" else sparse.loss_,
+                               dense.loss_curve_ if params["solver"] != "lbfgs" else dense.loss_,
+                               rtol=1e-9)
+    for fmt in ("csr", "csc", "coo"):
+        np.testing.assert_allclose(
+            sparse.predict_proba(sp.csr_matrix(X).asformat(fmt)), dense.predict_proba(X),
+            rtol=1e-9, atol=1e-14,
+        )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sparse_X_in_regressor_partial_fit_and_float32():
+    X, _ = _sparse_digits()
+    target = X @ np.linspace(-1, 1, X.shape[1])
+    S = sp.csr_matrix(X.astype(np.float32))
+    dense = MLPRegressor(max_iter=5, random_state=0, device="cpu")
+    sparse = MLPRegressor(max_iter=5, random_state=0, device="cpu")
+    for _ in range(3):
+        dense.partial_fit(X.astype(np.float32), target)
+        sparse.partial_fit(S, target)
+    assert sparse.coefs_[0].dtype == np.float32
+    prediction = sparse.predict(S)
+    assert prediction.dtype == np.float32
+    np.testing.assert_allclose(prediction, dense.predict(X.astype(np.float32)), rtol=1e-5,
+                               atol=1e-5)
+    # The input matrix is not modified.
+    np.testing.assert_array_equal(S.toarray(), X.astype(np.float32))
+
+
+def test_mc_dropout_refuses_sparse_X_clearly():
+    # Its inputs are standardised (centred), which a sparse matrix cannot keep.
+    X, y = _sparse_digits()
+    with pytest.raises(TypeError, match="dense data is required"):
+        MCDropoutRegressor(device="cpu").fit(sp.csr_matrix(X), y.astype(float))
 
 
 def test_sample_weight_zero_equals_dropping_rows():

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ._core import take_rows
+
 
 @dataclass
 class TrainResult:
@@ -87,7 +89,8 @@ def train(
         requires grad, the loop calls ``backward`` on it; otherwise
         ``batch_loss`` must have set the gradients (``p.grad``) itself.
     data : tuple of Tensor
-        Training tensors on the training device, sharing their first dimension.
+        Training tensors on the training device, sharing their first dimension
+        (dense, or sparse CSR: minibatches are gathered by :func:`take_rows`).
     optimizer : Adam, SGD (see :mod:`skmath._engine._optim`) or a torch.optim.Optimizer
     max_iter : int
         Maximum number of epochs.
@@ -138,9 +141,7 @@ def train(
         for idx in minibatches(
             n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
         ):
-            # index_select is a plain row gather: several times cheaper per
-            # batch than advanced indexing ``t[idx]`` on CPU.
-            batch = tuple(t.index_select(0, idx) for t in data)
+            batch = tuple(take_rows(t, idx) for t in data)
             loss = batch_loss(*batch)
             if loss.requires_grad:
                 loss.backward()

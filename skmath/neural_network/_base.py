@@ -51,6 +51,7 @@ from .._engine import (
     block_rows,
     make_generator,
     minimize_lbfgs,
+    take_rows,
     to_numpy,
     torch_dtype,
     torch_threads,
@@ -411,6 +412,9 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
     ``_prepare_fit`` / ``_finish_fit`` (MC dropout standardises there).
     """
 
+    # Sparse formats ``validate_data`` converts X to (``False``: dense only).
+    _accept_sparse = False
+
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
@@ -599,8 +603,8 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         if train_idx is not None:
             tr = as_tensor(train_idx, Xt.device)
             va = as_tensor(val_idx, Xt.device)
-            val_data = tuple(t.index_select(0, va) for t in data)
-            data = tuple(t.index_select(0, tr) for t in data)
+            val_data = tuple(take_rows(t, va) for t in data)
+            data = tuple(take_rows(t, tr) for t in data)
 
             def validation_score():
                 z = network(val_data[0])
@@ -736,7 +740,10 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
 
     def _validate_predict_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self, X, reset=False, accept_sparse=self._accept_sparse,
+            dtype=[np.float64, np.float32],
+        )
         return X.astype(self.coefs_[0].dtype, copy=False)
 
     def _raw_output(self, X):
@@ -766,5 +773,5 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = bool(self._accept_sparse)
         return tags

@@ -120,7 +120,9 @@ _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's 
 
     A diverging fit (NaN or infinite loss) raises ``FloatingPointError``
     instead of leaving NaN weights, and leaves the estimator as it was.
-    Unlike scikit-learn's, sparse ``X`` is not accepted."""
+    Sparse ``X`` (any SciPy format, converted to CSR) stays sparse on the
+    device: minibatches are gathered as sparse rows and the first layer's
+    products are sparse-dense, as scikit-learn's ``safe_sparse_dot``."""
 
 
 def _check_solver(est):
@@ -185,6 +187,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     True
     """
 
+    _accept_sparse = "csr"
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -240,7 +244,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
-            self, X, y, multi_output=True, dtype=[np.float64, np.float32], reset=reset
+            self,
+            X,
+            y,
+            accept_sparse=self._accept_sparse,
+            multi_output=True,
+            dtype=[np.float64, np.float32],
+            reset=reset,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -439,6 +449,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     True
     """
 
+    _accept_sparse = "csr"
+
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
@@ -504,6 +516,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self,
             X,
             y,
+            accept_sparse=self._accept_sparse,
             multi_output=True,
             y_numeric=True,
             dtype=[np.float64, np.float32],
