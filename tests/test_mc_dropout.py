@@ -135,6 +135,35 @@ def test_sample_y_matches_the_predictive_moments():
     np.testing.assert_array_equal(draws, reg.sample_y(points, n_samples=4000, random_state=0))
 
 
+def test_return_cov_is_the_joint_covariance_of_the_draws():
+    # As GaussianProcessRegressor.predict(return_cov=True): diag = std^2 exactly,
+    # and the whole matrix is the covariance of sample_y's joint draws (one
+    # sampled network per draw, so rows far out on the same side, where the
+    # networks disagree most, are strongly correlated).
+    X, y = _sine()
+    reg = _fast(n_mc_samples=4000).fit(X, y)
+    points = np.array([[-1.0], [4.0], [4.5], [-4.0]])
+    mean, std = reg.predict(points, return_std=True)
+    mean_c, cov = reg.predict(points, return_cov=True)
+    np.testing.assert_array_equal(mean_c, mean)
+    assert cov.shape == (4, 4)
+    np.testing.assert_allclose(np.diag(cov), std**2, rtol=1e-10)
+    np.testing.assert_allclose(cov, cov.T, rtol=1e-12)
+    assert np.linalg.eigvalsh(cov).min() > 0
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    draws = reg.sample_y(points, n_samples=4000, random_state=1)
+    assert np.abs(np.cov(draws) - cov).max() < 0.15 * scale.max()
+    assert np.all(np.abs(np.cov(draws) - cov) / scale < 0.15)
+    assert cov[1, 2] / scale[1, 2] > 0.8
+    with pytest.raises(RuntimeError, match="At most one"):
+        reg.predict(points, return_std=True, return_cov=True)
+    two = MCDropoutRegressor(random_state=0, device="cpu").fit(X, np.column_stack([y, -y]))
+    _, std2 = two.predict(points, return_std=True)
+    _, cov2 = two.predict(points, return_cov=True)
+    assert cov2.shape == (4, 4, 2)
+    np.testing.assert_allclose(np.diagonal(cov2, axis1=0, axis2=1).T, std2**2, rtol=1e-10)
+
+
 def test_multioutput_regression_shapes():
     # Two targets: predictions, std and draws gain an output axis; one noise per output.
     X, y = _sine()

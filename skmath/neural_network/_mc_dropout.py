@@ -455,16 +455,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         """
         return self._fit(X, y, incremental=False)
 
-    def _predictive_moments(self, X):
-        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
-        mean = z.mean(0)
-        var = z.var(0, correction=0) + torch.as_tensor(
-            np.square(np.atleast_1d(self.noise_std_)), dtype=z.dtype, device=z.device
+    def _noise_variance_tensor(self, like):
+        return torch.as_tensor(
+            np.square(np.atleast_1d(self.noise_std_)), dtype=like.dtype, device=like.device
         )
-        return to_numpy(mean), to_numpy(var.sqrt())
 
-    def predict(self, X, return_std=False):
-        """Predictive mean (and standard deviation) from ``n_mc_samples`` passes.
+    def predict(self, X, return_std=False, return_cov=False):
+        """Predictive mean (and spread) from ``n_mc_samples`` passes.
 
         Parameters
         ----------
@@ -473,6 +470,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         return_std : bool, default=False
             Also return the predictive standard deviation (passes' spread
             and observation noise together).
+        return_cov : bool, default=False
+            Also return the joint predictive covariance of the rows of ``X``:
+            the covariance of the sampled networks' predictions (each pass
+            uses one dropout mask for every row, so rows are correlated)
+            plus the noise variance on the diagonal, as
+            :meth:`GaussianProcessRegressor.predict`. At most one of
+            ``return_std`` and ``return_cov`` may be requested.
 
         Returns
         -------
@@ -480,12 +484,31 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             Mean of the sampled networks' predictions.
         y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictive standard deviation; only with ``return_std=True``.
+        y_cov : ndarray of shape (n_samples, n_samples) or \
+(n_samples, n_samples, n_outputs)
+            Predictive covariance; only with ``return_cov=True``.
         """
+        if return_std and return_cov:
+            raise RuntimeError(
+                "At most one of return_std or return_cov can be requested."
+            )
         X = self._validate_predict_X(X)
-        mean, std = self._predictive_moments(X)
-        if mean.shape[1] == 1:
-            mean, std = mean.ravel(), std.ravel()
-        return (mean, std) if return_std else mean
+        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
+        mean = z.mean(0)
+        if return_cov:
+            centred = z - mean
+            spread = torch.einsum("tik,tjk->ijk", centred, centred) / z.shape[0]
+            spread.diagonal(dim1=0, dim2=1).add_(self._noise_variance_tensor(z)[:, None])
+            extra = to_numpy(spread)
+        elif return_std:
+            extra = to_numpy((z.var(0, correction=0) + self._noise_variance_tensor(z)).sqrt())
+        mean = to_numpy(mean)
+        single = mean.shape[1] == 1
+        if single:
+            mean = mean.ravel()
+        if not (return_std or return_cov):
+            return mean
+        return mean, extra[..., 0] if single else extra
 
     def sample_y(self, X, n_samples=1, random_state=0):
         """Draw targets from the predictive distribution.
