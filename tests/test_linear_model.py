@@ -96,6 +96,45 @@ def test_linear_positive_matches_sklearn():
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("tol, noise", [(1e-6, 1e-8), (1e-3, 1e-4)])
+def test_linear_tol_cuts_small_singular_values_like_sklearn(tol, noise):
+    # tol is sklearn 1.9's lstsq ``cond``: near-collinear X gives the truncated
+    # minimum-norm solution (rank_ below n_features), not a huge exact one.
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 5)
+    X[:, 4] = X[:, 0] + noise * rng.randn(100)
+    X[:, 3] *= 100 * tol
+    y = rng.randn(100)
+    w = rng.uniform(0.1, 2, size=100)
+    ours = LinearRegression(tol=tol, device="cpu").fit(X, y, sample_weight=w)
+    ref = sk.LinearRegression(tol=tol).fit(X, y, sample_weight=w)
+    assert ours.rank_ == ref.rank_ < 5
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6)
+    assert ours.get_params()["n_jobs"] is None
+    assert {"tol", "n_jobs"} <= set(ours.get_params())
+
+
+def test_linear_rejects_negative_sample_weight():
+    # Like sklearn: a clear ValueError, not a LinAlgError from the solver.
+    X, y = make_regression(30, 3, random_state=0)
+    with pytest.raises(ValueError, match="Negative values"):
+        LinearRegression(device="cpu").fit(X, y, sample_weight=-np.ones(30))
+
+
+def test_linear_no_intercept_is_scalar_zero_and_string_targets():
+    # fit_intercept=False: intercept_ is 0.0 for any number of targets, as in
+    # sklearn; numeric-string y is cast to X's dtype.
+    X, y = make_regression(40, 3, n_targets=2, random_state=0)
+    for Y in (y, y[:, :1]):
+        ours = LinearRegression(fit_intercept=False, device="cpu").fit(X, Y)
+        ref = sk.LinearRegression(fit_intercept=False).fit(X, Y)
+        assert ours.intercept_ == ref.intercept_ == 0.0 and np.ndim(ours.intercept_) == 0
+        assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-8, atol=1e-8)
+    ours = LinearRegression(device="cpu").fit(X, y[:, 0].astype(str))
+    assert_allclose(ours.coef_, sk.LinearRegression().fit(X, y[:, 0]).coef_, rtol=1e-8)
+
+
 # -------------------------------------------------------------- LogisticRegression
 
 
@@ -167,6 +206,43 @@ def test_logistic_convergence_warning_and_n_iter():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = LogisticRegression(max_iter=1000, device="cpu").fit(X, y)
     assert 1 <= clf.n_iter_[0] < 1000
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # sklearn's log(0)
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris])
+def test_logistic_float32_preserved(loader):
+    # float32 in -> float32 coef_, intercept_, decision_function and
+    # probabilities, like sklearn; the fit (in float64) matches sklearn's float64 one.
+    X, y = _scaled(loader)
+    X32 = X.astype(np.float32)
+    kw = dict(tol=1e-8, max_iter=2000)
+    clf = LogisticRegression(device="cpu", **kw).fit(X32, y)
+    ref = sk.LogisticRegression(**kw).fit(X32, y)
+    for name in ["coef_", "intercept_"]:
+        assert getattr(clf, name).dtype == getattr(ref, name).dtype == np.float32
+    for method in ["decision_function", "predict_proba", "predict_log_proba"]:
+        assert getattr(clf, method)(X32).dtype == getattr(ref, method)(X32).dtype
+    assert clf.predict_proba(X32).dtype == np.float32
+    ref64 = sk.LogisticRegression(**kw).fit(X, y)
+    assert np.abs(clf.predict_proba(X) - ref64.predict_proba(X)).max() < 1e-4
+    # warm_start from float32 coefficients works.
+    clf.set_params(warm_start=True).fit(X32, y)
+    assert clf.coef_.dtype == np.float32
+
+
+def test_logistic_n_iter_counts_like_sklearn():
+    # max_iter=0 and a warm start at the optimum run no iteration: n_iter_ is
+    # 0, as in sklearn (not rounded up to 1).
+    X, y = _scaled(load_iris)
+    with pytest.warns(ConvergenceWarning, match="after 0 iteration"):
+        clf = LogisticRegression(max_iter=0, device="cpu").fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        ref = sk.LogisticRegression(max_iter=0).fit(X, y)
+    assert clf.n_iter_.tolist() == ref.n_iter_.tolist() == [0]
+    kw = dict(warm_start=True, tol=1e-3)
+    clf = LogisticRegression(device="cpu", **kw).fit(X, y)
+    ref = sk.LogisticRegression(**kw).fit(X, y)
+    assert clf.fit(X, y).n_iter_.tolist() == ref.fit(X, y).n_iter_.tolist() == [0]
 
 
 def test_logistic_rejects_l1_ratio():

@@ -1,9 +1,12 @@
 """Ordinary least squares in torch: sklearn's minimum-norm solution, faster."""
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 from scipy.optimize import nnls
 from sklearn.base import MultiOutputMixin, RegressorMixin, BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads
@@ -72,15 +75,17 @@ def _centered_gram(X, y, sample_weight, fit_intercept):
     return G, b, X_offset, y_offset
 
 
-def _min_norm_lstsq(X, y, sample_weight, fit_intercept):
-    """Minimum-norm weighted least-squares solution.
+def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
+    """Minimum-norm weighted least-squares solution, singular values below ``cond`` cut.
 
     The centred Gram matrix ``G`` is diagonalised (cheap: d x d). When it is
-    well conditioned the normal equations are solved from that decomposition
-    (error ~ cond(G) * eps, well under 1e-6 relative); otherwise the thin SVD of
-    the centred, weighted ``X`` gives the minimum-norm solution with LAPACK
-    ``gelsd``'s cutoff ``s_i > eps * max(n, d) * s_max``, exactly what scipy's
-    ``lstsq`` (and so sklearn) returns for rank-deficient ``X``.
+    well conditioned and no singular value is near the cutoff, the normal
+    equations are solved from that decomposition (error ~ cond(G) * eps, well
+    under 1e-6 relative); otherwise the thin SVD of the centred, weighted
+    ``X`` gives the minimum-norm solution with LAPACK ``gelsd``'s cutoff
+    (singular values ``s_i <= cond * s_max`` are treated as zero), exactly
+    what scipy's ``lstsq(X, y, cond=cond)`` (and so sklearn, ``cond=tol``)
+    returns for rank-deficient or ill-conditioned ``X``.
 
     Returns
     -------
@@ -91,11 +96,13 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept):
     """
     n, d = X.shape
     eps = torch.finfo(X.dtype).eps
-    cutoff = eps * max(n, d)
+    cutoff = cond
     G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
     eigvals, eigvecs = torch.linalg.eigh(G)
     top = eigvals[-1].clamp_min(0)
-    if n >= d and eigvals[0] > top * eps**0.5 * 0.1:
+    # eigvals are squared singular values; keep a factor 4 (2 in s) away from
+    # the cutoff so that rounding in G never decides what the SVD would cut.
+    if n >= d and eigvals[0] > top * max(eps**0.5 * 0.1, 4 * cutoff**2):
         coef = eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
     else:
@@ -131,6 +138,15 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         means; the intercept is not penalised since nothing is).
     copy_X : bool, default=True
         Kept for compatibility with scikit-learn; skmath never modifies ``X``.
+    tol : float, default=1e-6
+        Relative cutoff on the singular values of the (centred, weighted)
+        ``X``, as sklearn's ``cond`` of :func:`scipy.linalg.lstsq`: singular
+        values ``s_i <= tol * s_max`` are treated as zero (they do not count
+        in ``rank_`` and the minimum-norm solution ignores their directions).
+        Not used when ``positive=True``.
+    n_jobs : int, default=None
+        Kept for compatibility with scikit-learn; not used (the work runs in
+        torch's threads).
     positive : bool, default=False
         Constrain the coefficients to be non-negative (non-negative least
         squares, solved on the host with :func:`scipy.optimize.nnls`).
@@ -145,7 +161,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     intercept_ : float or ndarray of shape (n_targets,)
         Independent term; 0.0 when ``fit_intercept=False``.
     rank_ : int
-        Rank of the (centred, weighted) ``X``.
+        Rank of the (centred, weighted) ``X``: the number of singular values
+        above ``tol`` times the largest.
     singular_ : ndarray of shape (min(n_samples, n_features),)
         Singular values of the (centred, weighted) ``X``.
     n_features_in_ : int
@@ -162,9 +179,9 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     The solver forms the centred Gram matrix ``X^T W X - sw mu mu^T`` in one
     pass over the data (no centred copy of ``X``) and diagonalises it (one
     ``d x d`` eigendecomposition). When its condition number
-    is below about ``0.1 / sqrt(eps)`` the normal equations are solved from it;
-    otherwise the thin SVD of ``X`` gives the minimum-norm solution, with
-    LAPACK ``gelsd``'s rank cutoff.
+    is below about ``0.1 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
+    equations are solved from it; otherwise the thin SVD of ``X`` gives the
+    minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
 
     Examples
     --------
@@ -184,13 +201,26 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     _parameter_constraints = {
         "fit_intercept": ["boolean"],
         "copy_X": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [None, Integral],
         "positive": ["boolean"],
         "device": [str],
     }
 
-    def __init__(self, *, fit_intercept=True, copy_X=True, positive=False, device="auto"):
+    def __init__(
+        self,
+        *,
+        fit_intercept=True,
+        copy_X=True,
+        tol=1e-6,
+        n_jobs=None,
+        positive=False,
+        device="auto",
+    ):
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
+        self.tol = tol
+        self.n_jobs = n_jobs
         self.positive = positive
         self.device = device
 
@@ -205,7 +235,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Individual weights for each sample.
+            Individual non-negative weights for each sample.
 
         Returns
         -------
@@ -215,15 +245,18 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
         )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
         device = self._resolve_device()
-        y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        # Cast to X's dtype as sklearn does (y may hold numeric strings).
+        y_2d = np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=X.dtype)
         with torch_threads():
             Xt = as_tensor(X, device)
-            yt = as_tensor(y_2d, device, dtype=X.dtype)
+            yt = as_tensor(y_2d, device)
             wt = as_tensor(sample_weight, device)
             coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
-                Xt, yt, wt, self.fit_intercept
+                Xt, yt, wt, self.fit_intercept, self.tol
             )
             if self.positive:
                 Xs, ys, _, _ = _weighted_center(Xt, yt, wt, self.fit_intercept)
@@ -233,9 +266,9 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         intercept = to_numpy(intercept)
         if y.ndim == 1:
             coef = coef[0]
-            intercept = intercept[0] if self.fit_intercept else 0.0
-        elif not self.fit_intercept:
-            intercept = np.zeros(y.shape[1], dtype=X.dtype)
+            intercept = intercept[0]
+        if not self.fit_intercept:
+            intercept = 0.0  # as sklearn, whatever the number of targets
         self.coef_ = coef
         self.intercept_ = intercept
         self.rank_ = rank

@@ -115,7 +115,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     Drop-in for :class:`sklearn.linear_model.LogisticRegression` with its
     current (1.8+) API: ``C`` (``np.inf`` for no penalty), ``l1_ratio`` (only
     ``0.0``, the L2 penalty, is supported), the same objective, fitted
-    attributes, stopping rule and :class:`~sklearn.exceptions.ConvergenceWarning`.
+    attributes, stopping rule and :class:`~sklearn.exceptions.ConvergenceWarning`;
+    float32 input gives float32 coefficients and predictions (the objective is
+    still computed in float64).
 
     Parameters
     ----------
@@ -150,7 +152,8 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : ndarray of shape (1,)
-        Number of L-BFGS iterations run.
+        Number of L-BFGS iterations run (at most ``max_iter``; 0 when a warm
+        start is already optimal).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -248,7 +251,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "skmath's LogisticRegression does not support; use l1_ratio=0.0 "
                 "(L2 penalty) or sklearn's LogisticRegression(solver='saga')."
             )
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -274,14 +277,15 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.warm_start and getattr(self, "coef_", None) is not None and (
             self.coef_.shape == (k, d)
         ):
-            coef0 = np.hstack([self.coef_, self.intercept_[:, None]])
+            coef0 = np.hstack([self.coef_, self.intercept_[:, None]]).astype(np.float64)
         else:
             coef0 = np.zeros((k, d + 1))
         if not self.fit_intercept:
             coef0 = coef0[:, :d]
 
         with torch_threads():
-            Xt = as_tensor(X, device)
+            # The objective is computed in float64 whatever X's dtype.
+            Xt = as_tensor(X, device, dtype=np.float64)
             if multinomial:
                 Y = torch.nn.functional.one_hot(
                     as_tensor(y_index, device).long(), n_classes
@@ -300,7 +304,8 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 fun, as_tensor(coef0, device), max_iter=self.max_iter, tol=self.tol
             )
         coef = to_numpy(coef)
-        n_iter = int(result.nit)
+        # As sklearn: scipy may count one iteration more than max_iter allows.
+        n_iter = min(int(result.nit), self.max_iter)
         if result.status != 0:
             warnings.warn(
                 f"lbfgs failed to converge after {n_iter} iteration(s) "
@@ -312,9 +317,12 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(f"[LogisticRegression] lbfgs: {n_iter} iterations, {result.message}")
         self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(coef[:, :d])
-        self.intercept_ = coef[:, d].copy() if self.fit_intercept else np.zeros(k)
-        self.n_iter_ = np.array([max(n_iter, 1)], dtype=np.int32)
+        # float32 input gives float32 coefficients, as in sklearn.
+        self.coef_ = np.ascontiguousarray(coef[:, :d], dtype=X.dtype)
+        self.intercept_ = (
+            coef[:, d].astype(X.dtype) if self.fit_intercept else np.zeros(k, dtype=X.dtype)
+        )
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
     def decision_function(self, X):
@@ -332,7 +340,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``classes_[1]``).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
