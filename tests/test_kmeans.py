@@ -113,6 +113,20 @@ def test_transform_score_and_fit_methods_agree():
     assert_array_equal(km.get_feature_names_out(), [f"kmeans{i}" for i in range(6)])
 
 
+@pytest.mark.parametrize("fit_dtype, new_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_transform_of_mixed_dtypes_is_float64_like_sklearn(fit_dtype, new_dtype):
+    # A float64 model (or float64 data) gives float64 distances, as sklearn's
+    # euclidean_distances: float32 data must not round float64 centers' distances.
+    X = _blobs(seed=7)
+    init = _init_rows(X, 6, 0)
+    ours = KMeans(6, init=init, n_init=1, device="cpu").fit(X.astype(fit_dtype))
+    ref = sk.KMeans(6, init=init, n_init=1).fit(X.astype(fit_dtype))
+    Xn = X.astype(new_dtype)
+    assert ours.transform(Xn).dtype == ref.transform(Xn).dtype == np.float64
+    expected = euclidean_distances(Xn.astype(np.float64), ours.cluster_centers_.astype(np.float64))
+    assert_allclose(ours.transform(Xn), expected, rtol=1e-12)
+
+
 # ---------------------------------------------------------------- quality
 
 

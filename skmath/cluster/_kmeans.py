@@ -708,12 +708,13 @@ def _euclidean_distances(X, centers, pool):
     The product form ``||x||^2 - 2 x.c + ||c||^2`` is evaluated around the
     mean of the centers; where it is too close to its rounding error to give
     the distance to about 1e-9 relative (a sample on or next to a center), the
-    entry is recomputed from the difference ``x - c``. float32 input gets a
-    float32 result.
+    entry is recomputed from the difference ``x - c``. The result is float32
+    only when both ``X`` and ``centers`` are (as sklearn's
+    ``euclidean_distances``).
     """
     n, d = X.shape
     k = centers.shape[0]
-    out = empty((n, k), dtype=X.dtype, device=X.device)
+    out = empty((n, k), dtype=torch.promote_types(X.dtype, centers.dtype), device=X.device)
     C = centers.to(torch.float64)
     origin = C.mean(dim=0)
     C = C - origin
