@@ -509,3 +509,21 @@ def test_cuda_matches_cpu():
         K_cpu = NTKKernel(**{"depth": 3, "activation": activation}, device="cpu")(X)
         K_gpu = NTKKernel(**{"depth": 3, "activation": activation}, device="cuda")(X)
         np.testing.assert_allclose(K_gpu, K_cpu, rtol=1e-10)
+
+
+def test_alpha_array_like_and_invalid_arrays():
+    # alpha is documented as "float or array-like of shape (n_samples,)": a
+    # list gives the fit of the same ndarray. Arrays of the wrong shape say
+    # which shape they have, and NaN or infinite entries (rejected as
+    # scalars by the parameter validation) are rejected in arrays too.
+    X, y = _data(n=20)
+    alpha = list(np.linspace(0.01, 0.1, 20))
+    a = NTKRegressor(alpha=alpha, device="cpu").fit(X, y).predict(X, return_std=True)
+    b = NTKRegressor(alpha=np.array(alpha), device="cpu").fit(X, y).predict(X, return_std=True)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for bad in (np.full((20, 1), 0.1), np.full((1, 20), 0.1)):
+        with pytest.raises(ValueError, match=r"shape \(n_samples,\), got an array of shape"):
+            NTKRegressor(alpha=bad, device="cpu").fit(X, y)
+    for bad in (np.full(20, np.nan), np.full(20, np.inf), np.full(20, -1.0)):
+        with pytest.raises(ValueError, match="alpha must be non-negative and finite"):
+            NTKRegressor(alpha=bad, device="cpu").fit(X, y)

@@ -75,11 +75,13 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
     the NTK and the NNGP kernel. With ``kernel="nngp"`` it is the posterior of
     the Gaussian process with the NNGP kernel (an infinitely wide Bayesian
     network), i.e. ``GaussianProcessRegressor(kernel=NTKKernel(kernel="nngp"),
-    optimizer=None)``.
+    alpha=alpha, normalize_y=normalize_y, optimizer=None)`` (whose defaults
+    for ``alpha`` and ``normalize_y`` differ from these).
 
     The numbers are those of neural-tangents'
     ``predict.gradient_descent_mse_ensemble(kernel_fn, x, y, diag_reg=r)`` at
-    ``t=None`` (infinite time) when ``alpha = r * trace(K_train) / n_train``.
+    ``t=None`` (infinite time) when ``alpha = r * trace(K_train) / n_train``
+    and ``normalize_y=False`` (neural-tangents does not normalise targets).
 
     Parameters
     ----------
@@ -180,7 +182,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
 
     _parameter_constraints = {
         **ARCHITECTURE_CONSTRAINTS,
-        "alpha": [Interval(Real, 0, None, closed="left"), np.ndarray],
+        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "normalize_y": ["boolean"],
     }
 
@@ -228,11 +230,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] not in (1, X.shape[0])):
             raise ValueError(
-                "alpha must be a scalar or an array with same number of entries as "
-                f"y. ({alpha.shape[0] if alpha.ndim else alpha.shape} != {X.shape[0]})"
+                "alpha must be a scalar or an array of shape (n_samples,), got an "
+                f"array of shape {alpha.shape} for n_samples={X.shape[0]}."
             )
-        if np.any(alpha < 0):
-            raise ValueError("alpha must be non-negative.")
+        if not np.all(np.isfinite(alpha) & (alpha >= 0)):
+            raise ValueError("alpha must be non-negative and finite.")
         if self.normalize_y:
             self._y_train_mean = np.mean(y, axis=0)
             self._y_train_std = _handle_zeros_in_scale(np.std(y, axis=0), copy=False)
