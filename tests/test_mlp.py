@@ -482,6 +482,21 @@ def test_sparse_X_in_regressor_partial_fit_and_float32():
     np.testing.assert_array_equal(S.toarray(), X.astype(np.float32))
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_partial_fit_may_mix_sparse_and_dense_X(solver):
+    # The first layer is stored differently for sparse X (a faster layout);
+    # the optimizer state carried between partial_fit calls follows it, so
+    # alternating sparse and dense batches gives the all-dense fit.
+    X, y = _sparse_digits()
+    kwargs = dict(solver=solver, hidden_layer_sizes=(16,), random_state=0, device="cpu")
+    dense, mixed = MLPClassifier(**kwargs), MLPClassifier(**kwargs)
+    for step in range(4):
+        dense.partial_fit(X, y, classes=np.unique(y))
+        mixed.partial_fit(sp.csr_matrix(X) if step % 2 else X, y, classes=np.unique(y))
+    for W_dense, W_mixed in zip(dense.coefs_, mixed.coefs_):
+        np.testing.assert_allclose(W_mixed, W_dense, rtol=1e-9, atol=1e-12)
+
+
 def test_mc_dropout_refuses_sparse_X_clearly():
     # Its inputs are standardised (centred), which a sparse matrix cannot keep.
     X, y = _sparse_digits()
