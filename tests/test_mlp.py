@@ -236,8 +236,14 @@ def test_dtype_follows_input_like_sklearn(dtype):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0, device="cpu")
         est.fit(X.astype(dtype), y)
+        ref = SkMLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+        ref.fit(X.astype(dtype), y)
     assert all(W.dtype == dtype for W in est.coefs_ + est.intercepts_)
-    assert est.predict_proba(X).dtype == dtype
+    # Predictions take the wider dtype of X and the model, as sklearn's.
+    for X_dtype in (np.float32, np.float64):
+        ours = est.predict_proba(X.astype(X_dtype))
+        assert ours.dtype == ref.predict_proba(X.astype(X_dtype)).dtype
+        assert ours.dtype == np.result_type(dtype, X_dtype)
 
 
 def test_partial_fit_needs_classes_and_keeps_optimizer_state_through_pickle():

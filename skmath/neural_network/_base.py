@@ -783,8 +783,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
 
     # -- prediction --------------------------------------------------------
 
-    def _network_tensors(self, device, sparse_input=False):
-        dtype = self.coefs_[0].dtype
+    def _network_tensors(self, device, dtype, sparse_input=False):
         # Transposed views of (fan_out, fan_in) copies: the fast layout, except
         # for a sparse X's first layer (see _Network).
         coefs = [
@@ -801,7 +800,9 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             self, X, reset=False, accept_sparse=self._accept_sparse,
             dtype=[np.float64, np.float32],
         )
-        return X.astype(self.coefs_[0].dtype, copy=False)
+        # As sklearn: the product of X and the weights has the wider dtype of
+        # the two (float64 X on a float32 model gives float64 predictions).
+        return X.astype(np.result_type(X.dtype, self.coefs_[0].dtype), copy=False)
 
     def _raw_output(self, X):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
@@ -809,7 +810,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         width = max(W.shape[1] for W in self.coefs_)
         rows = block_rows(width, X.dtype.itemsize, device)
         with torch_threads(), torch.no_grad():
-            coefs, intercepts = self._network_tensors(device, sparse_input=sp.issparse(X))
+            coefs, intercepts = self._network_tensors(device, X.dtype, sparse_input=sp.issparse(X))
             out_activation = _OUT_ACTIVATIONS[self.out_activation_]
             out = [
                 to_numpy(

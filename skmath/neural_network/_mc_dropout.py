@@ -199,7 +199,7 @@ class _BaseMCDropout(_BaseMLP):
         device = self._predict_device()
         rows = self._mc_block_rows(n_passes, X.dtype.itemsize, device)
         with torch_threads(), torch.no_grad():
-            coefs, intercepts = self._network_tensors(device)
+            coefs, intercepts = self._network_tensors(device, X.dtype)
             generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
             masks = _dropout_masks(
