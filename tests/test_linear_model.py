@@ -1,3 +1,4 @@
+import inspect
 import pickle
 import warnings
 
@@ -15,8 +16,11 @@ from sklearn.datasets import (
     make_classification,
     make_regression,
 )
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skmath import LinearRegression, LogisticRegression
 
@@ -259,6 +263,179 @@ def test_logistic_warm_start_continues():
     first = clf.fit(X, y).n_iter_[0]
     second = clf.fit(X, y).n_iter_[0]
     assert second < first
+
+
+def test_logistic_signature_is_sklearns():
+    # Every sklearn parameter, in sklearn's order, with sklearn's default and
+    # kind (only ``penalty`` positional), plus ``device``; all validated.
+    ours = inspect.signature(LogisticRegression).parameters
+    ref = inspect.signature(sk.LogisticRegression).parameters
+    assert list(ours) == [*ref, "device"]
+    for name, param in ref.items():
+        assert ours[name].default == param.default, name
+        assert ours[name].kind == param.kind, name
+    assert set(LogisticRegression._parameter_constraints) == {
+        *sk.LogisticRegression._parameter_constraints,
+        "device",
+    }
+
+
+def test_logistic_clone_and_get_params_round_trip():
+    # Non-default values of the sklearn parameters survive get_params/clone.
+    params = dict(
+        penalty="l2",
+        C=0.3,
+        dual=False,
+        intercept_scaling=2.5,
+        random_state=0,
+        solver="lbfgs",
+        n_jobs=2,
+        warm_start=True,
+        device="cpu",
+    )
+    est = LogisticRegression(**params)
+    assert {k: v for k, v in est.get_params().items() if k in params} == params
+    assert clone(est).get_params() == est.get_params()
+    # The same keyword arguments build sklearn's estimator.
+    ref = sk.LogisticRegression(**{k: v for k, v in params.items() if k != "device"})
+    assert ref.get_params().keys() == est.get_params().keys() - {"device"}
+
+
+def _fit_recording_warnings(est, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return est, sorted((w.category.__name__, str(w.message)) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(solver="lbfgs"),
+        dict(dual=False, intercept_scaling=3.0, random_state=0),
+        dict(n_jobs=-1),
+        dict(penalty="l2", C=0.5),
+        dict(penalty="l2", l1_ratio=0.5),
+        dict(penalty=None),
+        dict(penalty=None, C=2.0),
+        dict(penalty="l2", C=np.inf),
+        dict(C=np.inf, l1_ratio=0.5),
+        dict(C=np.inf, l1_ratio=1.0),
+        dict(l1_ratio=None),
+    ],
+)
+def test_logistic_sklearn_settings_fit_and_warn_like_sklearn(kw):
+    # Accepted settings (the deprecated ``penalty``, ``n_jobs`` and
+    # ``l1_ratio=None`` included) give sklearn's optimum and sklearn's warnings.
+    # Noisy labels: the unpenalised (C=np.inf) optimum is finite.
+    X, y = make_classification(
+        300, 5, n_informative=3, n_classes=3, flip_y=0.2, random_state=0
+    )
+    tight = dict(tol=1e-10, max_iter=5000)
+    ours, our_warnings = _fit_recording_warnings(
+        LogisticRegression(device="cpu", **tight, **kw), X, y
+    )
+    ref, ref_warnings = _fit_recording_warnings(sk.LogisticRegression(**tight, **kw), X, y)
+    assert our_warnings == ref_warnings
+    assert _rel(ours.coef_, ref.coef_) < 1e-3
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        *[
+            (dict(solver=solver), f"solver='{solver}'.*solver='lbfgs'")
+            for solver in ["liblinear", "newton-cg", "newton-cholesky", "sag", "saga"]
+        ],
+        (dict(dual=True), "dual=True.*dual=False"),
+        (dict(penalty="l1"), "penalty='l1'.*saga"),
+        (dict(penalty="elasticnet", l1_ratio=0.5), "penalty='elasticnet'.*saga"),
+        (dict(l1_ratio=1.0), "l1_ratio=1.0.*saga"),
+    ],
+)
+def test_logistic_unsupported_settings_raise_clear_errors(kw, match):
+    # What sklearn offers and skmath does not implement is refused at fit with a
+    # ValueError naming what is supported and sklearn's estimator.
+    X, y = _scaled(load_iris)
+    est = LogisticRegression(device="cpu", **kw)  # constructing never fails
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the deprecated penalty
+        with pytest.raises(ValueError, match=match) as info:
+            est.fit(X, y)
+    assert not isinstance(info.value, InvalidParameterError)
+    assert "sklearn's LogisticRegression" in str(info.value)
+    assert not hasattr(est, "coef_")
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(solver="newton"),
+        dict(penalty="l3"),
+        dict(dual="no"),
+        dict(intercept_scaling=0),
+        dict(random_state="seed"),
+        dict(n_jobs=1.5),
+        dict(l1_ratio=1.5),
+    ],
+)
+def test_logistic_invalid_values_raise_invalid_parameter_error(kw):
+    # Values sklearn itself rejects raise sklearn's InvalidParameterError.
+    X, y = _scaled(load_iris)
+    for est in (LogisticRegression(device="cpu", **kw), sk.LogisticRegression(**kw)):
+        with pytest.raises(InvalidParameterError, match=f"'{next(iter(kw))}' parameter"):
+            est.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("iris", "iris_3_features"),
+        ("iris", "binary"),
+        ("binary", "iris"),
+        ("binary", "binary_3_features"),
+    ],
+)
+def test_logistic_warm_start_other_shape_raises_like_sklearn(first, second):
+    # A warm start from a coef_ of another shape (classes or features) raises
+    # sklearn's ValueError instead of silently restarting from zero.
+    X, y = _scaled(load_iris)
+    data = {
+        "iris": (X, y),
+        "iris_3_features": (X[:, :3], y),
+        "binary": (X, y == 0),
+        "binary_3_features": (X[:, :3], y == 0),
+    }
+    ours_est = LogisticRegression(device="cpu", warm_start=True)
+    for est in (ours_est, sk.LogisticRegression(warm_start=True)):
+        est.fit(*data[first])
+        with pytest.raises(ValueError) as info:
+            est.fit(*data[second])
+        if est is ours_est:
+            ours = str(info.value)
+    # sklearn's message, then a hint.
+    assert ours.startswith(str(info.value)) and "warm_start=False" in ours
+    # Switching fit_intercept keeps working, as in sklearn.
+    est = LogisticRegression(device="cpu", warm_start=True, fit_intercept=False).fit(X, y)
+    est.set_params(fit_intercept=True).fit(X, y)
+    est.set_params(fit_intercept=False).fit(X, y)
+
+
+def test_logistic_grid_search_over_solver_and_C_matches_sklearn():
+    # A grid written for sklearn (solver and C) runs and picks what sklearn picks.
+    X, y = _scaled(load_breast_cancer)
+    grid = {"solver": ["lbfgs"], "C": [0.01, 0.1, 1.0, 10.0]}
+    kw = dict(scoring="neg_log_loss", cv=3)
+    ours = GridSearchCV(LogisticRegression(tol=1e-8, max_iter=1000, device="cpu"), grid, **kw)
+    ref = GridSearchCV(sk.LogisticRegression(tol=1e-8, max_iter=1000), grid, **kw)
+    ours.fit(X, y)
+    ref.fit(X, y)
+    assert ours.best_params_ == ref.best_params_
+    assert_allclose(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-4
+    )
+    assert ours.best_estimator_.get_params()["solver"] == "lbfgs"
 
 
 # --------------------------------------------------------------------- both

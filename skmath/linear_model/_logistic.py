@@ -8,7 +8,7 @@ import torch
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -19,6 +19,14 @@ from .._engine import TorchEstimatorMixin, as_tensor, minimize_lbfgs, to_numpy, 
 _FTOL = 64 * np.finfo(float).eps
 # Curvature pairs kept by L-BFGS-B (scipy's default ``maxcor`` is 10).
 _HISTORY = 20
+# sklearn 1.9's deprecation message for ``penalty``, word for word.
+_PENALTY_DEPRECATED = (
+    "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To avoid "
+    "this warning, leave 'penalty' set to its default value and use 'l1_ratio' or "
+    "'C' instead. Use l1_ratio=0 instead of penalty='l2', l1_ratio=1 instead of "
+    "penalty='l1', l1_ratio set to a float between 0 and 1 instead of "
+    "penalty='elasticnet', and C=np.inf instead of penalty=None."
+)
 
 
 def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multinomial):
@@ -113,32 +121,67 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial), its objective computed in PyTorch.
 
     Drop-in for :class:`sklearn.linear_model.LogisticRegression` with its
-    current (1.8+) API: ``C`` (``np.inf`` for no penalty), ``l1_ratio`` (only
-    ``0.0``, the L2 penalty, is supported), the same objective, fitted
-    attributes, stopping rule and :class:`~sklearn.exceptions.ConvergenceWarning`;
-    float32 input gives float32 coefficients and predictions (the objective is
-    still computed in float64).
+    current (1.8+) API: every sklearn parameter is accepted with sklearn's
+    default, ``C`` (``np.inf`` for no penalty), ``l1_ratio`` (only ``0.0``, the
+    L2 penalty, is supported), the ``lbfgs`` solver, the same objective,
+    fitted attributes, stopping rule and
+    :class:`~sklearn.exceptions.ConvergenceWarning`; float32 input gives
+    float32 coefficients and predictions (the objective is still computed in
+    float64). Settings sklearn offers that skmath does not implement (another
+    solver, ``dual=True``, an L1 or elastic-net penalty) raise ``ValueError``
+    at fit.
 
     Parameters
     ----------
+    penalty : {"l2", None}, default="deprecated"
+        Deprecated in sklearn 1.8 (removed in 1.10) and handled as sklearn
+        1.9 does: leave it unset and use ``C`` and ``l1_ratio``. Setting it
+        gives sklearn's ``FutureWarning``. ``"l2"`` is the L2 penalty whatever
+        ``l1_ratio`` (a non-zero ``l1_ratio`` is then ignored, with sklearn's
+        warnings); ``None`` means no penalty, i.e. ``C=np.inf`` (``C`` and
+        ``l1_ratio`` are ignored, with sklearn's warning when ``C != 1``).
+        ``"l1"`` and ``"elasticnet"`` raise ``ValueError`` at fit.
     C : float, default=1.0
         Inverse regularisation strength; ``np.inf`` means no penalty.
     l1_ratio : float, default=0.0
         Elastic-net mixing. Only ``0.0`` (pure L2) is supported; a positive value
-        raises ``ValueError`` at fit.
+        raises ``ValueError`` at fit, unless ``C=np.inf`` (no penalty at all, then
+        ``l1_ratio`` is ignored as in sklearn). ``None`` (deprecated in sklearn
+        1.8) means ``0.0``, with sklearn's ``FutureWarning``.
+    dual : bool, default=False
+        Dual formulation. Only ``False`` (the primal problem, solved by lbfgs)
+        is supported; ``True`` (sklearn's liblinear only) raises ``ValueError``
+        at fit.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the gradient of the (scaled)
         objective is at most ``tol``.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
+    intercept_scaling : float, default=1
+        Kept for compatibility with scikit-learn; not used (in sklearn it only
+        affects the ``liblinear`` solver; here the intercept is never penalised).
     class_weight : dict or "balanced", default=None
         Weights multiplied into ``sample_weight`` per class, as in sklearn.
+    random_state : int, RandomState instance or None, default=None
+        Kept for compatibility with scikit-learn; not used (lbfgs is
+        deterministic; in sklearn it only affects ``sag``, ``saga`` and
+        ``liblinear``).
+    solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", \
+            "saga"}, default="lbfgs"
+        Only ``"lbfgs"`` is implemented; any other solver raises ``ValueError``
+        at fit (use sklearn's estimator for it).
     max_iter : int, default=100
         Maximum number of L-BFGS iterations.
     verbose : int, default=0
         Print the solver's outcome when positive.
     warm_start : bool, default=False
-        Start from the previous solution when refitting.
+        Start from the previous solution when refitting. As in sklearn, a
+        previous ``coef_`` of another shape (other number of classes or
+        features) raises ``ValueError``.
+    n_jobs : int, default=None
+        Kept for compatibility with scikit-learn; not used (the work runs in
+        torch's threads). Deprecated in sklearn 1.8: a value other than
+        ``None`` gives sklearn's ``FutureWarning`` at fit.
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
@@ -193,39 +236,133 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        "penalty": [
+            StrOptions({"l1", "l2", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "C": [Interval(Real, 0, None, closed="right")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+        "solver": [
+            StrOptions({"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"})
+        ],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "n_jobs": [None, Integral],
         "device": [str],
     }
 
     def __init__(
         self,
-        C=1.0,
+        penalty="deprecated",
         *,
+        C=1.0,
         l1_ratio=0.0,
+        dual=False,
         tol=1e-4,
         fit_intercept=True,
+        intercept_scaling=1,
         class_weight=None,
+        random_state=None,
+        solver="lbfgs",
         max_iter=100,
         verbose=0,
         warm_start=False,
+        n_jobs=None,
         device="auto",
     ):
+        self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
+        self.dual = dual
         self.tol = tol
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
         self.max_iter = max_iter
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.device = device
+
+    def _check_settings(self):
+        """Refuse what skmath does not implement; return the ``C`` to fit with.
+
+        ``penalty`` (deprecated), ``l1_ratio=None`` and ``n_jobs`` are read as
+        sklearn 1.9 reads them, with its warnings.
+        """
+        if self.solver != "lbfgs":
+            raise ValueError(
+                f"solver={self.solver!r} is not supported by skmath's "
+                "LogisticRegression, which implements only solver='lbfgs' "
+                "(sklearn's default); use solver='lbfgs' or sklearn's "
+                f"LogisticRegression(solver={self.solver!r})."
+            )
+        if self.dual:
+            raise ValueError(
+                "dual=True (the dual formulation) is not supported by skmath's "
+                "LogisticRegression, which solves the primal problem with lbfgs; "
+                "use dual=False or sklearn's "
+                "LogisticRegression(solver='liblinear', dual=True)."
+            )
+        l1_ratio = self.l1_ratio
+        if self.penalty == "deprecated":
+            if l1_ratio is None:
+                warnings.warn(
+                    "'l1_ratio=None' was deprecated in version 1.8 and will trigger "
+                    "an error in 1.10. Use 0<=l1_ratio<=1 instead.",
+                    FutureWarning,
+                )
+                l1_ratio = 0.0
+            if l1_ratio > 0 and not np.isinf(self.C):
+                raise ValueError(
+                    f"l1_ratio={self.l1_ratio} asks for an L1/elastic-net penalty, which "
+                    "skmath's LogisticRegression does not support; use l1_ratio=0.0 "
+                    "(L2 penalty) or sklearn's LogisticRegression(solver='saga')."
+                )
+            penalty = None if np.isinf(self.C) else "l2"
+        else:
+            warnings.warn(_PENALTY_DEPRECATED, FutureWarning)
+            penalty = self.penalty
+            if penalty in ("l1", "elasticnet"):
+                raise ValueError(
+                    f"penalty={penalty!r} asks for an L1/elastic-net penalty, which "
+                    "skmath's LogisticRegression does not support; leave penalty "
+                    "unset and use l1_ratio=0.0 (L2 penalty) or C=np.inf (no "
+                    "penalty), or sklearn's LogisticRegression(solver='saga')."
+                )
+        # sklearn's warnings when the penalty makes l1_ratio or C irrelevant.
+        if l1_ratio is not None and 0 < l1_ratio < 1:
+            warnings.warn(
+                "l1_ratio parameter is only used when penalty is 'elasticnet'. "
+                f"Got (penalty={penalty})"
+            )
+        if self.penalty == "l2" and self.l1_ratio != 0:
+            warnings.warn(
+                f"Inconsistent values: penalty={self.penalty} with "
+                f"l1_ratio={self.l1_ratio}. penalty is deprecated. Please use "
+                "l1_ratio only."
+            )
+        if self.n_jobs is not None:
+            warnings.warn(
+                "'n_jobs' has no effect since 1.8 and will be removed in 1.10. "
+                f"You provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
+                FutureWarning,
+            )
+        if self.penalty is None:
+            if self.C != 1.0:
+                warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters")
+            return np.inf
+        return self.C
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -245,12 +382,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        if self.l1_ratio > 0:
-            raise ValueError(
-                f"l1_ratio={self.l1_ratio} asks for an L1/elastic-net penalty, which "
-                "skmath's LogisticRegression does not support; use l1_ratio=0.0 "
-                "(L2 penalty) or sklearn's LogisticRegression(solver='saga')."
-            )
+        C = self._check_settings()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
@@ -274,14 +406,23 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         k = n_classes if multinomial else 1
         d = X.shape[1]
         device = self._resolve_device()
-        if self.warm_start and getattr(self, "coef_", None) is not None and (
-            self.coef_.shape == (k, d)
-        ):
-            coef0 = np.hstack([self.coef_, self.intercept_[:, None]]).astype(np.float64)
-        else:
-            coef0 = np.zeros((k, d + 1))
-        if not self.fit_intercept:
-            coef0 = coef0[:, :d]
+        coef0 = np.zeros((k, d + int(self.fit_intercept)))
+        if self.warm_start and getattr(self, "coef_", None) is not None:
+            previous = self.coef_
+            if self.fit_intercept:
+                previous = np.hstack([previous, self.intercept_[:, None]])
+            if previous.shape != coef0.shape:
+                # sklearn's error (its binary coef may also be 1-D).
+                expected = coef0.shape
+                if not multinomial:
+                    expected = f"{coef0.shape[1:]} or {coef0.shape}"
+                raise ValueError(
+                    f"Initialization coef is of shape {previous.shape}, expected shape "
+                    f"{expected}: with warm_start=True the previous fit's coef_ must "
+                    "match the new number of classes and features; set "
+                    "warm_start=False to start from zero."
+                )
+            coef0 = previous.astype(np.float64)
 
         with torch_threads():
             # The objective is computed in float64 whatever X's dtype.
@@ -293,7 +434,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             else:
                 Y = as_tensor((y_index == 1).astype(np.float64)[:, None], device)
             wt = as_tensor(sample_weight / sw_sum, device)
-            l2_reg = 0.0 if np.isinf(self.C) else 1.0 / (self.C * sw_sum)
+            l2_reg = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
 
             def fun(coef):
                 return logistic_objective(
