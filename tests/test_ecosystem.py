@@ -157,3 +157,34 @@ def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
     assert got.keys() == expected.keys() and {"predict", "transform"} & got.keys()
     for method, value in expected.items():
         assert_allclose(got[method], value, rtol=1e-12, err_msg=method)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
+     "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
+     "NTKKernel", "NTKRegressor"],
+)
+def test_device_may_be_a_torch_device(name):
+    # device="cpu" and device=torch.device("cpu") are the same setting for every
+    # estimator (and clone keeps it); another type is sklearn's parameter error.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :4]
+    cls = getattr(skmath, name)
+    if name == "NTKKernel":
+        assert_allclose(cls(device=torch.device("cpu"))(X), cls(device="cpu")(X), rtol=1e-12)
+        return
+    params = _extra(cls)
+    if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
+        params["max_iter"] = 5
+    target = None if name == "FlowMatchingSampler" else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        by_string = cls(device="cpu", **params).fit(X, target)
+        by_device = clone(cls(device=torch.device("cpu"), **params)).fit(X, target)
+        with pytest.raises(InvalidParameterError, match="device"):
+            cls(device=0, **params).fit(X, target)
+    for method, value in _outputs(by_string, X).items():
+        assert_allclose(_outputs(by_device, X)[method], value, rtol=1e-12, err_msg=method)

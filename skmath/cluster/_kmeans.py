@@ -800,7 +800,7 @@ class KMeans(
         Kept for compatibility with scikit-learn. Both run Lloyd's iterations
         pruned with Hamerly's bounds, which, like Elkan's, give the same
         result as plain Lloyd iterations.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
 

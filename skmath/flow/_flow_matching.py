@@ -194,7 +194,7 @@ class FlowMatchingSampler(
         Seeds the initial weights, the minibatches, the flow matching draws,
         the validation split, the Hutchinson probes and, by default,
         ``sample``. Pass an int for reproducible results.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
     verbose : bool, default=False
@@ -302,7 +302,7 @@ class FlowMatchingSampler(
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "random_state": ["random_state"],
-        "device": [str],
+        "device": [str, torch.device],
         "verbose": ["verbose"],
     }
 

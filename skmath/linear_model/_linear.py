@@ -150,7 +150,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     positive : bool, default=False
         Constrain the coefficients to be non-negative (non-negative least
         squares, solved on the host with :func:`scipy.optimize.nnls`).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
 
@@ -204,7 +204,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [None, Integral],
         "positive": ["boolean"],
-        "device": [str],
+        "device": [str, torch.device],
     }
 
     def __init__(

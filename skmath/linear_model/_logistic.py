@@ -182,7 +182,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         Kept for compatibility with scikit-learn; not used (the work runs in
         torch's threads). Deprecated in sklearn 1.8: a value other than
         ``None`` gives sklearn's ``FutureWarning`` at fit.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
 
@@ -256,7 +256,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "n_jobs": [None, Integral],
-        "device": [str],
+        "device": [str, torch.device],
     }
 
     def __init__(

@@ -270,7 +270,7 @@ _MC_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), de
         Adam's numerical-stability constant.
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement before stopping.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``."""
 

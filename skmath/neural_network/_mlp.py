@@ -76,7 +76,7 @@ _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,)
         ``learning_rate="adaptive"``, lowering the learning rate).
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``"lbfgs"``.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``."""
 

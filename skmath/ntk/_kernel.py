@@ -68,7 +68,7 @@ class NTKKernel(Kernel):
         ``"ntk"``: the neural tangent kernel (training dynamics of gradient
         descent); ``"nngp"``: the neural network Gaussian process kernel (the
         output covariance of the network at initialisation).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Where the kernel is computed: ``"auto"`` (CUDA when available, else
         CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. Results are NumPy arrays.
 

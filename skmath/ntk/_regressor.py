@@ -116,7 +116,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         initialisation has mean zero, so without centring the predictions
         shrink towards 0 away from the training data. Unlike
         ``GaussianProcessRegressor``, whose default is False.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
 
