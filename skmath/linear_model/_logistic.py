@@ -13,7 +13,14 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._engine import TorchEstimatorMixin, as_tensor, minimize_lbfgs, to_numpy, torch_threads
+from .._engine import (
+    TorchEstimatorMixin,
+    as_tensor,
+    csr_transpose,
+    minimize_lbfgs,
+    to_numpy,
+    torch_threads,
+)
 
 # scipy's L-BFGS-B ``ftol`` as sklearn sets it: relative change of the objective.
 _FTOL = 64 * np.finfo(float).eps
@@ -29,7 +36,7 @@ _PENALTY_DEPRECATED = (
 )
 
 
-def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multinomial):
+def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multinomial, XT=None):
     """Mean weighted log-loss plus L2 penalty, and its gradient.
 
     The objective is sklearn's scaled form of
@@ -55,6 +62,9 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     l2_reg : float
     fit_intercept : bool
     multinomial : bool
+    XT : Tensor or None
+        ``X`` transposed, as a sparse CSR tensor, when ``X`` is sparse CSR:
+        the gradient's ``X^T r`` is then a CSR-times-dense product.
 
     Returns
     -------
@@ -63,7 +73,9 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     """
     d = X.shape[1]
     W = coef[:, :d]
-    Z = X @ W.T
+    # A sparse X reads a contiguous (d, k) matrix without converting it first;
+    # dense products are faster with the transposed view (narrow output).
+    Z = X @ (W.T if XT is None else W.T.contiguous())
     if fit_intercept:
         Z = Z + coef[:, d]
     if multinomial:
@@ -75,7 +87,7 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
         residual = torch.sigmoid(Z) - Y
     residual = residual * sample_weight[:, None]
     grad = torch.empty_like(coef)
-    grad[:, :d] = residual.T @ X + l2_reg * W
+    grad[:, :d] = (residual.T @ X if XT is None else (XT @ residual).T) + l2_reg * W
     if fit_intercept:
         grad[:, d] = residual.sum(dim=0)
     loss = loss + 0.5 * l2_reg * (W * W).sum()
@@ -127,7 +139,8 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     fitted attributes, stopping rule and
     :class:`~sklearn.exceptions.ConvergenceWarning`; float32 input gives
     float32 coefficients and predictions (the objective is still computed in
-    float64). Settings sklearn offers that skmath does not implement (another
+    float64). Sparse ``X`` stays sparse, as in sklearn. Settings sklearn
+    offers that skmath does not implement (another
     solver, ``dual=True``, an L1 or elastic-net penalty) raise ``ValueError``
     at fit.
 
@@ -383,7 +396,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         C = self._check_settings()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C"
+        )
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -427,6 +442,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         with torch_threads():
             # The objective is computed in float64 whatever X's dtype.
             Xt = as_tensor(X, device, dtype=np.float64)
+            XT = csr_transpose(Xt) if Xt.layout is torch.sparse_csr else None
             if multinomial:
                 Y = torch.nn.functional.one_hot(
                     as_tensor(y_index, device).long(), n_classes
@@ -438,7 +454,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
             def fun(coef):
                 return logistic_objective(
-                    coef, Xt, Y, wt, l2_reg, self.fit_intercept, multinomial
+                    coef, Xt, Y, wt, l2_reg, self.fit_intercept, multinomial, XT
                 )
 
             coef, result = lbfgs(
@@ -481,8 +497,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``classes_[1]``).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        scores = X @ self.coef_.T + self.intercept_
+        X = validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
@@ -543,5 +561,5 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
