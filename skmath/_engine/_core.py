@@ -255,7 +255,9 @@ def csr_transpose(tensor):
     """Transpose of a sparse CSR tensor, as a CSR tensor (``X^T`` for ``X^T @ dense``).
 
     Sparse kernels multiply a CSR matrix by a dense one fast; ``X.t()`` alone
-    is a CSC view that torch converts on every product.
+    is a CSC view that torch converts on every product. On the CPU the
+    transpose is SciPy's counting sort, O(nnz) (torch's conversion sorts:
+    300 ms against 7 ms for a million entries); on a GPU, torch's.
 
     Examples
     --------
@@ -265,7 +267,11 @@ def csr_transpose(tensor):
     tensor([[1., 2.],
             [0., 3.]], dtype=torch.float64)
     """
-    return tensor.t().to_sparse_csr()
+    if tensor.device.type != "cpu":
+        return tensor.t().to_sparse_csr()
+    parts = (tensor.values(), tensor.col_indices(), tensor.crow_indices())
+    matrix = sp.csr_matrix(tuple(p.numpy() for p in parts), shape=tuple(tensor.shape))
+    return _csr_tensor(matrix.T.tocsr(), tensor.device)
 
 
 def to_numpy(tensor):
