@@ -139,6 +139,176 @@ def test_linear_no_intercept_is_scalar_zero_and_string_targets():
     ours = LinearRegression(device="cpu").fit(X, y[:, 0].astype(str))
     assert_allclose(ours.coef_, sk.LinearRegression().fit(X, y[:, 0]).coef_, rtol=1e-8)
 
+def _sparse_problem(n=300, d=40, n_targets=None, density=0.1, seed=0):
+    rng = np.random.RandomState(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng) * 3 + sp.eye(n, d)
+    coef = rng.randn(d) if n_targets is None else rng.randn(d, n_targets)
+    noise = 0.1 * rng.randn(*((n,) if n_targets is None else (n, n_targets)))
+    return X.tocsr(), X @ coef + noise + 2.0, rng.uniform(0.2, 3.0, size=n)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_targets", [None, 3])
+def test_linear_sparse_equals_dense_fit(fit_intercept, n_targets, dtype, rtol):
+    # Up to _GRAM_MAX_FEATURES, sparse X (weighted, multi-target, float32 too)
+    # gives the dense fit itself: the same exact Gram solution, from sparse
+    # products; rank_/singular_ are not set, as in sklearn.
+    X, y, w = _sparse_problem(n_targets=n_targets)
+    X, y = X.astype(dtype), y.astype(dtype)
+    kw = dict(fit_intercept=fit_intercept, device="cpu")
+    dense = LinearRegression(**kw).fit(X.toarray(), y, sample_weight=w)
+    ours = LinearRegression(**kw).fit(X, y, sample_weight=w)
+    assert ours.coef_.dtype == dtype and ours.coef_.shape == dense.coef_.shape
+    assert _rel(ours.coef_, dense.coef_) < rtol
+    assert_allclose(ours.intercept_, dense.intercept_, rtol=rtol, atol=rtol)
+    assert_allclose(ours.predict(X), dense.predict(X.toarray()), rtol=rtol, atol=rtol)
+    assert ours.predict(X).dtype == dtype
+    assert not hasattr(ours, "rank_") and not hasattr(ours, "singular_")
+
+
+def test_linear_sparse_formats_accepted_and_input_untouched():
+    # csr, csc and coo (matrix or array) give the same fit; X and y are not modified.
+    X, y, w = _sparse_problem()
+    X.indices = X.indices.astype(np.int32)
+    before = X.copy()
+    y_before = y.copy()
+    ref = LinearRegression(device="cpu").fit(X, y, sample_weight=w)
+    for fmt in ("csc", "coo"):
+        for container in (sp.csr_matrix, sp.csr_array):
+            Xf = container(X).asformat(fmt)
+            ours = LinearRegression(device="cpu").fit(Xf, y, sample_weight=w)
+            assert_allclose(ours.coef_, ref.coef_, rtol=1e-12)
+            assert_allclose(ours.predict(Xf), ref.predict(X), rtol=1e-12)
+    assert X.format == "csr" and X.indices.dtype == np.int32
+    assert (X != before).nnz == 0 and np.array_equal(X.indptr, before.indptr)
+    assert np.array_equal(y, y_before)
+
+
+def _lsqr_error_bound(X, y, w, tol, fit_intercept=True):
+    # LSQR stops when ||A^T r|| <= tol ||A||_F ||r|| (A the centred, weighted X),
+    # so x - x* = (A^T A)^{-1} A^T r is at most tol ||A||_F ||r|| / s_min^2
+    # (a factor 2 for ||r|| >= ||r*|| and the estimate of ||A||_F).
+    root_w = np.sqrt(w)[:, None]
+    mu = w @ X.toarray() / w.sum() if fit_intercept else 0.0
+    A = root_w * (X.toarray() - mu)
+    b = root_w[:, 0] * (y - (w @ y / w.sum() if fit_intercept else 0.0))
+    x_star = np.linalg.lstsq(A, b, rcond=None)[0]
+    s = np.linalg.svd(A, compute_uv=False)
+    return x_star, 2 * tol * np.linalg.norm(A) * np.linalg.norm(b - A @ x_star) / s[-1] ** 2
+
+
+def test_linear_sparse_equals_sklearn_sparse_and_exact_solution():
+    # On a well-conditioned problem ours (Gram route) is the exact solution and
+    # sklearn's LSQR is within its tol bound of it, for default and tight tol.
+    X, y, w = _sparse_problem()
+    for tol in (1e-6, 1e-3):
+        x_star, bound = _lsqr_error_bound(X, y, w, tol)
+        ours = LinearRegression(tol=tol, device="cpu").fit(X, y, sample_weight=w)
+        ref = sk.LinearRegression(tol=tol).fit(X, y, sample_weight=w)
+        assert np.abs(ours.coef_ - x_star).max() < 1e-10 * np.abs(x_star).max()
+        assert np.linalg.norm(ref.coef_ - x_star) <= bound
+        assert np.linalg.norm(ours.coef_ - ref.coef_) <= bound
+
+
+@pytest.mark.parametrize("shape", [(20, 50), (100, 12)])
+def test_linear_sparse_rank_deficient_is_minimum_norm(shape):
+    # Wide or collinear sparse X: the Gram spectrum splits into kept and null
+    # directions and the exact minimum-norm solution is returned (the dense one).
+    rng = np.random.RandomState(0)
+    X = sp.random(*shape, density=0.3, format="lil", random_state=rng)
+    X[:, -1] = X[:, 0] + 2 * X[:, 1]
+    X = X.tocsr()
+    y = rng.randn(shape[0])
+    ours = LinearRegression(device="cpu").fit(X, y)
+    Xc = X.toarray() - X.toarray().mean(axis=0)
+    assert_allclose(ours.coef_, np.linalg.pinv(Xc) @ (y - y.mean()), atol=1e-10)
+    dense = LinearRegression(device="cpu").fit(X.toarray(), y)
+    assert_allclose(ours.predict(X), dense.predict(X.toarray()), atol=1e-10)
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-6, 1e-10])
+def test_linear_lsqr_is_scipys_lsqr(tol):
+    # _lsqr takes scipy's steps and stops at the same iteration, every target
+    # column on its own (one of them constant: x = 0 at once).
+    from scipy.sparse.linalg import LinearOperator, lsqr
+
+    from skmath._engine import as_tensor
+    from skmath.linear_model._linear import _centered_operator, _lsqr
+
+    X, Y, w = _sparse_problem(n_targets=3)
+    mu = w @ X.toarray() / w.sum()
+    B = np.sqrt(w)[:, None] * (Y - w @ Y / w.sum())
+    B[:, 2] = 0.0
+    cpu = torch.device("cpu")
+    matvec, rmatvec = _centered_operator(
+        as_tensor(X, cpu), as_tensor(X.T, cpu), torch.as_tensor(mu), torch.as_tensor(np.sqrt(w))
+    )
+    coef, n_iter = _lsqr(matvec, rmatvec, torch.as_tensor(B), X.shape[1], tol, tol)
+    A = LinearOperator(
+        X.shape,
+        matvec=lambda v: np.sqrt(w) * (X @ v - v @ mu),
+        rmatvec=lambda u: X.T @ (np.sqrt(w) * u) - mu * (np.sqrt(w) @ u),
+    )
+    for j in range(3):
+        ref = lsqr(A, B[:, j], atol=tol, btol=tol)
+        assert n_iter[j] == ref[2]
+        assert_allclose(coef[:, j].numpy(), ref[0], rtol=1e-10, atol=1e-12)
+    assert n_iter[2] == 0 and not coef[:, 2].any()
+
+
+def test_linear_sparse_lsqr_route_matches_sklearn(monkeypatch):
+    # Above _GRAM_MAX_FEATURES (forced to 0 here) the fit is sklearn's sparse
+    # LSQR: weighted, multi-target, with and without intercept, both within
+    # the tol bound of the exact solution (LSQR's rounding differs between
+    # equivalent operators, so sklearn and ours agree to that bound, not to eps).
+    import skmath.linear_model._linear as linear
+
+    monkeypatch.setattr(linear, "_GRAM_MAX_FEATURES", 0)
+    X, Y, w = _sparse_problem(n_targets=2)
+    for fit_intercept in (True, False):
+        ours = LinearRegression(fit_intercept=fit_intercept, device="cpu").fit(X, Y, sample_weight=w)
+        ref = sk.LinearRegression(fit_intercept=fit_intercept).fit(X, Y, sample_weight=w)
+        for j in range(2):
+            x_star, bound = _lsqr_error_bound(X, Y[:, j], w, 1e-6, fit_intercept)
+            assert np.linalg.norm(ours.coef_[j] - x_star) <= bound
+            assert np.linalg.norm(ref.coef_[j] - x_star) <= bound
+            assert np.linalg.norm(ours.coef_[j] - x_star) > 0  # LSQR, not exact
+        assert_allclose(ours.predict(X), ref.predict(X), atol=1e-5 * np.abs(Y).max())
+
+
+def test_linear_sparse_wide_goes_through_lsqr(monkeypatch):
+    # 5,000 x 30,000 at density 0.001 (a 30,000^2 Gram matrix would take 7 GB):
+    # no Gram matrix is formed, the fit meets LSQR's stopping test with
+    # tol = 1e-6 and equals sklearn's (same iterations: 1e-15 measured).
+    import skmath.linear_model._linear as linear
+
+    def no_gram(*args, **kwargs):
+        raise AssertionError("the Gram route was taken")
+
+    monkeypatch.setattr(linear, "_centered_gram", no_gram)
+    rng = np.random.RandomState(0)
+    X = sp.random(5000, 30_000, density=0.001, format="csr", random_state=rng)
+    y = X @ rng.randn(30_000) + 0.01 * rng.randn(5000) + 1.0
+    ours = LinearRegression(device="cpu").fit(X, y)
+    ref = sk.LinearRegression().fit(X, y)
+    mu = np.asarray(X.mean(axis=0)).ravel()
+    r = (y - y.mean()) - (X @ ours.coef_ - mu @ ours.coef_)
+    A_fro = np.sqrt(X.multiply(X).sum() - X.shape[0] * mu @ mu)
+    b_norm = np.linalg.norm(y - y.mean())
+    assert np.linalg.norm(r) <= 1e-6 * (b_norm + 1.01 * A_fro * np.linalg.norm(ours.coef_))
+    assert _rel(ours.coef_, ref.coef_) < 1e-6
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6)
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-6, atol=1e-6)
+
+
+def test_linear_sparse_positive_refused_like_sklearn():
+    # sklearn's positive=True needs dense X: the same TypeError here.
+    X, y, _ = _sparse_problem()
+    for est in (LinearRegression(positive=True, device="cpu"), sk.LinearRegression(positive=True)):
+        with pytest.raises(TypeError, match="dense data is required"):
+            est.fit(X, y)
+
 
 # -------------------------------------------------------------- LogisticRegression
 

@@ -216,6 +216,13 @@ def _sparse_csr(crow_indices, col_indices, values, shape):
         )
 
 
+def csr_with_values(tensor, values):
+    """A sparse CSR tensor with ``tensor``'s sparsity pattern and new ``values``
+    (e.g. ``tensor.values() * scale.index_select(0, tensor.col_indices())``
+    scales its columns)."""
+    return _sparse_csr(tensor.crow_indices(), tensor.col_indices(), values, tensor.shape)
+
+
 def take_rows(tensor, index):
     """Rows ``index`` of a tensor: a plain gather, also for sparse CSR tensors.
 

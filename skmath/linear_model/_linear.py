@@ -3,20 +3,56 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from scipy.optimize import nnls
 from sklearn.base import MultiOutputMixin, RegressorMixin, BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads
-
-
+from .._engine import (
+    TorchEstimatorMixin,
+    as_tensor,
+    csr_transpose,
+    csr_with_values,
+    to_numpy,
+    torch_threads,
+)
 
 # When the centred second moment of a column is below this fraction of its raw
 # second moment, forming the Gram matrix as ``X^T W X - sw * mu mu^T`` would
 # lose too many digits to cancellation: centre the data explicitly instead.
 _CANCELLATION = 1e-6
+
+# Sparse X goes through the d x d Gram matrix (exact solution, like the dense
+# path) up to this many features, where G takes 2 MiB in float64 and its
+# eigendecomposition ~25 ms on two CPU cores (~0.14 s at 1024, ~0.9 s at
+# 2048). Beyond it LSQR works on X itself (memory O(nnz + n + d)): on
+# well-conditioned sparse data it converges in a few dozen sparse products
+# and beats the eigendecomposition by far (100k x 1000, density 0.01: 0.03 s
+# against 0.28 s).
+_GRAM_MAX_FEATURES = 512
+
+# A sparse X's Gram matrix is pseudo-inverted only when its spectrum splits
+# cleanly: eigenvalues either above the well-conditioned floor or below this
+# fraction of it (numerically zero, exact rank deficiency); anything in
+# between is left to LSQR.
+_NULL_GAP = 1e-2
+
+# scipy's lsqr default, which sklearn keeps: stop when the estimated condition
+# number of the operator exceeds it.
+_LSQR_CONLIM = 1e8
+
+
+def _weighted_means(X, y, sample_weight, XT=None):
+    """Weighted column means ``mu = X^T w / sum(w)`` and ``y_bar = y^T w / sum(w)``.
+
+    ``XT`` is ``X`` transposed as a sparse CSR tensor when ``X`` is sparse CSR
+    (``X^T w`` is then a CSR-times-dense product).
+    """
+    w_sum = sample_weight.sum()
+    X_offset = (sample_weight @ X if XT is None else XT @ sample_weight) / w_sum
+    return X_offset, sample_weight @ y / w_sum
 
 
 def _weighted_center(X, y, sample_weight, fit_intercept):
@@ -27,9 +63,7 @@ def _weighted_center(X, y, sample_weight, fit_intercept):
     that ordinary least squares on ``(Xs, ys)`` solves the weighted problem.
     """
     if fit_intercept:
-        w_sum = sample_weight.sum()
-        X_offset = sample_weight @ X / w_sum
-        y_offset = sample_weight @ y / w_sum
+        X_offset, y_offset = _weighted_means(X, y, sample_weight)
         X = X - X_offset
         y = y - y_offset
     else:
@@ -39,23 +73,40 @@ def _weighted_center(X, y, sample_weight, fit_intercept):
     return X * root_w, y * root_w, X_offset, y_offset
 
 
-def _centered_gram(X, y, sample_weight, fit_intercept):
+def _csr_scale_columns(A, scale):
+    """``A @ diag(scale)`` for a sparse CSR ``A``: entry ``(i, j)`` times ``scale[j]``."""
+    return csr_with_values(A, A.values() * scale.index_select(0, A.col_indices()))
+
+
+def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
     """Weighted, centred normal equations ``G = Xc^T W Xc``, ``b = Xc^T W yc``.
 
     One pass over ``X`` and no centred copy: ``G = X^T W X - sw * mu mu^T``
     (with unit weights the ``W`` product is skipped too). Falls back to explicit
     centring when a column's mean dwarfs its spread (cancellation).
 
+    A sparse CSR ``X`` comes with ``XT``, its transpose as a sparse CSR
+    tensor: ``X^T W X`` is then the sparse
+    product ``(XT W) @ X`` made dense (``d x d``) and ``X^T W y`` a
+    CSR-times-dense product. ``X`` is never densified, so there is no explicit
+    centring: ``G`` is returned as ``None`` when cancellation would spoil it.
+
     Returns
     -------
-    G : Tensor, shape (d, d)
+    G : Tensor, shape (d, d), or None
     b : Tensor, shape (d, k)
     X_offset : Tensor, shape (d,)
     y_offset : Tensor, shape (k,)
     """
     w_sum = sample_weight.sum()
     uniform = bool((sample_weight == sample_weight[0]).all())
-    if uniform:
+    if XT is not None:
+        XTw = XT if uniform else _csr_scale_columns(XT, sample_weight)
+        G = (XTw @ X).to_dense()
+        b = XTw @ y
+        if uniform:
+            G, b = G * sample_weight[0], b * sample_weight[0]
+    elif uniform:
         G = (X.T @ X) * sample_weight[0]
         b = (X.T @ y) * sample_weight[0]
     else:
@@ -63,16 +114,38 @@ def _centered_gram(X, y, sample_weight, fit_intercept):
         G = Xw.T @ X
         b = Xw.T @ y
     if not fit_intercept:
-        return G, b, X.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
-    X_offset = sample_weight @ X / w_sum
-    y_offset = sample_weight @ y / w_sum
+        return G, b, y.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
+    X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
     raw = G.diagonal().clone()
     G = G - w_sum * torch.outer(X_offset, X_offset)
     b = b - w_sum * torch.outer(X_offset, y_offset)
     if bool((G.diagonal() < _CANCELLATION * raw).any()):
+        if XT is not None:
+            return None, b, X_offset, y_offset
         Xs, ys, X_offset, y_offset = _weighted_center(X, y, sample_weight, True)
         G, b = Xs.T @ Xs, Xs.T @ ys
     return G, b, X_offset, y_offset
+
+
+def _well_conditioned_floor(dtype, cutoff):
+    """Smallest ``lambda_min / lambda_max`` of ``G`` for which solving the normal
+    equations is accurate (error ~ cond(G) * eps, under 1e-6 relative) and no
+    singular value is near the cutoff: eigenvalues are squared singular values;
+    a factor 4 (2 in s) keeps rounding in ``G`` from deciding what the SVD of
+    ``X`` would cut."""
+    return max(torch.finfo(dtype).eps ** 0.5 * 0.1, 4 * cutoff**2)
+
+
+def _spectral_solve(eigvals, eigvecs, b, keep=None):
+    """``G^+ b`` from ``G = V diag(eigvals) V^T``; directions outside ``keep`` dropped.
+
+    Returns
+    -------
+    coef : Tensor, shape (d, k)
+    """
+    if keep is not None:
+        eigvals = torch.where(keep, eigvals, torch.inf)
+    return eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
 
 
 def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
@@ -95,15 +168,12 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
     rank : int
     """
     n, d = X.shape
-    eps = torch.finfo(X.dtype).eps
     cutoff = cond
     G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
     eigvals, eigvecs = torch.linalg.eigh(G)
     top = eigvals[-1].clamp_min(0)
-    # eigvals are squared singular values; keep a factor 4 (2 in s) away from
-    # the cutoff so that rounding in G never decides what the SVD would cut.
-    if n >= d and eigvals[0] > top * max(eps**0.5 * 0.1, 4 * cutoff**2):
-        coef = eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
+    if n >= d and eigvals[0] > top * _well_conditioned_floor(X.dtype, cutoff):
+        coef = _spectral_solve(eigvals, eigvecs, b)
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
     else:
         Xs, ys, X_offset, y_offset = _weighted_center(X, y, sample_weight, fit_intercept)
@@ -114,6 +184,188 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
         singular_values = S
     rank = int((singular_values > cutoff * singular_values[0]).sum())
     return coef, X_offset, y_offset, singular_values[: min(n, d)], rank
+
+
+def _centered_operator(X, XT, X_offset, root_w):
+    """Products with ``A = diag(sqrt(w)) (X - 1 mu^T)`` without forming it.
+
+    ``A v = sqrt(w) * (X v - 1 (mu^T v))`` and
+    ``A^T u = X^T (sqrt(w) * u) - mu (sqrt(w)^T u)``: two sparse products per
+    pair, ``X`` and ``XT`` (its transpose as CSR) read as they are, as
+    scikit-learn's ``LinearOperator`` does for sparse input.
+
+    Returns
+    -------
+    matvec : callable, Tensor (d, k) -> Tensor (n, k)
+    rmatvec : callable, Tensor (n, k) -> Tensor (d, k)
+    """
+
+    def matvec(v):
+        return root_w[:, None] * (X @ v - X_offset @ v)
+
+    def rmatvec(u):
+        u = root_w[:, None] * u
+        return XT @ u - torch.outer(X_offset, u.sum(dim=0))
+
+    return matvec, rmatvec
+
+
+def _sym_ortho(a, b):
+    """Givens rotation ``[c s; -s c] [a; b] = [r; 0]`` (host arrays), as scipy's."""
+    r = np.hypot(a, b)
+    safe = np.where(r > 0, r, 1.0)
+    return np.where(r > 0, a / safe, np.sign(a)), b / safe, r
+
+
+def _lsqr(matvec, rmatvec, b, n_features, atol, btol, conlim=_LSQR_CONLIM, iter_lim=None):
+    """LSQR (Paige & Saunders 1982) for ``min ||A x - b||``, every column of ``b`` at once.
+
+    Golub-Kahan bidiagonalisation ``beta_{i+1} u_{i+1} = A v_i - alpha_i u_i``,
+    ``alpha_{i+1} v_{i+1} = A^T u_{i+1} - beta_{i+1} v_i`` with the QR update
+    of the bidiagonal matrix (Paige & Saunders, ACM TOMS 8(1), 1982, sec. 4;
+    ``damp=0``). Started from ``x = 0`` the iterates stay in the row space of
+    ``A``, so it converges to the minimum-norm least-squares solution. Each
+    column stops on :func:`scipy.sparse.linalg.lsqr`'s rules (``r = b - A x``):
+    ``||r|| <= btol ||b|| + atol ||A|| ||x||``, ``||A^T r|| <= atol ||A|| ||r||``,
+    ``cond(A) >= conlim`` or ``iter_lim`` steps (default ``2 n_features``);
+    the vectors live on ``b``'s device, the per-column scalars on the host in
+    float64, as in scipy.
+
+    Parameters
+    ----------
+    matvec, rmatvec : callable
+        ``v -> A v`` for ``v`` of shape (d, k) and ``u -> A^T u`` for ``u`` of
+        shape (n, k).
+    b : Tensor, shape (n, k)
+    n_features : int
+    atol, btol, conlim : float
+    iter_lim : int, default=None
+
+    Returns
+    -------
+    x : Tensor, shape (d, k)
+    n_iter : ndarray of shape (k,)
+        Steps taken by each column.
+    """
+    eps = np.finfo(np.float64).eps
+    iter_lim = 2 * n_features if iter_lim is None else iter_lim
+    ctol = 1 / conlim if conlim > 0 else 0.0
+    k = b.shape[1]
+
+    def col(a):  # per-column host scalars -> a row that broadcasts on the device
+        return torch.as_tensor(a, dtype=b.dtype, device=b.device)
+
+    def norms(*vectors):
+        return to_numpy(torch.stack([torch.linalg.vector_norm(t, dim=0) for t in vectors]))
+
+    def inv(a):
+        return 1 / np.where(a > 0, a, 1.0)
+
+    x = b.new_zeros(n_features, k)
+    bnorm = norms(b)[0].astype(np.float64)
+    beta = bnorm.copy()
+    u = b * col(inv(beta))
+    v = rmatvec(u)
+    alfa = norms(v)[0].astype(np.float64)
+    v = v * col(inv(alfa))
+    w = v.clone()
+    rhobar, phibar = alfa.copy(), beta.copy()
+    anorm, ddnorm, xxnorm, z, sn2 = (np.zeros(k) for _ in range(5))
+    cs2 = -np.ones(k)
+    active = alfa * beta != 0  # otherwise x = 0 is exact
+    n_iter = np.zeros(k, dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while active.any():
+            n_iter += active
+            u = matvec(v) - col(alfa) * u
+            beta = norms(u)[0].astype(np.float64)
+            u = u * col(inv(beta))
+            anorm = np.where(beta > 0, np.sqrt(anorm**2 + alfa**2 + beta**2), anorm)
+            v = rmatvec(u) - col(beta) * v
+            alfa_next, wnorm = norms(v, w).astype(np.float64)
+            alfa = np.where(beta > 0, alfa_next, alfa)
+            v = v * col(inv(alfa))
+            # Rotation eliminating the subdiagonal beta of the bidiagonal matrix.
+            cs, sn, rho = _sym_ortho(rhobar, beta)
+            theta, rhobar = sn * alfa, -cs * alfa
+            phi, phibar = cs * phibar, sn * phibar
+            tau = sn * phi
+            t1, t2 = phi / rho, -theta / rho
+            ddnorm = ddnorm + (wnorm / rho) ** 2
+            step = x + col(np.where(active, t1, 0.0)) * w
+            x = torch.where(torch.as_tensor(active, device=b.device), step, x)
+            w = v + col(t2) * w
+            # Estimate ||x|| (Paige & Saunders' plane rotations on the right).
+            delta, gambar = sn2 * rho, -cs2 * rho
+            rhs = phi - delta * z
+            xnorm = np.sqrt(xxnorm + (rhs / gambar) ** 2)
+            gamma = np.sqrt(gambar**2 + theta**2)
+            cs2, sn2, z = gambar / gamma, theta / gamma, rhs / gamma
+            xxnorm = xxnorm + z**2
+            # scipy's stopping tests (which one fires does not matter here).
+            acond = anorm * np.sqrt(ddnorm)
+            rnorm = np.abs(phibar)
+            arnorm = alfa * np.abs(tau)
+            test1 = rnorm / bnorm
+            test2 = arnorm / (anorm * rnorm + eps)
+            test3 = 1 / (acond + eps)
+            rtol = btol + atol * anorm * xnorm / bnorm
+            done = (
+                (n_iter >= iter_lim)
+                | (1 + test3 <= 1)
+                | (1 + test2 <= 1)
+                | (1 + test1 / (1 + anorm * xnorm / bnorm) <= 1)
+                | (test3 <= ctol)
+                | (test2 <= atol)
+                | (test1 <= rtol)
+            )
+            active = active & ~done
+    return x, n_iter
+
+
+def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
+    """Least-squares solution for a sparse CSR ``X``, never densified.
+
+    Up to ``_GRAM_MAX_FEATURES`` features, the centred Gram matrix is formed
+    by sparse products and diagonalised; when its spectrum splits cleanly into
+    well-conditioned directions and exact null directions (rank deficiency,
+    fewer samples than features) the minimum-norm solution is exact, as for
+    dense ``X``. Otherwise (many features, ill-conditioned, cancellation) LSQR
+    on the implicitly centred ``X`` with ``atol = btol = tol``: scikit-learn's
+    sparse solver, whose answer the exact one is, to within ``tol``.
+
+    Parameters
+    ----------
+    X : Tensor, sparse CSR, shape (n, d)
+    XT : Tensor, sparse CSR, shape (d, n)
+        ``X`` transposed (``X^T r`` products read it).
+    y : Tensor, shape (n, k)
+    sample_weight : Tensor, shape (n,)
+    fit_intercept : bool
+    tol : float
+
+    Returns
+    -------
+    coef : Tensor, shape (d, k)
+    X_offset, y_offset : Tensor
+    """
+    d = X.shape[1]
+    if d <= _GRAM_MAX_FEATURES:
+        G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept, XT)
+        if G is not None:
+            eigvals, eigvecs = torch.linalg.eigh(G)
+            floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, tol)
+            keep = eigvals > floor
+            if bool((keep | (eigvals.abs() <= _NULL_GAP * floor)).all() and keep.any()):
+                return _spectral_solve(eigvals, eigvecs, b, keep), X_offset, y_offset
+    if fit_intercept:
+        X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
+    else:
+        X_offset, y_offset = y.new_zeros(d), y.new_zeros(y.shape[1])
+    root_w = sample_weight.sqrt()
+    matvec, rmatvec = _centered_operator(X, XT, X_offset, root_w)
+    coef, _ = _lsqr(matvec, rmatvec, root_w[:, None] * (y - y_offset), d, tol, tol)
+    return coef, X_offset, y_offset
 
 
 def _nnls(Xs, ys):
@@ -143,7 +395,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         ``X``, as sklearn's ``cond`` of :func:`scipy.linalg.lstsq`: singular
         values ``s_i <= tol * s_max`` are treated as zero (they do not count
         in ``rank_`` and the minimum-norm solution ignores their directions).
-        Not used when ``positive=True``.
+        For sparse ``X`` solved by LSQR, its ``atol`` and ``btol``, as in
+        sklearn. Not used when ``positive=True``.
     n_jobs : int, default=None
         Kept for compatibility with scikit-learn; not used (the work runs in
         torch's threads).
@@ -182,6 +435,16 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     is below about ``0.1 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
     equations are solved from it; otherwise the thin SVD of ``X`` gives the
     minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
+
+    Sparse ``X`` (CSR, CSC or COO; not with ``positive=True``, as in
+    scikit-learn) is never densified. With at most 512 features the Gram
+    matrix is formed by sparse products and, when its spectrum splits into
+    well-conditioned and exactly null directions, gives the exact minimum-norm
+    solution, as for dense ``X``. Otherwise (more features, ill-conditioned
+    ``X``) LSQR runs on the implicitly centred ``X``, with scikit-learn's
+    stopping rule ``atol = btol = tol``: the coefficients are then within
+    ``tol`` of the solution, not exact. As in scikit-learn, ``rank_`` and
+    ``singular_`` are not set for sparse ``X``.
 
     Examples
     --------
@@ -230,7 +493,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -243,7 +506,13 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             Fitted estimator.
         """
         X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
+            self,
+            X,
+            y,
+            accept_sparse=False if self.positive else ["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
         )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -255,9 +524,15 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             Xt = as_tensor(X, device)
             yt = as_tensor(y_2d, device)
             wt = as_tensor(sample_weight, device)
-            coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
-                Xt, yt, wt, self.fit_intercept, self.tol
-            )
+            if sp.issparse(X):
+                XT = csr_transpose(Xt)
+                coef, X_offset, y_offset = _sparse_lstsq(
+                    Xt, XT, yt, wt, self.fit_intercept, self.tol
+                )
+            else:
+                coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
+                    Xt, yt, wt, self.fit_intercept, self.tol
+                )
             if self.positive:
                 Xs, ys, _, _ = _weighted_center(Xt, yt, wt, self.fit_intercept)
                 coef = _nnls(Xs, ys)
@@ -271,8 +546,13 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             intercept = 0.0  # as sklearn, whatever the number of targets
         self.coef_ = coef
         self.intercept_ = intercept
-        self.rank_ = rank
-        self.singular_ = to_numpy(singular_values)
+        if sp.issparse(X):
+            # As sklearn: no rank_ / singular_ for sparse X (none left from a dense fit).
+            self.__dict__.pop("rank_", None)
+            self.__dict__.pop("singular_", None)
+        else:
+            self.rank_ = rank
+            self.singular_ = to_numpy(singular_values)
         return self
 
     def predict(self, X):
@@ -280,7 +560,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -289,10 +569,13 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             Predicted values.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self, X, reset=False, accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+        )
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
