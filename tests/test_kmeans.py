@@ -5,11 +5,13 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import cluster as sk
 from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.metrics import euclidean_distances
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import shuffle
@@ -452,6 +454,251 @@ def test_bad_init_weights_and_predict_input_raise():
         km.transform(np.zeros((2, 5)))
 
 
+# ---------------------------------------------------------------- sparse input
+
+
+def _tfidf(n=5000, d=300, k=6, alpha=0.5, words=40, seed=0, dtype=np.float64):
+    # Documents drawn from k word distributions, as tf-idf rows (CSR, ~8% nonzero).
+    rng = np.random.RandomState(seed)
+    topics = rng.dirichlet(np.full(d, alpha), size=k)
+    counts = np.stack([rng.multinomial(words, topics[t]) for t in rng.randint(k, size=n)])
+    return TfidfTransformer().fit_transform(sp.csr_matrix(counts)).astype(dtype)
+
+
+def _random_csr(n, d, per_row, seed):
+    # ~per_row uniform entries per row at random columns (sparse.random is slow when large).
+    rng = np.random.RandomState(seed)
+    rows = np.repeat(np.arange(n), per_row)
+    X = sp.csr_matrix((rng.rand(n * per_row), (rows, rng.randint(d, size=n * per_row))), (n, d))
+    X.sum_duplicates()
+    return X
+
+
+def _sparse_init(X, k, seed):
+    return X[np.random.RandomState(seed).choice(X.shape[0], k, replace=False)].toarray()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_sparse_matches_dense_and_sklearn_from_same_init(seed, algorithm):
+    # Same initial centers on CSR X: our sparse fit is our dense fit and sklearn's sparse fit
+    # (5000 rows: the Hamerly-pruned passes run; "elkan" runs the same iterations).
+    X = _tfidf(seed=seed)
+    init = _sparse_init(X, 6, seed)
+    kw = dict(init=init, n_init=1, algorithm=algorithm)
+    ours = KMeans(6, device="cpu", **kw).fit(X)
+    assert ours.n_iter_ > 10
+    _assert_same_fit(ours, KMeans(6, device="cpu", **kw).fit(X.toarray()))
+    ref = sk.KMeans(6, **kw).fit(X)
+    _assert_same_fit(ours, ref)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_sparse_matches_sklearn_with_sample_weight():
+    # Weighted sparse iterations equal the dense ones and sklearn's (tol=0, as for dense).
+    X = _tfidf(n=3000, seed=3)
+    w = np.random.RandomState(0).uniform(0.1, 3.0, X.shape[0])
+    init = _sparse_init(X, 6, 3)
+    ours = KMeans(6, init=init, tol=0.0, device="cpu").fit(X, sample_weight=w)
+    dense = KMeans(6, init=init, tol=0.0, device="cpu").fit(X.toarray(), sample_weight=w)
+    _assert_same_fit(ours, dense)
+    ref = sk.KMeans(6, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    _assert_same_fit(ours, ref)
+    assert_allclose(ours.score(X, sample_weight=w), ref.score(X, sample_weight=w), rtol=1e-10)
+
+
+def test_sparse_matches_sklearn_in_float32():
+    # float32 CSR stays float32 and follows sklearn's (and our dense) float32 iterations.
+    X = _tfidf(n=1000, d=400, alpha=0.3, seed=1, dtype=np.float32)
+    init = _sparse_init(X, 6, 1)
+    ours = KMeans(6, init=init, device="cpu").fit(X)
+    assert ours.cluster_centers_.dtype == ours.transform(X).dtype == np.float32
+    dense = KMeans(6, init=init, device="cpu").fit(X.toarray())
+    for ref in (dense, sk.KMeans(6, init=init, n_init=1).fit(X)):
+        assert_array_equal(ours.labels_, ref.labels_)
+        assert ours.n_iter_ == ref.n_iter_
+        assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-5, atol=1e-6)
+        assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-5)
+
+
+def test_sparse_empty_cluster_relocated_like_sklearn():
+    # A center far from every row is emptied, then moved onto the farthest row, as sklearn does.
+    X = _tfidf(n=1500, seed=4)
+    init = _sparse_init(X, 6, 4)
+    init[2] = 10.0
+    ours = KMeans(6, init=init, device="cpu").fit(X)
+    _assert_same_fit(ours, sk.KMeans(6, init=init, n_init=1).fit(X))
+    assert len(np.unique(ours.labels_)) == 6
+
+
+def test_sparse_relocation_moves_every_copy_of_the_farthest_point():
+    # Duplicated sparse rows move together to an emptied cluster, as one weighted row would.
+    X = _tfidf(n=600, seed=5)
+    w = np.random.RandomState(1).randint(1, 4, X.shape[0])
+    init = _sparse_init(X, 5, 5)
+    init[1] = 10.0
+    rep = KMeans(5, init=init, device="cpu").fit(sp.csr_matrix(X.toarray().repeat(w, axis=0)))
+    wtd = KMeans(5, init=init, device="cpu").fit(X, sample_weight=w)
+    assert_allclose(wtd.cluster_centers_, rep.cluster_centers_, rtol=1e-10, atol=1e-12)
+    assert_array_equal(wtd.labels_.repeat(w), rep.labels_)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_sparse_integer_weights_equal_repetition_with_empty_rows(init):
+    # Seeding on CSR depends on the weighted set of rows only, all-zero rows included.
+    X = _tfidf(n=800, seed=12).tolil()
+    X[::7] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    w = np.random.RandomState(0).randint(0, 3, X.shape[0])
+    rep = sp.csr_matrix(X.toarray().repeat(w, axis=0)[::-1])
+    a = KMeans(6, init=init, random_state=0, device="cpu").fit(X, sample_weight=w)
+    b = KMeans(6, init=init, random_state=0, device="cpu").fit(rep)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10, atol=1e-12)
+    assert_allclose(a.inertia_, b.inertia_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_pruned_iterations_equal_full_lloyd(monkeypatch, weighted):
+    # Hamerly's bounds on CSR rows (exact own-center distances, moved-row sums) only skip work.
+    X = _tfidf(n=2000, seed=1)
+    w = np.random.RandomState(0).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    init = _sparse_init(X, 6, 2)
+    monkeypatch.setattr(kmeans_module, "_MIN_PRUNE_ROWS", 0)
+    pruned = KMeans(6, init=init, device="cpu").fit(X, sample_weight=w)
+    assign, calls = kmeans_module._assign, []
+
+    def full_assign(*args, shift, **kwargs):
+        calls.append(shift is not None)
+        return assign(*args, shift=None, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, "_assign", full_assign)
+    full = KMeans(6, init=init, device="cpu").fit(X, sample_weight=w)
+    assert sum(calls) > 5
+    _assert_same_fit(pruned, full)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_seeding_equals_dense_seeding(init, seed):
+    # Same random_state: the same draws (same generator, same canonical order; masses equal up
+    # to rounding), so the same centers as on the dense copy, and as good as sklearn's seeding.
+    X = _tfidf(n=2000, seed=7 + seed)
+    ours = KMeans(6, init=init, n_init=3, random_state=seed, device="cpu").fit(X)
+    dense = KMeans(6, init=init, n_init=3, random_state=seed, device="cpu").fit(X.toarray())
+    _assert_same_fit(ours, dense)
+    ref = sk.KMeans(6, init=init, n_init=3, random_state=seed).fit(X)
+    assert ours.inertia_ <= ref.inertia_ * 1.02
+
+
+def test_sparse_predict_transform_score_equal_dense():
+    # On CSR X the post-fit methods give the dense results; fit_* = fit then method.
+    X = _tfidf(n=1500, seed=8)
+    km = KMeans(6, random_state=0, device="cpu").fit(X)
+    Xd = X.toarray()
+    # The centers themselves (distance 0) take the recomputed-difference path of transform.
+    new = sp.vstack([X[:300], sp.csr_matrix(km.cluster_centers_)]).tocsr()
+    assert_array_equal(km.predict(new), km.predict(new.toarray()))
+    assert_allclose(km.transform(new), km.transform(new.toarray()), rtol=1e-10, atol=1e-12)
+    # (sklearn's own product form leaves ~1e-8 at distance 0.)
+    assert_allclose(km.transform(new), euclidean_distances(new, km.cluster_centers_), rtol=1e-10,
+                    atol=1e-7)
+    assert_array_equal(km.transform(new)[-6:].argmin(axis=1), np.arange(6))
+    assert_allclose(km.score(new), km.score(new.toarray()), rtol=1e-12)
+    assert_allclose(km.score(X), -km.inertia_, rtol=1e-12)
+    fresh = KMeans(6, random_state=0, device="cpu")
+    assert_array_equal(fresh.fit_predict(X), km.labels_)
+    assert_allclose(fresh.fit_transform(X), km.transform(Xd), rtol=1e-10)
+    # float32 CSR on a float64 model gives float64 distances, as dense float32 does.
+    assert km.transform(X.astype(np.float32)).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "to_format",
+    [
+        sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.lil_matrix, sp.dok_matrix,
+        sp.bsr_matrix, sp.csr_array, sp.csc_array, sp.coo_array,
+    ],
+)
+def test_every_sparse_format_is_accepted(to_format):
+    # Any SciPy sparse format (matrix or array) fits and predicts as CSR does.
+    X = _tfidf(n=800, seed=9)
+    init = _sparse_init(X, 5, 9)
+    ref = KMeans(5, init=init, device="cpu").fit(X)
+    Xf = to_format(X)
+    ours = KMeans(5, init=init, device="cpu").fit(Xf)
+    _assert_same_fit(ours, ref)
+    assert_array_equal(ours.predict(Xf), ref.labels_)
+    assert_allclose(ours.transform(Xf), ref.transform(X), rtol=1e-12)
+
+
+def test_sparse_input_is_never_modified_and_may_be_non_canonical():
+    # Unsorted indices, duplicate entries and int32 indices: X is left as it is, and the fit is
+    # that of the canonical matrix (duplicates summed).
+    X = _tfidf(n=800, seed=10)
+    coo = X.tocoo()
+    perm = np.random.RandomState(0).permutation(coo.nnz)
+    half = coo.data[perm] / 2  # each entry stored twice, halves in shuffled order
+    rows, cols = np.tile(coo.row[perm], 2), np.tile(coo.col[perm], 2)
+    order = np.lexsort((np.random.RandomState(1).rand(2 * coo.nnz), rows))
+    messy = sp.csr_matrix(
+        (np.tile(half, 2)[order], cols[order].astype(np.int32),
+         np.searchsorted(rows[order], np.arange(X.shape[0] + 1)).astype(np.int32)),
+        shape=X.shape,
+    )
+    assert not messy.has_canonical_format
+    arrays = [a.copy() for a in (messy.data, messy.indices, messy.indptr)]
+    init = _sparse_init(X, 5, 10)
+    km = KMeans(5, init=init, device="cpu").fit(messy)
+    ref = KMeans(5, init=init, device="cpu").fit(X)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-10, atol=1e-12)
+    assert_allclose(km.transform(messy), ref.transform(X), rtol=1e-10)
+    km.predict(messy), km.score(messy)
+    for before, after in zip(arrays, (messy.data, messy.indices, messy.indptr)):
+        assert_array_equal(before, after)
+        assert before.dtype == after.dtype
+
+
+def test_sparse_result_does_not_depend_on_thread_count_or_blocks(monkeypatch):
+    # Many small CSR blocks spread over one or two threads give bit-identical fits.
+    X = _tfidf(n=6000, d=200, seed=11)
+    a = KMeans(6, random_state=0, device="cpu").fit(X)
+    monkeypatch.setattr(engine_core, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    b = KMeans(6, random_state=0, device="cpu").fit(X)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    c = KMeans(6, random_state=0, device="cpu").fit(X)
+    assert_array_equal(b.cluster_centers_, c.cluster_centers_)
+    assert_array_equal(b.labels_, c.labels_)
+    assert_array_equal(a.labels_, b.labels_)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12, atol=1e-15)
+    assert_allclose(b.transform(X), a.transform(X), rtol=1e-10)
+
+
+def test_large_sparse_fit_never_densifies(monkeypatch):
+    # 20000 x 20000 at density 0.002 (dense: 3.2 GB): only a few rows are ever densified
+    # (seeds, centers), and the fit from sklearn's centers has sklearn's inertia.
+    X = _random_csr(20000, 20000, 40, seed=0)
+    densified, to_dense = [], torch.Tensor.to_dense
+
+    def spy(self, *args, **kwargs):
+        out = to_dense(self, *args, **kwargs)
+        densified.append(out.shape[0])
+        return out
+
+    monkeypatch.setattr(torch.Tensor, "to_dense", spy)
+    init = _sparse_init(X, 20, 0)
+    ours = KMeans(20, init=init, device="cpu").fit(X)
+    ref = sk.KMeans(20, init=init, n_init=1).fit(X)
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-9)
+    assert ours.transform(X[:1000]).shape == (1000, 20)
+    KMeans(20, random_state=0, device="cpu").fit(X)  # k-means++ densifies its candidates only
+    assert densified and max(densified) <= 20
+
+
 # ---------------------------------------------------------------- CUDA
 
 
@@ -483,3 +730,19 @@ def test_cuda_seeding_quality_and_weights(init):
     rep = KMeans(10, init=init, random_state=0, device="cuda").fit(X.repeat(w, axis=0))
     wtd = KMeans(10, init=init, random_state=0, device="cuda").fit(X, sample_weight=w)
     assert_allclose(wtd.cluster_centers_, rep.cluster_centers_, rtol=1e-8, atol=1e-8)
+
+
+@CUDA
+def test_cuda_sparse_matches_cpu_from_same_init():
+    # CSR X on the GPU gives the CPU's sparse clustering and post-fit results.
+    X = _tfidf(n=5000, seed=0)
+    init = _sparse_init(X, 6, 0)
+    cpu = KMeans(6, init=init, device="cpu").fit(X)
+    gpu = KMeans(6, init=init, device="cuda").fit(X)
+    assert_array_equal(gpu.labels_, cpu.labels_)
+    assert_allclose(gpu.cluster_centers_, cpu.cluster_centers_, rtol=1e-9, atol=1e-9)
+    assert gpu.n_iter_ == cpu.n_iter_
+    assert_array_equal(gpu.predict(X), cpu.labels_)
+    assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-9, atol=1e-9)
+    pp = KMeans(6, random_state=0, device="cuda").fit(X)
+    assert pp.inertia_ <= sk.KMeans(6, random_state=0).fit(X).inertia_ * 1.02

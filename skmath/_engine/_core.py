@@ -203,10 +203,11 @@ def _csr_tensor(matrix, device, dtype=None):
         for a in (matrix.indptr, matrix.indices)
     ]
     values = torch.from_numpy(np.asarray(matrix.data)).to(device=device, dtype=dtype)
-    return _sparse_csr(*parts, values, matrix.shape)
+    return csr_from_parts(*parts, values, matrix.shape)
 
 
-def _sparse_csr(crow_indices, col_indices, values, shape):
+def csr_from_parts(crow_indices, col_indices, values, shape):
+    """A sparse CSR tensor from its three arrays (no invariant checks; silent)."""
     with warnings.catch_warnings():
         # torch flags its whole sparse-CSR layout as beta; the two products the
         # estimators use (sparse @ dense, dense @ sparse) are stable.
@@ -220,7 +221,7 @@ def csr_with_values(tensor, values):
     """A sparse CSR tensor with ``tensor``'s sparsity pattern and new ``values``
     (e.g. ``tensor.values() * scale.index_select(0, tensor.col_indices())``
     scales its columns)."""
-    return _sparse_csr(tensor.crow_indices(), tensor.col_indices(), values, tensor.shape)
+    return csr_from_parts(tensor.crow_indices(), tensor.col_indices(), values, tensor.shape)
 
 
 def take_rows(tensor, index):
@@ -250,7 +251,7 @@ def take_rows(tensor, index):
     nnz = int(new_crow[-1])
     source = torch.repeat_interleave(starts - new_crow[:-1], lengths, output_size=nnz)
     source += torch.arange(nnz, dtype=crow.dtype, device=crow.device)
-    return _sparse_csr(
+    return csr_from_parts(
         new_crow,
         tensor.col_indices().index_select(0, source),
         tensor.values().index_select(0, source),
@@ -275,7 +276,7 @@ def csr_transpose(tensor):
             [0., 3.]], dtype=torch.float64)
     """
     if tensor.device.type != "cpu":
-        return tensor.t().to_sparse_csr()
+        return tensor.t().tocsr_from_parts()
     parts = (tensor.values(), tensor.col_indices(), tensor.crow_indices())
     matrix = sp.csr_matrix(tuple(p.numpy() for p in parts), shape=tuple(tensor.shape))
     return _csr_tensor(matrix.T.tocsr(), tensor.device)

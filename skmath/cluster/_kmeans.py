@@ -17,6 +17,10 @@ functions below, which assume validated input (as in
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
 per block of rows, so memory stays bounded whatever the number of samples. On
 CPU the blocks are spread over threads (:func:`_block_pool`).
+
+``X`` may also be a sparse CSR tensor: the functions that touch it take its
+rows with :func:`_rows` / :func:`_dense_rows` and reduce over its nonzeros
+(see the "sparse rows" helpers); it is never densified and never centred.
 """
 
 import math
@@ -25,6 +29,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -49,10 +54,12 @@ from .._engine import (
     as_tensor,
     block_pool,
     block_rows,
+    csr_from_parts,
     empty,
     make_generator,
     map_blocks,
     scratch,
+    take_rows,
     thread_budget,
     to_numpy,
     torch_threads,
@@ -112,6 +119,137 @@ def _sum_in_order(parts):
     return total
 
 
+# ---------------------------------------------------------------- sparse rows
+#
+# ``X`` may be a sparse CSR tensor (from a SciPy sparse matrix). It is never
+# densified: the few functions that touch ``X`` take its rows through the
+# helpers below, multiply a CSR block by a contiguous ``(d, k)`` matrix (torch
+# copies a transposed view on every sparse product) and reduce over the
+# nonzeros of each row.
+
+
+def _is_sparse(X):
+    """Whether ``X`` is a sparse CSR tensor."""
+    return X.layout is torch.sparse_csr
+
+
+def _rows(X, blk):
+    """Rows ``blk`` (a slice) of ``X``; of a CSR tensor, a CSR tensor sharing its entries."""
+    if not _is_sparse(X):
+        return X[blk]
+    crow = X.crow_indices()[blk.start : blk.stop + 1]
+    start, stop = int(crow[0]), int(crow[-1])
+    return csr_from_parts(
+        crow - start,
+        X.col_indices()[start:stop],
+        X.values()[start:stop],
+        (crow.shape[0] - 1, X.shape[1]),
+    )
+
+
+def _dense_rows(X, index):
+    """Rows ``index`` of ``X`` as a dense tensor (for a few rows: seeds, relocations)."""
+    rows = take_rows(X, index)
+    return rows.to_dense() if _is_sparse(rows) else rows
+
+
+def _transposed(X, A):
+    """``A^T``, the right operand of ``X @ A^T``: a view, contiguous when ``X`` is sparse."""
+    return A.T.contiguous() if _is_sparse(X) else A.T
+
+
+def _width(X):
+    """Values a row of ``X`` holds (for block sizes): ``d``, or two per nonzero of CSR ``X``.
+
+    A stored entry is a value and a column index, and a CSR row holds the
+    mean number of nonzeros per row.
+    """
+    if not _is_sparse(X):
+        return X.shape[1]
+    return max(1, -(-2 * X.values().shape[0] // max(X.shape[0], 1)))
+
+
+def _canonical_csr(X):
+    """Validated ``X``; a CSR matrix in canonical format (sorted, no duplicate entries).
+
+    Row sums over the stored entries (norms, canonical keys) need each entry
+    once and, for identical rows to give identical sums, in column order. A
+    copy is made only when ``X`` is not canonical: ``X`` is never modified.
+    """
+    if sp.issparse(X) and not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
+def _nbytes(X):
+    """Bytes of a NumPy array or of a SciPy sparse matrix's three arrays."""
+    if hasattr(X, "indptr"):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def _row_ids(X):
+    """Row of each nonzero of CSR ``X``, shape ``(nnz,)``."""
+    crow = X.crow_indices()
+    return torch.repeat_interleave(
+        torch.arange(X.shape[0], device=X.device), crow.diff(), output_size=X.values().shape[0]
+    )
+
+
+def _row_sums(X, values):
+    """``sum_k values_k`` over the nonzeros ``k`` of each row of CSR ``X``, shape ``(n,)``.
+
+    A segmented sum: the result of a row depends only on its own entries (in
+    their stored order), not on where the row sits, as with the dense rows.
+    """
+    return torch.segment_reduce(values, "sum", offsets=X.crow_indices())
+
+
+def _sq_norms(X):
+    """Squared row norms ``||x_i||^2``, shape ``(n,)``."""
+    if _is_sparse(X):
+        values = X.values()
+        return _row_sums(X, values * values)
+    return torch.linalg.vector_norm(X, dim=1).square_()
+
+
+def _sparse_sq_distances(X, centers, c_sq, labels):
+    """``||x_i - c_{labels_i}||^2`` for CSR ``X``, as sklearn's ``_euclidean_sparse_dense``.
+
+    ``sum_k ((x_ik - c_k)^2 - c_k^2) + ||c||^2`` over the nonzeros ``k`` of
+    the row, clamped at 0: exact where the row has entries, and no product
+    ``x.c`` to cancel. ``O(nnz)``.
+    """
+    c = centers.reshape(-1).index_select(0, _flat_index(X, labels))
+    terms = X.values() - c
+    terms.square_().sub_(c * c)
+    return (_row_sums(X, terms) + c_sq.index_select(0, labels)).clamp_min_(0.0)
+
+
+def _flat_index(X, labels):
+    """Flat index of entry ``(labels_i, j)`` of a ``(k, d)`` matrix per nonzero ``x_ij`` of CSR X."""
+    # The row's offset is gathered, not multiplied per nonzero (int64
+    # products are not vectorised on CPU).
+    offsets = (labels * X.shape[1]).index_select(0, _row_ids(X))
+    return offsets.add_(X.col_indices())
+
+
+def _sparse_cluster_sums(X, w, labels, k, *, sign=1.0, out=None, unit_weights=False):
+    """``sum_{i: labels_i = j} w_i x_i`` for CSR ``X``, float64, shape ``(k, d)``.
+
+    One scatter over the nonzeros, added to ``out`` (zeros when None) with
+    ``sign``.
+    """
+    moved = X.values().to(torch.float64)
+    if not unit_weights:
+        moved = moved * w.to(torch.float64).index_select(0, _row_ids(X))
+    if out is None:
+        out = torch.zeros((k, X.shape[1]), dtype=torch.float64, device=X.device)
+    out.view(-1).index_add_(0, _flat_index(X, labels), moved, alpha=sign)
+    return out
+
+
 def _canonical_order(X, w, pool):
     """Order the rows of ``X`` by their projection on a fixed direction.
 
@@ -131,11 +269,21 @@ def _canonical_order(X, w, pool):
         taken to be copies of one point.
     mean : Tensor, shape (d,)
         ``sum_i w_i x_i / sum_i w_i``, rounded by :func:`_round_significand`.
+
+    For CSR ``X`` the key sums the row's nonzeros (:func:`_row_sums`), so
+    identical rows (same stored entries) still get identical keys.
     """
     n, d = X.shape
     generator = torch.Generator().manual_seed(_KEY_SEED)
     v = torch.randn(d, generator=generator, dtype=torch.float64)
     v = (v / v.norm()).to(X.device)
+    if _is_sparse(X):
+        values, cols = X.values().to(torch.float64), X.col_indices()
+        key = _row_sums(X, values * v.index_select(0, cols))
+        sums = torch.zeros(d, dtype=torch.float64, device=X.device)
+        sums.index_add_(0, cols, values * w.to(torch.float64).index_select(0, _row_ids(X)))
+        mean = _round_significand((sums / float(w.sum(dtype=torch.float64))).to(X.dtype))
+        return torch.sort(key, stable=True)[1], key, mean
     key = empty(n, dtype=torch.float64, device=X.device)
 
     def project(blk):
@@ -193,6 +341,29 @@ def _centred_copy(X, w, mean, pool):
     return Xc, x_sq, _sum_in_order(parts) / w.sum()
 
 
+def _sparse_moments(X, w, mean):
+    """:func:`_centred_copy`'s squared row norms and column variances for CSR ``X``.
+
+    ``X`` is not centred (that would make it dense), so the norms are those of
+    the raw rows, as in sklearn's sparse k-means. The variance of column ``j``
+    about ``m = mean_j`` is ``(sum_{i: x_ij != 0} w_i ((x_ij - m)^2 - m^2)) / W
+    + m^2`` (``W = sum_i w_i``): one pass over the nonzeros, no cancellation
+    of large sums.
+
+    Returns
+    -------
+    x_sq : Tensor, shape (n,)
+    variances : Tensor of float64, shape (d,)
+    """
+    values, cols = X.values().to(torch.float64), X.col_indices()
+    m = mean.to(torch.float64)
+    m_nz = m.index_select(0, cols)
+    terms = (values - m_nz).square_().sub_(m_nz * m_nz)
+    terms *= w.to(torch.float64).index_select(0, _row_ids(X))
+    acc = torch.zeros(X.shape[1], dtype=torch.float64, device=X.device).index_add_(0, cols, terms)
+    return _sq_norms(X), acc / float(w.sum(dtype=torch.float64)) + m * m
+
+
 def _inverse_cdf_draw(mass, order, u, fallback):
     """Indices ``i`` drawn with probability ``mass[i] / mass.sum()``.
 
@@ -237,20 +408,21 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
     potentials : Tensor, shape (len(A),)
         ``w @ dist``.
     """
-    n, d = X.shape
+    n = X.shape[0]
     a_sq = (A * A).sum(dim=1)
+    A_t = _transposed(X, A)
     dist = empty((n, A.shape[0]), dtype=X.dtype, device=X.device)
 
     def block(blk):
         # (rows, candidates): a tall-thin product, faster than its transpose.
-        dist_b = torch.addmm(a_sq, X[blk], A.T, alpha=-2.0, out=dist[blk])
+        dist_b = torch.addmm(a_sq, _rows(X, blk), A_t, alpha=-2.0, out=dist[blk])
         dist_b += x_sq[blk, None]
         dist_b.clamp_min_(0.0)
         if closest is not None:
             torch.minimum(dist_b, closest[blk, None], out=dist_b)
         return w[blk] @ dist_b
 
-    blocks = _row_blocks(n, _block_rows(d + A.shape[0], X.dtype, X.device))
+    blocks = _row_blocks(n, _block_rows(_width(X) + A.shape[0], X.dtype, X.device))
     return dist, _sum_in_order(map_blocks(block, blocks, pool))
 
 
@@ -267,6 +439,7 @@ def _kmeans_plusplus(X, x_sq, w, order, n_clusters, generator, pool, n_local_tri
     Parameters
     ----------
     X : Tensor, shape (n, d)
+        Dense or sparse CSR (the candidates' rows are densified).
     x_sq : Tensor, shape (n,)
         Squared row norms of ``X``.
     w : Tensor, shape (n,)
@@ -295,17 +468,17 @@ def _kmeans_plusplus(X, x_sq, w, order, n_clusters, generator, pool, n_local_tri
     indices = torch.empty(n_clusters, dtype=torch.int64, device=X.device)
     first = _inverse_cdf_draw(w, order, u[:1], fallback)
     indices[:1] = first
-    closest = _candidate_distances(X, x_sq, w, X.index_select(0, first), None, pool)[0][:, 0]
+    closest = _candidate_distances(X, x_sq, w, _dense_rows(X, first), None, pool)[0][:, 0]
     for c in range(1, n_clusters):
         draws = u[1 + (c - 1) * n_local_trials : 1 + c * n_local_trials]
         candidates = _inverse_cdf_draw(w * closest, order, draws, fallback)
         dist, potentials = _candidate_distances(
-            X, x_sq, w, X.index_select(0, candidates), closest, pool
+            X, x_sq, w, _dense_rows(X, candidates), closest, pool
         )
         best = torch.argmin(potentials)
         closest = dist[:, best].contiguous()
         indices[c] = candidates[best]
-    return X.index_select(0, indices), indices
+    return _dense_rows(X, indices), indices
 
 
 def _random_init(X, w, key, order, n_clusters, generator):
@@ -323,26 +496,30 @@ def _random_init(X, w, key, order, n_clusters, generator):
         index = _inverse_cdf_draw(mass, order, u[c : c + 1], fallback)
         indices[c : c + 1] = index
         mass.masked_fill_(key == key[index], 0.0)
-    return X.index_select(0, indices)
+    return _dense_rows(X, indices)
 
 
 def _labels(X, centers, pool):
     """Index of the closest center of each row, in blocks (see :func:`_nearest`)."""
-    n, d = X.shape
+    n = X.shape[0]
     out = empty(n, dtype=torch.int64, device=X.device)
     c_sq = (centers * centers).sum(dim=1)
+    centers_t = _transposed(X, centers)
 
     def assign(blk):
-        Xb = X[blk]
+        Xb = _rows(X, blk)
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        out[blk] = _closest(Xb, torch.linalg.vector_norm(Xb, dim=1).square_(), centers, c_sq)[0]
+        out[blk] = _closest(Xb, _sq_norms(Xb), centers_t, c_sq)[0]
 
-    map_blocks(assign, _row_blocks(n, _block_rows(d + centers.shape[0], X.dtype, X.device)), pool)
+    blocks = _row_blocks(n, _block_rows(_width(X) + centers.shape[0], X.dtype, X.device))
+    map_blocks(assign, blocks, pool)
     return out
 
 
-def _closest(X, x_sq, centers, c_sq):
+def _closest(X, x_sq, centers_t, c_sq):
     """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, and their error bound.
+
+    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`_transposed`).
 
     Returns
     -------
@@ -351,14 +528,14 @@ def _closest(X, x_sq, centers, c_sq):
     err : Tensor, shape (b,)
         The rounding-error bound of each row (:func:`_matmul_error`).
     """
-    dist = torch.addmm(c_sq, X, centers.T, alpha=-2.0, out=_dist_buffer(X, centers))
+    dist = torch.addmm(c_sq, X, centers_t, alpha=-2.0, out=_dist_buffer(X, centers_t.shape[1]))
     err = _matmul_error(X, x_sq, c_sq)
     return (*_nearest(dist, err), err)
 
 
-def _dist_buffer(X, centers):
-    """This thread's :func:`~skmath._engine.scratch` buffer for a block's distances."""
-    return scratch("distances", (X.shape[0], centers.shape[0]), dtype=X.dtype, device=X.device)
+def _dist_buffer(X, k):
+    """This thread's :func:`~skmath._engine.scratch` buffer for a block's ``(b, k)`` distances."""
+    return scratch("distances", (X.shape[0], k), dtype=X.dtype, device=X.device)
 
 
 def _matmul_error(X, x_sq, c_sq):
@@ -366,10 +543,11 @@ def _matmul_error(X, x_sq, c_sq):
 
     ``2 (d + 2) eps (||x||^2 + max_j ||c_j||^2)``: the classical bound on a
     ``d``-term dot product, ``|x.c| <= (||x||^2 + ||c||^2) / 2``, and the two
-    additions.
+    additions. A row of CSR ``X`` has as many terms as nonzeros.
     """
     eps = torch.finfo(X.dtype).eps
-    return (2 * (X.shape[1] + 2) * eps) * (x_sq + c_sq.max())
+    terms = X.crow_indices().diff().to(x_sq.dtype) if _is_sparse(X) else X.shape[1]
+    return (2 * (terms + 2) * eps) * (x_sq + c_sq.max())
 
 
 def _nearest(dist, err):
@@ -408,8 +586,10 @@ def _nearest(dist, err):
     return labels, closest, second, tied
 
 
-def _distance_bounds(X, x_sq, centers, c_sq, margin):
+def _distance_bounds(X, x_sq, centers_t, c_sq, margin):
     """Closest center of each row of a block, with Hamerly's two bounds.
+
+    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`_transposed`).
 
     Returns the closest center (see :func:`_nearest`), an upper bound on the
     distance to it and a lower bound on the distance to any other center: the
@@ -421,7 +601,7 @@ def _distance_bounds(X, x_sq, centers, c_sq, margin):
     labels : Tensor of int64, shape (b,)
     upper, lower : Tensor, shape (b,)
     """
-    labels, closest, second, tied, err = _closest(X, x_sq, centers, c_sq)
+    labels, closest, second, tied, err = _closest(X, x_sq, centers_t, c_sq)
     if tied.shape[0]:
         # The label of a tied row may be up to err farther than the minimum.
         closest.index_add_(0, tied, err.index_select(0, tied))
@@ -456,10 +636,14 @@ def _moved_sums(X, w, old, new, k):
     delta_sums : Tensor of float64, shape (k, d)
     delta_weights : Tensor of float64, shape (k,)
     """
+    if _is_sparse(X):
+        delta_sums = _sparse_cluster_sums(X, w, new, k)
+        _sparse_cluster_sums(X, w, old, k, sign=-1.0, out=delta_sums)
     w = w.to(torch.float64)
-    moved = X.to(torch.float64) * w[:, None]
-    delta_sums = torch.zeros((k, X.shape[1]), dtype=torch.float64, device=X.device)
-    delta_sums.index_add_(0, new, moved).index_add_(0, old, moved, alpha=-1)
+    if not _is_sparse(X):
+        moved = X.to(torch.float64) * w[:, None]
+        delta_sums = torch.zeros((k, X.shape[1]), dtype=torch.float64, device=X.device)
+        delta_sums.index_add_(0, new, moved).index_add_(0, old, moved, alpha=-1)
     delta_weights = torch.zeros(k, dtype=torch.float64, device=X.device)
     delta_weights.index_add_(0, new, w).index_add_(0, old, w, alpha=-1)
     return delta_sums, delta_weights
@@ -493,6 +677,8 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     n, d = X.shape
     k = centers.shape[0]
     c_sq = (centers * centers).sum(dim=1)
+    centers_t = _transposed(X, centers)
+    sparse = _is_sparse(X)
     # Bounds are kept inflated by ``margin`` so that the rounding of the
     # updates never makes a wrong pruning decision.
     margin = 1.0 + _PRUNE_MARGIN_ULPS * torch.finfo(X.dtype).eps
@@ -505,21 +691,24 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         todo = torch.nonzero(upper >= bound).squeeze(1)
         if 4 * todo.shape[0] <= n:
             return _pruned_pass(
-                X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, margin,
-                sums, weight_in_clusters,
+                X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bound, todo,
+                margin, sums, weight_in_clusters,
             )
 
     # No bounds yet, or most rows in doubt: recompute every row, in parallel
-    # blocks, and the cluster sums from scratch.
+    # blocks, and the cluster sums from scratch (for CSR X, in one scatter
+    # over the nonzeros once all labels are known).
     def full_pass(blk):
-        Xb = X[blk]
+        Xb = _rows(X, blk)
         if prunes:
-            new, upper[blk], lower[blk] = _distance_bounds(Xb, x_sq[blk], centers, c_sq, margin)
+            new, upper[blk], lower[blk] = _distance_bounds(
+                Xb, x_sq[blk], centers_t, c_sq, margin
+            )
         else:  # the bounds would never be used
-            new = _closest(Xb, x_sq[blk], centers, c_sq)[0]
+            new = _closest(Xb, x_sq[blk], centers_t, c_sq)[0]
         n_new = (new != labels[blk]).sum()
         labels[blk] = new
-        if not with_sums:
+        if not with_sums or sparse:
             return n_new, None, None
         part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
         if not unit_weights:
@@ -528,8 +717,13 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         part.index_add_(0, new, Xb)
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
-    results = map_blocks(full_pass, _row_blocks(n, _block_rows(d + k, X.dtype, X.device)), pool)
-    if with_sums:
+    blocks = _row_blocks(n, _block_rows(_width(X) + k, X.dtype, X.device))
+    results = map_blocks(full_pass, blocks, pool)
+    if with_sums and sparse:
+        sums.zero_()
+        _sparse_cluster_sums(X, w, labels, k, out=sums, unit_weights=unit_weights)
+        weight_in_clusters.copy_(torch.bincount(labels, weights=w.to(torch.float64), minlength=k))
+    elif with_sums:
         # Blocks are added in order: the result does not depend on the
         # number of threads.
         sums.zero_()
@@ -540,27 +734,37 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     return int(sum(n_new for n_new, _, _ in results))
 
 
-def _pruned_pass(X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, margin,
-                 sums, weight_in_clusters):
+def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bound, todo,
+                 margin, sums, weight_in_clusters):
     """The rows of ``todo`` (bounds not conclusive) of :func:`_assign`.
 
-    Their upper bound is first tightened to the exact distance; the rows still
-    in doubt get all their distances recomputed, and those that changed
-    cluster are moved in ``sums`` and ``weight_in_clusters``.
+    Their upper bound is first tightened to the exact distance (for CSR
+    ``X``, :func:`_sparse_sq_distances` plus the product form's rounding
+    bound); the rows still in doubt get all their distances recomputed, and
+    those that changed cluster are moved in ``sums`` and
+    ``weight_in_clusters``.
     """
-    k, d = centers.shape
+    k = centers.shape[0]
+    sparse = _is_sparse(X)
     n_changed = 0
-    for blk in _row_blocks(todo.shape[0], _block_rows(d + k, X.dtype, X.device, large=True)):
+    block = _block_rows(_width(X) + k, X.dtype, X.device, large=True)
+    for blk in _row_blocks(todo.shape[0], block):
         idx = todo[blk]
-        Xi = X.index_select(0, idx)
+        Xi = take_rows(X, idx)
         old = labels.index_select(0, idx)
-        ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1).mul_(margin)
+        if sparse:
+            xi_sq = x_sq.index_select(0, idx)
+            ui = _sparse_sq_distances(Xi, centers, c_sq, old)
+            ui += _matmul_error(Xi, xi_sq, c_sq)
+            ui.sqrt_().mul_(margin)
+        else:
+            ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1).mul_(margin)
         upper.index_copy_(0, idx, ui)
         doubt = torch.nonzero(ui >= bound.index_select(0, idx)).squeeze(1)
         if doubt.shape[0] == 0:
             continue
-        idx, Xi, old = idx[doubt], Xi[doubt], old[doubt]
-        new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers, c_sq, margin)
+        idx, Xi, old = idx[doubt], take_rows(Xi, doubt), old[doubt]
+        new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers_t, c_sq, margin)
         labels.index_copy_(0, idx, new)
         upper.index_copy_(0, idx, up)
         lower.index_copy_(0, idx, lo)
@@ -568,7 +772,8 @@ def _pruned_pass(X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, m
         n_changed += changed.shape[0]
         if sums is not None and changed.shape[0]:
             delta_sums, delta_weights = _moved_sums(
-                Xi[changed], w.index_select(0, idx[changed]), old[changed], new[changed], k
+                take_rows(Xi, changed), w.index_select(0, idx[changed]), old[changed],
+                new[changed], k,
             )
             sums += delta_sums
             weight_in_clusters += delta_weights
@@ -576,7 +781,13 @@ def _pruned_pass(X, x_sq, w, centers, c_sq, labels, upper, lower, bound, todo, m
 
 
 def _inertia(X, w, centers, labels, pool):
-    """``sum_i w_i ||x_i - c_{labels_i}||^2`` with direct differences, in blocks."""
+    """``sum_i w_i ||x_i - c_{labels_i}||^2`` with direct differences, in blocks.
+
+    For CSR ``X``, in one pass over the nonzeros (:func:`_sparse_sq_distances`).
+    """
+    if _is_sparse(X):
+        dist = _sparse_sq_distances(X, centers, (centers * centers).sum(dim=1), labels)
+        return float(dist.to(torch.float64) @ w.to(torch.float64))
 
     def block(blk):
         Xb = X[blk]
@@ -599,12 +810,20 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
     points. Ties between equally far points go to the first in canonical order,
     so the result is deterministic. Labels are left unchanged, as in sklearn.
     ``sums`` and ``weight_in_clusters`` (float64) are updated in place.
+
+    For CSR ``X`` the copies are one point: only that row is densified, and
+    each cluster loses the point times the weight of its copies.
     """
     empty_clusters = torch.nonzero(weight_in_clusters == 0).flatten().tolist()
-    dist = empty(X.shape[0], dtype=X.dtype, device=X.device)
-    for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
-        diff = X[blk] - centers_old.index_select(0, labels[blk])
-        torch.sum(diff * diff, dim=1, out=dist[blk])
+    sparse = _is_sparse(X)
+    if sparse:
+        c_sq = (centers_old * centers_old).sum(dim=1)
+        dist = _sparse_sq_distances(X, centers_old, c_sq, labels)
+    else:
+        dist = empty(X.shape[0], dtype=X.dtype, device=X.device)
+        for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
+            diff = X[blk] - centers_old.index_select(0, labels[blk])
+            torch.sum(diff * diff, dim=1, out=dist[blk])
     dist.masked_fill_(w == 0, -1.0)
     if not bool(dist.max() > 0):
         # More clusters than distinct points: relocating is pointless.
@@ -615,10 +834,16 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
             break
         copies = torch.nonzero(key == key[far]).squeeze(1)
         w_copies = w[copies].to(torch.float64)
-        moved = X[copies].to(torch.float64) * w_copies[:, None]
-        sums.index_add_(0, labels[copies], -moved)
+        if sparse:
+            point = _dense_rows(X, far[None])[0].to(torch.float64)
+            lost = torch.zeros_like(weight_in_clusters).index_add_(0, labels[copies], w_copies)
+            sums -= lost[:, None] * point
+            sums[cluster] = w_copies.sum() * point
+        else:
+            moved = X[copies].to(torch.float64) * w_copies[:, None]
+            sums.index_add_(0, labels[copies], -moved)
+            sums[cluster] = moved.sum(dim=0)
         weight_in_clusters.index_add_(0, labels[copies], -w_copies)
-        sums[cluster] = moved.sum(dim=0)
         weight_in_clusters[cluster] = w_copies.sum()
         dist[copies] = -1.0
 
@@ -710,8 +935,10 @@ def _euclidean_distances(X, centers, pool):
     the distance to about 1e-9 relative (a sample on or next to a center), the
     entry is recomputed from the difference ``x - c``. The result is float32
     only when both ``X`` and ``centers`` are (as sklearn's
-    ``euclidean_distances``).
+    ``euclidean_distances``). CSR ``X``: see :func:`_sparse_euclidean_distances`.
     """
+    if _is_sparse(X):
+        return _sparse_euclidean_distances(X, centers, pool)
     n, d = X.shape
     k = centers.shape[0]
     out = empty((n, k), dtype=torch.promote_types(X.dtype, centers.dtype), device=X.device)
@@ -726,7 +953,7 @@ def _euclidean_distances(X, centers, pool):
         torch.sub(X[blk], origin, out=Xb)
         square = scratch("square", Xb.shape, dtype=torch.float64, device=X.device)
         x_sq = torch.mul(Xb, Xb, out=square).sum(dim=1, keepdim=True)
-        dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0, out=_dist_buffer(Xb, C))
+        dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0, out=_dist_buffer(Xb, C.shape[0]))
         dist += x_sq
         err = (2 * (d + 2) * eps) * (x_sq + c_sq)
         rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
@@ -736,6 +963,40 @@ def _euclidean_distances(X, centers, pool):
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
     map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
+    return out
+
+
+def _sparse_euclidean_distances(X, centers, pool):
+    """:func:`_euclidean_distances` for CSR ``X``.
+
+    Centring would make ``X`` dense, so the product form is evaluated about
+    the origin, with the rounding bound of a dot product of as many terms as
+    the row has nonzeros. The entries too close to that bound are recomputed
+    from ``x - c`` with the row densified, a bounded number of rows at a time.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    out = empty((n, k), dtype=torch.promote_types(X.dtype, centers.dtype), device=X.device)
+    C = centers.to(torch.float64)
+    C_t = C.T.contiguous()
+    c_sq = (C * C).sum(dim=1)
+    eps = torch.finfo(torch.float64).eps
+    dense_rows = _block_rows(d, torch.float64, X.device)
+
+    def block(blk):
+        Xb = _rows(X, blk).to(torch.float64)
+        x_sq = _sq_norms(Xb)[:, None]
+        dist = torch.addmm(c_sq, Xb, C_t, alpha=-2.0, out=_dist_buffer(Xb, k))
+        dist += x_sq
+        terms = Xb.crow_indices().diff().to(torch.float64)[:, None]
+        err = (2 * eps) * (terms + 2) * (x_sq + c_sq)
+        rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
+        for part in _row_blocks(rows.shape[0], dense_rows):
+            diff = _dense_rows(Xb, rows[part]) - C.index_select(0, cols[part])
+            dist[rows[part], cols[part]] = (diff * diff).sum(dim=1)
+        out[blk] = dist.clamp_min_(0.0).sqrt_()
+
+    map_blocks(block, _row_blocks(n, _block_rows(_width(X) + k, torch.float64, X.device)), pool)
     return out
 
 
@@ -795,11 +1056,11 @@ class KMeans(
         Seeds the initialization. An int gives reproducible results.
     copy_x : bool, default=True
         Kept for compatibility with scikit-learn: skmath never modifies ``X``
-        (the data are always centred in a copy).
+        (dense data are always centred in a copy; sparse data are not centred).
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         Kept for compatibility with scikit-learn. Both run Lloyd's iterations
         pruned with Hamerly's bounds, which, like Elkan's, give the same
-        result as plain Lloyd iterations.
+        result as plain Lloyd iterations, on dense and sparse ``X``.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
@@ -841,6 +1102,18 @@ class KMeans(
     ``thread_budget()`` threads, with torch itself single-threaded inside
     them; blocks are combined in a fixed order, so results do not depend on
     the number of threads.
+
+    Sparse ``X`` (any SciPy sparse format, converted to CSR) stays sparse on
+    the device and is never densified: distances are ``||x||^2 - 2 x.c +
+    ||c||^2`` with ``x.c`` a sparse-times-dense product per block of rows,
+    the center update is one scatter of the nonzeros into the ``(k, d)``
+    cluster sums, and only the few rows that become seeds or relocated
+    centers are made dense. Centring would destroy sparsity, so sparse data
+    are not centred (as in scikit-learn); the rounding bounds of the product
+    form count a row's nonzeros instead of ``d``. From the same initial
+    centers the iterations are those of scikit-learn's sparse k-means (both
+    ``algorithm`` values), and seeding draws the same points as on the dense
+    copy of ``X`` for the same ``random_state``, up to rounding coincidences.
 
     To make the result depend only on the weighted set of points, the rows
     are ordered by their projection on a fixed direction before seeding, and
@@ -941,7 +1214,10 @@ class KMeans(
             )
 
     def _check_test_data(self, X):
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
+        X = validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32], order="C"
+        )
+        return _canonical_csr(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -949,7 +1225,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances to cluster.
         y : Ignored
             Not used, present for API consistency by convention.
@@ -963,7 +1239,8 @@ class KMeans(
         self : object
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+        X = _canonical_csr(X)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
             raise ValueError(
@@ -984,12 +1261,19 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        with torch_threads(), _block_pool(device, X.nbytes) as pool:
+        with torch_threads(), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, w, pool)
-            # Distances are more accurate on centred data.
-            Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
+            if _is_sparse(Xt):
+                # Centring would make X dense: sparse X is clustered about the
+                # origin, as by sklearn (its mean only enters the variances).
+                Xs = Xt
+                x_sq, variances = _sparse_moments(Xt, w, mean)
+                mean = torch.zeros_like(mean)
+            else:
+                # Distances are more accurate on centred data.
+                Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
             del Xt  # on GPU, only the centred copy stays in device memory
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
             unit_weights = bool((w == 1).all())
@@ -1056,7 +1340,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances to cluster.
         y : Ignored
             Not used, present for API consistency by convention.
@@ -1075,7 +1359,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
 
         Returns
@@ -1086,7 +1370,7 @@ class KMeans(
         check_is_fitted(self)
         X = self._check_test_data(X)
         device = self._predict_device()
-        with torch_threads(), _block_pool(device, X.nbytes) as pool:
+        with torch_threads(), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
             labels = _labels(Xt, centers, pool)
@@ -1097,7 +1381,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances to cluster.
         y : Ignored
             Not used, present for API consistency by convention.
@@ -1116,7 +1400,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
 
         Returns
@@ -1129,7 +1413,7 @@ class KMeans(
 
     def _transform(self, X):
         device = self._predict_device()
-        with torch_threads(), _block_pool(device, X.nbytes) as pool:
+        with torch_threads(), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device)
             return to_numpy(_euclidean_distances(Xt, centers, pool))
@@ -1139,7 +1423,7 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
         y : Ignored
             Not used, present for API consistency by convention.
@@ -1156,7 +1440,7 @@ class KMeans(
         X = self._check_test_data(X)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         device = self._predict_device()
-        with torch_threads(), _block_pool(device, X.nbytes) as pool:
+        with torch_threads(), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
@@ -1165,6 +1449,6 @@ class KMeans(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
