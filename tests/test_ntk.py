@@ -527,3 +527,138 @@ def test_alpha_array_like_and_invalid_arrays():
     for bad in (np.full(20, np.nan), np.full(20, np.inf), np.full(20, -1.0)):
         with pytest.raises(ValueError, match="alpha must be non-negative and finite"):
             NTKRegressor(alpha=bad, device="cpu").fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# sample_y and log_marginal_likelihood, as in GaussianProcessRegressor
+
+GP_ARCH = dict(depth=2, activation="gelu", weight_std=1.4, bias_std=0.2)
+
+
+def _gpr_and_nngp_regressor(X, y, *, alpha, normalize_y):
+    """The same GP posterior twice: sklearn's GPR with NTKKernel, and NTKRegressor."""
+    gpr = GaussianProcessRegressor(
+        NTKKernel(**GP_ARCH, kernel="nngp", device="cpu"),
+        alpha=alpha,
+        normalize_y=normalize_y,
+        optimizer=None,
+    ).fit(X, y)
+    reg = NTKRegressor(
+        **GP_ARCH, kernel="nngp", alpha=alpha, normalize_y=normalize_y, device="cpu"
+    ).fit(X, y)
+    return gpr, reg
+
+
+def _targets(X, y, n_targets):
+    return y if n_targets == 1 else np.stack([y, -2 * y + X[:, 2] + 3.0], axis=1)
+
+
+@pytest.mark.parametrize("normalize_y", [True, False])
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_sample_y_nngp_equals_gaussian_process_regressor_draws(normalize_y, n_targets):
+    # With kernel="nngp", sample_y gives GaussianProcessRegressor's draws (same
+    # random number path, same shapes) for the same random_state.
+    X, y = _data()
+    Y = _targets(X, y, n_targets)
+    X_test = _data(n=8, seed=1)[0]
+    gpr, reg = _gpr_and_nngp_regressor(X, Y, alpha=1e-2, normalize_y=normalize_y)
+    ours = reg.sample_y(X_test, n_samples=6, random_state=3)
+    theirs = gpr.sample_y(X_test, n_samples=6, random_state=3)
+    assert ours.shape == theirs.shape == ((8, 6) if n_targets == 1 else (8, 2, 6))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-9)
+    # Default n_samples and random_state, as in GPR.
+    np.testing.assert_allclose(reg.sample_y(X_test), gpr.sample_y(X_test), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_sample_y_ntk_has_predict_mean_and_covariance(n_targets):
+    # With kernel="ntk", the draws have the shapes of GPR's sample_y and, over
+    # many samples, the mean and covariance of predict(X, return_cov=True),
+    # which differ from the NNGP posterior's.
+    X, y = _data(n=20)
+    Y = _targets(X, y, n_targets)
+    X_test = _data(n=4, seed=1)[0]
+    reg = NTKRegressor(depth=2, kernel="ntk", alpha=1e-2, device="cpu").fit(X, Y)
+    n_samples = 20000
+    samples = reg.sample_y(X_test, n_samples=n_samples, random_state=0)
+    mean, cov = reg.predict(X_test, return_cov=True)
+    assert samples.shape == ((4, n_samples) if n_targets == 1 else (4, 2, n_samples))
+    _, cov_nngp = clone(reg).set_params(kernel="nngp").fit(X, Y).predict(X_test, return_cov=True)
+    samples, mean = samples.reshape(4, n_targets, n_samples), mean.reshape(4, n_targets)
+    cov, cov_nngp = cov.reshape(4, 4, n_targets), cov_nngp.reshape(4, 4, n_targets)
+    for k in range(n_targets):
+        var = np.diag(cov[..., k])
+        # Five standard errors of the sample mean and sample covariance.
+        mean_tol = 5 * np.sqrt(var / n_samples)
+        cov_tol = 5 * np.sqrt((np.outer(var, var) + cov[..., k] ** 2) / n_samples)
+        assert np.all(np.abs(samples[:, k].mean(axis=1) - mean[:, k]) < mean_tol)
+        assert np.all(np.abs(np.cov(samples[:, k]) - cov[..., k]) < cov_tol)
+        assert np.any(np.abs(cov_nngp[..., k] - cov[..., k]) > 3 * cov_tol)
+
+
+def test_sample_y_reproducible_with_random_state():
+    # The same int gives the same draws, another int other draws; a
+    # RandomState instance is advanced, exactly as GPR's check_random_state path.
+    X, y = _data()
+    X_test = _data(n=5, seed=1)[0]
+    for kind in ("ntk", "nngp"):
+        reg = NTKRegressor(depth=2, kernel=kind, alpha=1e-2, device="cpu").fit(X, y)
+        a = reg.sample_y(X_test, n_samples=3, random_state=7)
+        np.testing.assert_array_equal(a, reg.sample_y(X_test, n_samples=3, random_state=7))
+        assert not np.allclose(a, reg.sample_y(X_test, n_samples=3, random_state=8))
+        rng = np.random.RandomState(7)
+        np.testing.assert_array_equal(a, reg.sample_y(X_test, n_samples=3, random_state=rng))
+        b = reg.sample_y(X_test, n_samples=3, random_state=rng)
+        assert not np.allclose(a, b)
+        np.testing.assert_array_equal(np.hstack([a, b]), reg.sample_y(X_test, 6, random_state=7))
+
+
+@pytest.mark.parametrize("normalize_y", [True, False])
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("per_sample_alpha", [False, True])
+def test_log_marginal_likelihood_equals_gaussian_process_regressor(
+    normalize_y, n_targets, per_sample_alpha
+):
+    # log_marginal_likelihood_value_ and log_marginal_likelihood() equal GPR's
+    # with the equivalent kernel, and the sum over targets of the Gaussian
+    # log density of y_train_ under N(0, K + diag(alpha)); theta=[] with
+    # eval_gradient gives the value and an empty gradient, as GPR does.
+    from scipy.stats import multivariate_normal
+
+    X, y = _data(n=25)
+    Y = _targets(X, y, n_targets)
+    alpha = np.linspace(0.01, 0.2, 25) if per_sample_alpha else 0.05
+    gpr, reg = _gpr_and_nngp_regressor(X, Y, alpha=alpha, normalize_y=normalize_y)
+    lml = reg.log_marginal_likelihood_value_
+    assert isinstance(lml, float)
+    np.testing.assert_allclose(lml, gpr.log_marginal_likelihood_value_, rtol=1e-10)
+    assert reg.log_marginal_likelihood() == lml
+    assert reg.log_marginal_likelihood(np.array([])) == lml
+    value, grad = reg.log_marginal_likelihood(gpr.kernel_.theta, eval_gradient=True)
+    gpr_value, gpr_grad = gpr.log_marginal_likelihood(gpr.kernel_.theta, eval_gradient=True)
+    np.testing.assert_allclose(value, gpr_value, rtol=1e-10)
+    assert grad.shape == gpr_grad.shape == (0,)
+    K = nngp_ntk(torch.as_tensor(X), compute_ntk=False, **GP_ARCH)[0].numpy()
+    cov = K + np.diag(np.broadcast_to(alpha, 25))
+    Y_train = reg.y_train_.reshape(25, -1)
+    expected = sum(multivariate_normal(np.zeros(25), cov).logpdf(t) for t in Y_train.T)
+    np.testing.assert_allclose(lml, expected, rtol=1e-10)
+
+
+def test_log_marginal_likelihood_errors_and_ntk_mode():
+    # A non-empty theta, and eval_gradient without theta (as in GPR), raise
+    # clear errors; kernel="ntk" has no marginal likelihood: the method says
+    # to use kernel="nngp" and the attribute is not set (nor left over from
+    # an earlier nngp fit).
+    X, y = _data(n=20)
+    reg = NTKRegressor(kernel="nngp", device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match="no hyperparameters: theta must be None or empty"):
+        reg.log_marginal_likelihood(np.array([0.5]))
+    with pytest.raises(ValueError, match="Gradient can only be evaluated for theta!=None"):
+        reg.log_marginal_likelihood(eval_gradient=True)
+    reg.set_params(kernel="ntk").fit(X, y)
+    assert not hasattr(reg, "log_marginal_likelihood_value_")
+    with pytest.raises(ValueError, match="only defined for kernel='nngp', got kernel='ntk'"):
+        reg.log_marginal_likelihood()
+    with pytest.raises(ValueError, match="only defined for kernel='nngp'"):
+        reg.log_marginal_likelihood([], eval_gradient=True)

@@ -1,5 +1,6 @@
 """``NTKRegressor``: infinitely wide networks trained to convergence, in closed form."""
 
+import math
 import warnings
 from numbers import Real
 
@@ -7,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing._data import _handle_zeros_in_scale
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -30,6 +32,34 @@ def _cholesky(K, alpha, estimator):
             "parameter of your NTKRegressor estimator."
         )
     return L
+
+
+def _log_marginal_likelihood(L, y, dual):
+    r"""Log marginal likelihood of ``y`` under the prior :math:`\mathcal{N}(0, K + \alpha I)`.
+
+    Rasmussen & Williams (2006), Algorithm 2.1, line 7, summed over the
+    targets (each an independent draw from the same prior), as
+    ``GaussianProcessRegressor.log_marginal_likelihood`` computes it:
+
+    .. math::
+
+        \log p(y) = \sum_k \Big( -\tfrac12 y_k^\top (K + \alpha I)^{-1} y_k
+                     - \sum_i \log L_{ii} - \tfrac{n}{2} \log 2\pi \Big).
+
+    Parameters
+    ----------
+    L : Tensor, shape (n, n)
+        Lower Cholesky factor of :math:`K + \alpha I`.
+    y : Tensor, shape (n,) or (n, n_targets)
+    dual : Tensor, shape of ``y``
+        :math:`(K + \alpha I)^{-1} y`.
+    """
+    n = L.shape[0]
+    y, dual = y.reshape(n, -1), dual.reshape(n, -1)
+    n_targets = y.shape[1]
+    data_fit = -0.5 * (y * dual).sum()
+    log_det = torch.log(torch.diagonal(L)).sum()
+    return float(data_fit - n_targets * (log_det + 0.5 * n * math.log(2 * math.pi)))
 
 
 def _ntk_ensemble_cov(B, nngp_tt, nngp_td, nngp_train):
@@ -130,6 +160,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         Lower Cholesky factor of the training kernel plus ``alpha``.
     alpha_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Dual coefficients: ``inv(K_train + alpha I) @ y_train_``.
+    log_marginal_likelihood_value_ : float
+        Log marginal likelihood of ``y_train_`` under the Gaussian process
+        prior (NNGP kernel plus ``alpha`` on the diagonal), as in
+        ``GaussianProcessRegressor``. Only with ``kernel="nngp"``: the
+        ``"ntk"`` model is not the posterior of a Gaussian process.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -252,10 +287,16 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             L = _cholesky(K, as_tensor(alpha, device), self)
             yt = as_tensor(y, device)
             dual = torch.cholesky_solve(yt.reshape(len(y), -1), L).reshape(yt.shape)
+            if self.kernel == "nngp":
+                lml = _log_marginal_likelihood(L, yt, dual)
         self.X_train_ = X
         self.y_train_ = y
         self.L_ = to_numpy(L)
         self.alpha_ = to_numpy(dual)
+        if self.kernel == "nngp":
+            self.log_marginal_likelihood_value_ = lml
+        elif hasattr(self, "log_marginal_likelihood_value_"):
+            del self.log_marginal_likelihood_value_  # left by an earlier "nngp" fit
         # The NTK ensemble's covariance needs the NNGP train matrix too.
         self._nngp_train = to_numpy(nngp) if self.kernel == "ntk" else None
         return self
@@ -337,6 +378,135 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         if y_var.shape[1] == 1:
             y_var = np.squeeze(y_var, axis=1)
         return y_mean, np.sqrt(y_var)
+
+    def sample_y(self, X, n_samples=1, random_state=0):
+        """Draw samples from the predictive distribution at ``X``.
+
+        The draws are jointly Gaussian with the mean and full covariance of
+        ``predict(X, return_cov=True)``: the Gaussian process posterior for
+        ``kernel="nngp"``, the infinite ensemble of trained networks for
+        ``kernel="ntk"``. The random numbers are drawn as in
+        ``GaussianProcessRegressor.sample_y`` (one
+        ``multivariate_normal`` call per target, in order), so with
+        ``kernel="nngp"`` the samples equal those of the equivalent
+        ``GaussianProcessRegressor`` for the same ``random_state``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Query points.
+        n_samples : int, default=1
+            Number of samples drawn per query point.
+        random_state : int, RandomState instance or None, default=0
+            Seed of the NumPy random number generator. Pass an int for
+            reproducible results across calls.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples) or \
+                (n_samples_X, n_targets, n_samples)
+            Samples of the predictive distribution at ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmath import NTKRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-3, 3, size=(20, 1))
+        >>> reg = NTKRegressor(depth=2, kernel="nngp", alpha=1e-2, device="cpu")
+        >>> reg = reg.fit(X, np.sin(X).ravel())
+        >>> samples = reg.sample_y([[0.0], [1.0], [2.0]], n_samples=5, random_state=0)
+        >>> samples.shape
+        (3, 5)
+        >>> bool(np.all(samples == reg.sample_y([[0.0], [1.0], [2.0]], 5, random_state=0)))
+        True
+        """
+        rng = check_random_state(random_state)
+        y_mean, y_cov = self.predict(X, return_cov=True)
+        if y_mean.ndim == 1:
+            return rng.multivariate_normal(y_mean, y_cov, n_samples).T
+        return np.stack(
+            [
+                rng.multivariate_normal(y_mean[:, k], y_cov[..., k], n_samples).T
+                for k in range(y_mean.shape[1])
+            ],
+            axis=1,
+        )
+
+    def log_marginal_likelihood(self, theta=None, eval_gradient=False, clone_kernel=True):
+        """Log marginal likelihood of the training targets (``kernel="nngp"`` only).
+
+        The log density of ``y_train_`` (normalised when ``normalize_y``)
+        under the Gaussian process prior with the NNGP kernel plus ``alpha``
+        on the diagonal, summed over targets: the value
+        ``GaussianProcessRegressor.log_marginal_likelihood`` gives with the
+        equivalent kernel. The NNGP kernel has no hyperparameters (its
+        architecture is fixed by the estimator's parameters; tune those by
+        cross-validation), so ``theta`` can only be None or empty.
+
+        With ``kernel="ntk"`` the model is an ensemble of trained networks,
+        not the posterior of a Gaussian process with one kernel, and has no
+        marginal likelihood: a ValueError is raised.
+
+        Parameters
+        ----------
+        theta : array-like of shape (0,), default=None
+            Kernel hyperparameters; must be None or empty.
+        eval_gradient : bool, default=False
+            Also return the gradient with respect to ``theta`` (empty). As in
+            ``GaussianProcessRegressor``, ``theta`` must then not be None.
+        clone_kernel : bool, default=True
+            Accepted for compatibility with ``GaussianProcessRegressor``;
+            has no effect (no kernel object is modified).
+
+        Returns
+        -------
+        log_likelihood : float
+            Log marginal likelihood of the training targets.
+        log_likelihood_gradient : ndarray of shape (0,)
+            Gradient with respect to ``theta``; only when ``eval_gradient``.
+
+        Raises
+        ------
+        ValueError
+            If ``kernel="ntk"``, if ``theta`` is not empty, or if
+            ``eval_gradient`` is True and ``theta`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmath import NTKRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-3, 3, size=(20, 1))
+        >>> reg = NTKRegressor(depth=2, kernel="nngp", alpha=1e-2, device="cpu")
+        >>> reg = reg.fit(X, np.sin(X).ravel())
+        >>> lml = reg.log_marginal_likelihood()
+        >>> bool(lml == reg.log_marginal_likelihood_value_)
+        True
+        >>> reg.log_marginal_likelihood(theta=[], eval_gradient=True)[1]
+        array([], dtype=float64)
+        """
+        check_is_fitted(self)
+        if self.kernel != "nngp":
+            raise ValueError(
+                f"log_marginal_likelihood is only defined for kernel='nngp', got "
+                f"kernel={self.kernel!r}: the trained-ensemble model is not the "
+                "posterior of a Gaussian process with one kernel."
+            )
+        if theta is None:
+            if eval_gradient:
+                raise ValueError("Gradient can only be evaluated for theta!=None")
+            return self.log_marginal_likelihood_value_
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.size != 0:
+            raise ValueError(
+                "The NNGP kernel of NTKRegressor has no hyperparameters: theta "
+                f"must be None or empty, got {theta.size} entries. Tune depth, "
+                "activation, weight_std, bias_std and alpha by cross-validation."
+            )
+        if eval_gradient:
+            return self.log_marginal_likelihood_value_, np.zeros(0)
+        return self.log_marginal_likelihood_value_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
