@@ -6,6 +6,8 @@ from scipy import integrate
 from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
+from sklearn.linear_model import BayesianRidge
+from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from skmath.metrics import (
@@ -73,6 +75,42 @@ def test_bad_inputs_are_refused():
         crps_gaussian(Y, MU[:, 0], SIGMA)
     with pytest.raises(ValueError, match="confidence"):
         interval_coverage(Y, MU, SIGMA, confidence=1.0)
+
+
+def test_column_vector_y_true_is_one_output_as_in_sklearn():
+    # y_true of shape (n, 1) against (n,) predictions is one output, as for
+    # sklearn's regression metrics (GaussianProcessRegressor and BayesianRidge
+    # predict (n,) even when fitted on a column vector).
+    y, mu, sigma = Y[:, :1], MU[:, 0], SIGMA[:, 0]
+    for metric in (gaussian_nll, crps_gaussian, interval_coverage):
+        assert metric(y, mu, sigma) == metric(y[:, 0], mu, sigma)
+    assert mean_absolute_error(y, mu) == mean_absolute_error(y[:, 0], mu)
+    with pytest.raises(ValueError, match="same shape"):
+        gaussian_nll(Y, MU[:, :1], SIGMA[:, :1])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.DataConversionWarning")
+def test_scorers_handle_a_column_vector_target_in_cross_validate():
+    # cross_validate on y of shape (n, 1) scores every fold (sklearn's own
+    # scorers do), instead of setting the scores to NaN.
+    X, y = _noisy_sine(60, 3)
+    scores = cross_validate(
+        BayesianRidge(), X, y[:, None], cv=3, error_score="raise",
+        scoring={"nll": neg_gaussian_nll_scorer, "mae": "neg_mean_absolute_error"},
+    )
+    assert np.all(np.isfinite(scores["test_nll"]))
+
+
+def test_sample_weight_is_validated_as_in_sklearn():
+    # Bad weights raise sklearn's ValueError (2-D, negative, all zero); a
+    # scalar weight is uniform weighting.
+    for bad, match in [(np.ones((40, 1)), "1D"), (-np.ones(40), "Negative"),
+                       (np.zeros(40), "non-zero")]:
+        with pytest.raises(ValueError, match=match):
+            gaussian_nll(Y, MU, SIGMA, sample_weight=bad)
+    assert crps_gaussian(Y, MU, SIGMA, sample_weight=3.0) == pytest.approx(
+        crps_gaussian(Y, MU, SIGMA), rel=1e-12
+    )
 
 
 def _gp(noise=0.3**2):

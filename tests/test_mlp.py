@@ -153,6 +153,17 @@ def test_backprop_equals_autograd(activation, out_activation, weighted, dropout)
         np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("sizes", [(3.5,), (8, 2.0), (4, 0), [-1]])
+def test_hidden_layer_sizes_must_be_positive_integers_as_in_sklearn(sizes):
+    # A fractional or non-positive layer size is an error in sklearn (a float
+    # cannot size an array), never a silently truncated layer.
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises((TypeError, ValueError)):
+        SkMLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        MLPClassifier(hidden_layer_sizes=sizes, max_iter=1, device="cpu").fit(X, y)
+
+
 def test_glorot_init_bounds_follow_sklearn():
     # Initial weights are U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) (2 for logistic).
     X, y = load_iris(return_X_y=True)
@@ -296,6 +307,20 @@ def test_warm_start_continues_from_the_previous_weights():
     assert est.loss_curve_[10] < est.loss_curve_[0] and abs(est.loss_curve_[10] - first) < 0.2
 
 
+def test_warm_start_carries_the_plateau_count_like_sklearn():
+    # sklearn's _no_improvement_count survives a warm_start refit: after a
+    # fit stopped on a plateau, the next fit stops after one epoch.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(solver="sgd", learning_rate_init=0.01, n_iter_no_change=2, tol=10.0,
+              max_iter=10, warm_start=True, random_state=0)
+    ours, ref = MLPClassifier(device="cpu", **kw), SkMLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        n_iter = [(ours.fit(X, y).n_iter_, ref.fit(X, y).n_iter_) for _ in range(3)]
+    assert n_iter == [(4, 4), (1, 1), (1, 1)]
+    assert len(ours.loss_curve_) == len(ref.loss_curve_) == 6
+
+
 def test_sgd_invscaling_schedule():
     # learning_rate="invscaling" sets lr = lr_init / (t + 1) ** power_t after each epoch.
     X, y = load_iris(return_X_y=True)
@@ -320,6 +345,27 @@ def test_adaptive_schedule_keeps_training_after_a_plateau():
     # Plateaus every 3 epochs after that; 0.01 / 5^k > 1e-6 for k <= 5, so six
     # reductions, and the seventh plateau (epoch 4 + 6 * 3) stops.
     assert adaptive.n_iter_ == 22
+
+
+@pytest.mark.parametrize("cls, sk_cls", [(MLPRegressor, SkMLPRegressor),
+                                         (MLPClassifier, SkMLPClassifier)])
+def test_adaptive_schedule_counts_plateaus_across_partial_fit_calls(cls, sk_cls):
+    # As sklearn's _no_improvement_count: partial_fit calls without a tol
+    # improvement accumulate, and learning_rate="adaptive" divides lr by 5
+    # once more than n_iter_no_change of them in a row did not improve.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.01, tol=10.0,
+              n_iter_no_change=2, hidden_layer_sizes=(8,), random_state=0)
+    ours, ref = cls(device="cpu", **kw), sk_cls(**kw)
+    extra = {"classes": [0, 1, 2]} if cls is MLPClassifier else {}
+    lrs, ref_lrs = [], []
+    for _ in range(8):
+        ours.partial_fit(X, y, **extra)
+        ref.partial_fit(X, y, **extra)
+        lrs.append(ours._optimizer_state["param_groups"][0]["lr"])
+        ref_lrs.append(ref._optimizer.learning_rate)
+    np.testing.assert_allclose(lrs, ref_lrs, rtol=1e-12)
+    assert ref_lrs[-1] == pytest.approx(0.01 / 25)
 
 
 def test_early_stopping_attributes_follow_sklearn():

@@ -39,6 +39,10 @@ class TrainResult:
     converged : bool
         True when stopping came from the tolerance rule, False when the
         ``max_iter`` epochs ran out.
+    no_improvement : int
+        Epochs since the last improvement by ``tol`` (sklearn's
+        ``_no_improvement_count``), carried into the next call by
+        ``partial_fit`` and ``warm_start`` as sklearn carries it.
     """
 
     loss_curve: list = field(default_factory=list)
@@ -47,6 +51,7 @@ class TrainResult:
     best_validation_score: float = None
     n_iter: int = 0
     converged: bool = False
+    no_improvement: int = 0
 
 
 def minibatches(n_samples, batch_size, *, shuffle, generator, device):
@@ -131,7 +136,7 @@ def train(
     n_samples = data[0].shape[0]
     device = data[0].device
     best_state = None
-    no_improvement = 0
+    no_improvement = result.no_improvement
     best_val = result.best_validation_score
     bar = tqdm(range(max_iter), desc=desc, disable=not verbose, leave=False)
     model.train()
@@ -183,6 +188,7 @@ def train(
             break
     bar.close()
     result.best_validation_score = best_val
+    result.no_improvement = no_improvement
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -13,31 +13,35 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils.validation import _check_sample_weight
 
 _LOG_2PI = math.log(2 * math.pi)
 _INV_SQRT_PI = 1 / math.sqrt(math.pi)
 
 
 def _check_gaussian(y_true, y_mean, y_std, sample_weight):
-    y_true = check_array(y_true, ensure_2d=False, dtype=np.float64, input_name="y_true")
-    y_mean = check_array(y_mean, ensure_2d=False, dtype=np.float64, input_name="y_mean")
-    y_std = check_array(y_std, ensure_2d=False, dtype=np.float64, input_name="y_std")
-    check_consistent_length(y_true, y_mean, y_std)
-    if y_true.shape != y_mean.shape or y_true.shape != y_std.shape:
+    """Validated ``(y, mu, sigma)`` of shape (n_samples, n_outputs) and weights.
+
+    As sklearn's regression metrics, a 1-D array and a column vector are the
+    same single output (``predict(X, return_std=True)`` gives 1-D arrays even
+    for a model fitted on a column vector).
+    """
+    arrays = [
+        check_array(a, ensure_2d=False, dtype=np.float64, input_name=name)
+        for a, name in ((y_true, "y_true"), (y_mean, "y_mean"), (y_std, "y_std"))
+    ]
+    check_consistent_length(*arrays)
+    y, mu, sigma = (a.reshape(len(a), -1) for a in arrays)
+    if y.shape != mu.shape or y.shape != sigma.shape:
         raise ValueError(
             "y_true, y_mean and y_std must have the same shape, got "
-            f"{y_true.shape}, {y_mean.shape} and {y_std.shape}."
+            f"{arrays[0].shape}, {arrays[1].shape} and {arrays[2].shape}."
         )
-    if np.any(y_std <= 0):
+    if np.any(sigma <= 0):
         raise ValueError("y_std must be positive: a Gaussian needs a positive scale.")
     if sample_weight is not None:
-        sample_weight = check_array(
-            sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
-        )
-        check_consistent_length(y_true, sample_weight)
-    return y_true.reshape(len(y_true), -1), y_mean.reshape(len(y_true), -1), (
-        y_std.reshape(len(y_true), -1)
-    ), sample_weight
+        sample_weight = _check_sample_weight(sample_weight, y, ensure_non_negative=True)
+    return y, mu, sigma, sample_weight
 
 
 def _average(per_entry, sample_weight):

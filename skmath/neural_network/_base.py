@@ -512,10 +512,10 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         sizes = self.hidden_layer_sizes
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
-        sizes = [int(s) for s in sizes]
-        if any(s <= 0 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return sizes
+        sizes = list(sizes)
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be integers > 0, got {sizes}.")
+        return [int(s) for s in sizes]
 
     def _out_activation(self):
         if not is_classifier(self):
@@ -534,6 +534,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         self.coefs_ = [to_numpy(W).copy() for W in coefs]
         self.intercepts_ = [to_numpy(b).copy() for b in intercepts]
         self._optimizer_state = None
+        self._no_improvement_count = 0
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             if self.early_stopping:
@@ -705,6 +706,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
                 if self.best_validation_score_ in (None, -np.inf)
                 else self.best_validation_score_
             ),
+            no_improvement=getattr(self, "_no_improvement_count", 0),
         )
         result = train(
             network,
@@ -724,6 +726,9 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             desc=type(self).__name__,
             result=previous,
         )
+        # Carried across partial_fit / warm_start calls, as sklearn's
+        # _no_improvement_count ("adaptive" lowers the rate across calls too).
+        self._no_improvement_count = result.no_improvement
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve
         self.loss_ = result.loss_curve[-1]
