@@ -678,6 +678,38 @@ def test_sparse_result_does_not_depend_on_thread_count_or_blocks(monkeypatch):
     assert_allclose(b.transform(X), a.transform(X), rtol=1e-10)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_blockwise_cluster_sums_equal_one_scatter(monkeypatch, weighted):
+    # A full E-step gathers each CSR block's scatter indices on two threads and adds them in
+    # row order: bit-identical to one scatter over all nonzeros, and to the dense sums.
+    X = _tfidf(n=3000, d=150, seed=12)
+    rng = np.random.RandomState(1)
+    w = rng.uniform(0.5, 2.0, X.shape[0]) if weighted else np.ones(X.shape[0])
+    monkeypatch.setattr(engine_core, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    cpu = torch.device("cpu")
+    Xt, wt = engine_core.as_tensor(X, cpu), torch.from_numpy(w)
+    centers = torch.from_numpy(_sparse_init(X, 6, 3))
+    n = X.shape[0]
+    labels = torch.full((n,), -1, dtype=torch.int64)
+    upper, lower = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+    sums, weights = torch.zeros((6, X.shape[1]), dtype=torch.float64), torch.zeros(6).double()
+    with kmeans_module._block_pool(cpu, 1 << 30) as pool:
+        assert pool is not None or engine_core.thread_budget() == 1
+        kmeans_module._assign(
+            Xt, kmeans_module._sq_norms(Xt), wt, centers, labels, upper, lower, sums, weights,
+            shift=None, unit_weights=not weighted, pool=pool,
+        )
+    expected = kmeans_module._sparse_cluster_sums(Xt, wt, labels, 6)
+    assert_array_equal(sums.numpy(), expected.numpy())
+    dense = np.zeros((6, X.shape[1]))
+    np.add.at(dense, labels.numpy(), X.toarray() * w[:, None])
+    assert_allclose(sums.numpy(), dense, rtol=1e-12, atol=1e-15)
+    assert_array_equal(weights.numpy(), np.bincount(labels.numpy(), weights=w, minlength=6))
+
+
 def test_large_sparse_fit_never_densifies(monkeypatch):
     # 20000 x 20000 at density 0.002 (dense: 3.2 GB): only a few rows are ever densified
     # (seeds, centers), and the fit from sklearn's centers has sklearn's inertia.
