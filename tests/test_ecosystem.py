@@ -188,3 +188,32 @@ def test_device_may_be_a_torch_device(name):
             cls(device=0, **params).fit(X, target)
     for method, value in _outputs(by_string, X).items():
         assert_allclose(_outputs(by_device, X)[method], value, rtol=1e-12, err_msg=method)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "name", ["KMeans", "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor"]
+)
+def test_sparse_fit_on_cuda_equals_cpu(name):
+    # Sparse X on the GPU (CSR tensors, torch's transpose, cuSPARSE products)
+    # gives the CPU fit, and the model predicts the same on either device.
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = sp.random(400, 60, density=0.1, format="csr", random_state=rng)
+    y = np.asarray(X @ rng.randn(60)).ravel()
+    cls = getattr(skmath, name)
+    params = _extra(cls)
+    if name.startswith("MLP"):
+        params["max_iter"] = 20
+    if name == "KMeans":
+        params.update(n_clusters=4, init=X[:4].toarray(), n_init=1)
+    if name in ("LogisticRegression", "MLPClassifier"):
+        y = (y > np.median(y)).astype(int)
+    target = None if name == "KMeans" else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cpu = cls(device="cpu", **params).fit(X, target)
+        gpu = cls(device="cuda", **params).fit(X, target)
+    for method, value in _outputs(cpu, X).items():
+        assert_allclose(_outputs(gpu, X)[method], value, rtol=1e-6, atol=1e-8, err_msg=method)
