@@ -250,3 +250,35 @@ def test_take_rows_gathers_sparse_rows_like_scipy(dtype):
         take_rows(torch.from_numpy(A.toarray()), torch.from_numpy(rows)).numpy(),
         A[rows].toarray(),
     )
+
+
+def test_csr_construction_from_threads_leaves_warning_filters_alone(monkeypatch):
+    # torch's one-off "beta" warning is silenced under a lock: concurrent
+    # constructions (KMeans builds CSR blocks in worker threads) neither leak
+    # a filter into the user's process nor let the warning through.
+    import warnings
+
+    monkeypatch.setitem(skmath._engine._core._CSR_WARNING, "silenced", False)
+    A = sp.random(30, 6, density=0.3, format="csr", random_state=0)
+    parts = [torch.from_numpy(a.astype(np.int64)) for a in (A.indptr, A.indices)]
+    values = torch.from_numpy(A.data)
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inner = list(warnings.filters)
+        threads = [
+            threading.Thread(
+                target=lambda: [
+                    skmath._engine._core.csr_from_parts(*parts, values, A.shape)
+                    for _ in range(50)
+                ]
+            )
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert warnings.filters == inner
+    assert warnings.filters == before
+    assert not [w for w in caught if "beta" in str(w.message)]

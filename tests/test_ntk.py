@@ -658,7 +658,14 @@ def test_log_marginal_likelihood_errors_and_ntk_mode():
         reg.log_marginal_likelihood(eval_gradient=True)
     reg.set_params(kernel="ntk").fit(X, y)
     assert not hasattr(reg, "log_marginal_likelihood_value_")
-    with pytest.raises(ValueError, match="only defined for kernel='nngp', got kernel='ntk'"):
+    with pytest.raises(ValueError, match="fitted with kernel='nngp', this one was fitted"):
         reg.log_marginal_likelihood()
-    with pytest.raises(ValueError, match="only defined for kernel='nngp'"):
+    with pytest.raises(ValueError, match="fitted with kernel='nngp'"):
         reg.log_marginal_likelihood([], eval_gradient=True)
+    # What counts is the kernel the model was fitted with, not the parameter now.
+    reg.set_params(kernel="nngp")
+    with pytest.raises(ValueError, match="this one was fitted with kernel='ntk'"):
+        reg.log_marginal_likelihood()
+    nngp = NTKRegressor(kernel="nngp", device="cpu").fit(X, y)
+    value = nngp.log_marginal_likelihood()
+    assert nngp.set_params(kernel="ntk").log_marginal_likelihood() == value

@@ -206,15 +206,30 @@ def _csr_tensor(matrix, device, dtype=None):
     return csr_from_parts(*parts, values, matrix.shape)
 
 
+_CSR_WARNING = {"silenced": False, "lock": threading.Lock()}
+
+
 def csr_from_parts(crow_indices, col_indices, values, shape):
-    """A sparse CSR tensor from its three arrays (no invariant checks; silent)."""
-    with warnings.catch_warnings():
-        # torch flags its whole sparse-CSR layout as beta; the two products the
-        # estimators use (sparse @ dense, dense @ sparse) are stable.
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+    """A sparse CSR tensor from its three arrays (no invariant checks; silent).
+
+    torch flags its whole sparse-CSR layout as beta, once per process; the
+    products the estimators use (sparse @ dense, dense @ sparse) are stable.
+    The first construction runs under a warning filter, taken with a lock:
+    ``catch_warnings`` is not thread-safe, and KMeans builds CSR blocks in
+    worker threads.
+    """
+    def build():
         return torch.sparse_csr_tensor(
             crow_indices, col_indices, values, size=shape, check_invariants=False
         )
+
+    if _CSR_WARNING["silenced"]:
+        return build()
+    with _CSR_WARNING["lock"], warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        tensor = build()
+        _CSR_WARNING["silenced"] = True
+    return tensor
 
 
 def csr_with_values(tensor, values):
@@ -276,7 +291,7 @@ def csr_transpose(tensor):
             [0., 3.]], dtype=torch.float64)
     """
     if tensor.device.type != "cpu":
-        return tensor.t().tocsr_from_parts()
+        return tensor.t().to_sparse_csr()
     parts = (tensor.values(), tensor.col_indices(), tensor.crow_indices())
     matrix = sp.csr_matrix(tuple(p.numpy() for p in parts), shape=tuple(tensor.shape))
     return _csr_tensor(matrix.T.tocsr(), tensor.device)

@@ -487,11 +487,12 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         array([], dtype=float64)
         """
         check_is_fitted(self)
-        if self.kernel != "nngp":
+        if not hasattr(self, "log_marginal_likelihood_value_"):  # fitted with "ntk"
             raise ValueError(
-                f"log_marginal_likelihood is only defined for kernel='nngp', got "
-                f"kernel={self.kernel!r}: the trained-ensemble model is not the "
-                "posterior of a Gaussian process with one kernel."
+                "log_marginal_likelihood is only defined for a model fitted with "
+                "kernel='nngp', this one was fitted with kernel='ntk': the "
+                "trained-ensemble model is not the posterior of a Gaussian process "
+                "with one kernel."
             )
         if theta is None:
             if eval_gradient:
