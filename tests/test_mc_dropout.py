@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from scipy.stats import norm
 from sklearn.compose import TransformedTargetRegressor
@@ -245,3 +246,47 @@ def test_cuda_fit_loads_and_predicts_on_cpu():
     np.testing.assert_allclose(mean_cpu, mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(std_cpu, std, rtol=1e-4, atol=1e-5)
     assert interval_coverage(y, mean_cpu, std_cpu) > 0.9
+
+
+@pytest.mark.parametrize("cls", [MCDropoutRegressor, MCDropoutClassifier])
+def test_sparse_X_is_scaled_not_centred_and_fits_like_dense(cls):
+    # Sparse X is only scaled (centring would densify it). On columns whose
+    # mean is zero, centring is a no-op, so the sparse fit is the dense fit;
+    # the model then predicts the same from sparse and dense rows.
+    rng = np.random.RandomState(0)
+    B = sp.random(150, 12, density=0.3, format="csr", random_state=rng) * 3
+    X = sp.vstack([B, -B]).tocsr()  # every column sums to zero
+    y = np.asarray(X @ rng.randn(12)).ravel()
+    if cls is MCDropoutClassifier:
+        y = (y > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(16,), max_iter=30, random_state=0, device="cpu")
+    sparse, dense = cls(**kw).fit(X, y), cls(**kw).fit(X.toarray(), y)
+    for a, b in zip(sparse.coefs_ + sparse.intercepts_, dense.coefs_ + dense.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    method = "predict" if cls is MCDropoutRegressor else "predict_proba"
+    np.testing.assert_allclose(getattr(sparse, method)(X), getattr(dense, method)(X.toarray()),
+                               rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(getattr(sparse, method)(X.tocsc()),
+                               getattr(sparse, method)(X.toarray()), rtol=1e-10, atol=1e-12)
+
+
+def test_sparse_X_on_uncentred_data_is_calibrated():
+    # On non-negative sparse data (not centred), the defaults still give
+    # calibrated 95% intervals on held-out rows of diabetes.
+    X, y = load_diabetes(return_X_y=True)
+    X = X - X.min(axis=0)
+    X[X < np.median(X, axis=0)] = 0.0
+    S = sp.csr_matrix(X)
+    inside = []
+    for train, test in ShuffleSplit(5, test_size=0.1, random_state=0).split(X):
+        reg = MCDropoutRegressor(random_state=0, device="cpu").fit(S[train], y[train])
+        mean, std = reg.predict(S[test], return_std=True)
+        inside.append(interval_coverage(y[test], mean, std))
+    assert 0.85 <= np.mean(inside) <= 1.0
+
+
+def test_warm_start_from_dense_to_sparse_is_a_clear_error():
+    X, y = load_diabetes(return_X_y=True)
+    reg = MCDropoutRegressor(max_iter=2, warm_start=True, random_state=0, device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match="first fitted on dense X"):
+        reg.fit(sp.csr_matrix(X), y)

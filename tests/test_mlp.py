@@ -549,11 +549,6 @@ def test_partial_fit_may_mix_sparse_and_dense_X(solver):
         np.testing.assert_allclose(W_mixed, W_dense, rtol=1e-9, atol=1e-12)
 
 
-def test_mc_dropout_refuses_sparse_X_clearly():
-    # Its inputs are standardised (centred), which a sparse matrix cannot keep.
-    X, y = _sparse_digits()
-    with pytest.raises(TypeError, match="dense data is required"):
-        MCDropoutRegressor(device="cpu").fit(sp.csr_matrix(X), y.astype(float))
 
 
 def test_sample_weight_zero_equals_dropping_rows():

@@ -239,6 +239,30 @@ def csr_with_values(tensor, values):
     return csr_from_parts(tensor.crow_indices(), tensor.col_indices(), values, tensor.shape)
 
 
+def row_slice(tensor, start, stop):
+    """Rows ``start:stop`` of a tensor: a view, also for a sparse CSR tensor
+    (whose row slice shares its column indices and values).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> X = as_tensor(sp.csr_matrix(np.arange(6.0).reshape(3, 2)), torch.device("cpu"))
+    >>> row_slice(X, 1, 3).to_dense()
+    tensor([[2., 3.],
+            [4., 5.]], dtype=torch.float64)
+    """
+    if tensor.layout is not torch.sparse_csr:
+        return tensor[start:stop]
+    crow = tensor.crow_indices()[start : stop + 1]
+    first, last = int(crow[0]), int(crow[-1])
+    return csr_from_parts(
+        crow - first,
+        tensor.col_indices()[first:last],
+        tensor.values()[first:last],
+        (crow.shape[0] - 1, tensor.shape[1]),
+    )
+
+
 def take_rows(tensor, index):
     """Rows ``index`` of a tensor: a plain gather, also for sparse CSR tensors.
 

@@ -54,10 +54,10 @@ from .._engine import (
     as_tensor,
     block_pool,
     block_rows,
-    csr_from_parts,
     empty,
     make_generator,
     map_blocks,
+    row_slice,
     scratch,
     take_rows,
     thread_budget,
@@ -135,16 +135,7 @@ def _is_sparse(X):
 
 def _rows(X, blk):
     """Rows ``blk`` (a slice) of ``X``; of a CSR tensor, a CSR tensor sharing its entries."""
-    if not _is_sparse(X):
-        return X[blk]
-    crow = X.crow_indices()[blk.start : blk.stop + 1]
-    start, stop = int(crow[0]), int(crow[-1])
-    return csr_from_parts(
-        crow - start,
-        X.col_indices()[start:stop],
-        X.values()[start:stop],
-        (crow.shape[0] - 1, X.shape[1]),
-    )
+    return row_slice(X, blk.start, blk.stop)
 
 
 def _dense_rows(X, index):

@@ -24,22 +24,53 @@ The pure functions below work on validated tensors:
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted
 
-from .._engine import as_tensor, block_rows, make_generator, to_numpy, torch_threads
+from .._engine import (
+    as_tensor,
+    block_rows,
+    make_generator,
+    row_slice,
+    to_numpy,
+    torch_threads,
+)
 from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
 from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
 
 
 def _standardize(A):
-    """Column means and scales of ``A`` (scale 1 for constant columns, as sklearn)."""
-    mean = A.mean(axis=0)
-    scale = A.std(axis=0)
+    """Column centres and scales of ``A`` (scale 1 for constant columns, as sklearn).
+
+    A sparse ``A`` is scaled but not centred (its centre is 0; centring would
+    make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
+    bias absorbs the offset.
+    """
+    if sp.issparse(A):
+        mean, var = mean_variance_axis(A, axis=0)
+        scale, centre = np.sqrt(var), np.zeros_like(mean)
+    else:
+        mean, scale = A.mean(axis=0), A.std(axis=0)
+        centre = mean
     scale[scale < 10 * np.finfo(A.dtype).eps * np.maximum(np.abs(mean), 1)] = 1.0
-    return mean, scale
+    return centre, scale
+
+
+def _apply_standardization(X, centre, scale):
+    """``(X - centre) / scale``; for sparse ``X`` (centre 0) a column scaling."""
+    if not sp.issparse(X):
+        return (X - centre) / scale
+    if np.any(centre != 0):
+        raise ValueError(
+            "This model was first fitted on dense X, whose columns it centres; "
+            "refitting it (warm_start) on sparse X would need a dense copy. Pass "
+            "dense X, or fit a new model on sparse X."
+        )
+    return X @ sp.diags((1 / scale).astype(X.dtype))
 
 
 def _fold_standardization(coefs, intercepts, x_mean, x_scale, y_mean=None, y_scale=None):
@@ -142,6 +173,7 @@ class _BaseMCDropout(_BaseMLP):
 
     # Only the regressor standardises its targets.
     _standardize_y = False
+    _accept_sparse = "csr"
 
     def _network_dropout(self):
         return self.dropout
@@ -156,7 +188,7 @@ class _BaseMCDropout(_BaseMLP):
                 self._y_mean, self._y_scale = _standardize(y)
             # Seed of the prediction masks: fixed per fitted model.
             self._mc_seed = int(rng.randint(np.iinfo(np.int32).max))
-        X = (X - self._x_mean) / self._x_scale
+        X = _apply_standardization(X, self._x_mean, self._x_scale)
         if self._standardize_y:
             y = (y - self._y_mean) / self._y_scale
         return X, y
@@ -199,7 +231,9 @@ class _BaseMCDropout(_BaseMLP):
         device = self._predict_device()
         rows = self._mc_block_rows(n_passes, X.dtype.itemsize, device)
         with torch_threads(), torch.no_grad():
-            coefs, intercepts = self._network_tensors(device, X.dtype)
+            coefs, intercepts = self._network_tensors(
+                device, X.dtype, sparse_input=sp.issparse(X)
+            )
             generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
             masks = _dropout_masks(
@@ -285,8 +319,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     (epistemic uncertainty) with the observation noise (aleatoric), estimated
     from the training data: no precision ``tau`` to set by hand.
 
-    Inputs and targets are standardised internally; results are in the
-    original units.
+    Inputs and targets are standardised internally (sparse inputs are only
+    scaled, so they stay sparse); results are in the original units.
 
     Parameters
     ----------
@@ -429,7 +463,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             rows = self._mc_block_rows(self.n_mc_samples, X.element_size(), X.device)
             variance = _noise_variance(
                 (
-                    _mc_forward(X[i : i + rows], coefs, intercepts, self.activation, masks),
+                    _mc_forward(
+                        row_slice(X, i, i + rows), coefs, intercepts, self.activation, masks
+                    ),
                     y[i : i + rows],
                 )
                 for i in range(0, X.shape[0], rows)
@@ -551,7 +587,8 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     :meth:`predict_proba` can also return their spread, and
     :meth:`predictive_entropy` / :meth:`mutual_information` give the total and
     the epistemic (model) uncertainty of each prediction. Inputs are
-    standardised internally.
+    standardised internally (sparse inputs are only scaled, so they stay
+    sparse).
 
     Parameters
     ----------
