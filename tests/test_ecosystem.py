@@ -192,7 +192,9 @@ def test_device_may_be_a_torch_device(name):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize(
-    "name", ["KMeans", "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor"]
+    "name",
+    ["KMeans", "LinearRegression", "LogisticRegression", "MCDropoutClassifier",
+     "MCDropoutRegressor", "MLPClassifier", "MLPRegressor"],
 )
 def test_sparse_fit_on_cuda_equals_cpu(name):
     # Sparse X on the GPU (CSR tensors, torch's transpose, cuSPARSE products)
@@ -204,11 +206,11 @@ def test_sparse_fit_on_cuda_equals_cpu(name):
     y = np.asarray(X @ rng.randn(60)).ravel()
     cls = getattr(skmath, name)
     params = _extra(cls)
-    if name.startswith("MLP"):
+    if name.startswith(("MLP", "MCDropout")):
         params["max_iter"] = 20
     if name == "KMeans":
         params.update(n_clusters=4, init=X[:4].toarray(), n_init=1)
-    if name in ("LogisticRegression", "MLPClassifier"):
+    if name in ("LogisticRegression", "MLPClassifier", "MCDropoutClassifier"):
         y = (y > np.median(y)).astype(int)
     target = None if name == "KMeans" else y
     with warnings.catch_warnings():
