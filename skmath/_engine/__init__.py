@@ -22,6 +22,7 @@ from ._core import (
     to_numpy,
     torch_dtype,
     torch_threads,
+    transpose_for,
 )
 from ._optim import SGD, Adam, minimize_lbfgs
 from ._training import TrainResult, minibatches, train
@@ -54,4 +55,5 @@ __all__ = [
     "torch_dtype",
     "torch_threads",
     "train",
+    "transpose_for",
 ]

@@ -239,6 +239,16 @@ def csr_with_values(tensor, values):
     return csr_from_parts(tensor.crow_indices(), tensor.col_indices(), values, tensor.shape)
 
 
+def transpose_for(X, A):
+    """``A^T`` laid out as the right operand of ``X @ A^T``.
+
+    A transposed view for dense ``X`` (BLAS reads it as it is); a contiguous
+    copy for a sparse CSR ``X``, whose products would otherwise copy the view
+    on every call.
+    """
+    return A.T.contiguous() if X.layout is torch.sparse_csr else A.T
+
+
 def row_slice(tensor, start, stop):
     """Rows ``start:stop`` of a tensor: a view, also for a sparse CSR tensor
     (whose row slice shares its column indices and values).

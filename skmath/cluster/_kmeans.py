@@ -63,6 +63,7 @@ from .._engine import (
     thread_budget,
     to_numpy,
     torch_threads,
+    transpose_for,
 )
 
 # Fewest rows of a block of row-wise work (see skmath._engine.block_rows).
@@ -142,11 +143,6 @@ def _dense_rows(X, index):
     """Rows ``index`` of ``X`` as a dense tensor (for a few rows: seeds, relocations)."""
     rows = take_rows(X, index)
     return rows.to_dense() if _is_sparse(rows) else rows
-
-
-def _transposed(X, A):
-    """``A^T``, the right operand of ``X @ A^T``: a view, contiguous when ``X`` is sparse."""
-    return A.T.contiguous() if _is_sparse(X) else A.T
 
 
 def _width(X):
@@ -420,7 +416,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
     """
     n = X.shape[0]
     a_sq = (A * A).sum(dim=1)
-    A_t = _transposed(X, A)
+    A_t = transpose_for(X, A)
     dist = empty((n, A.shape[0]), dtype=X.dtype, device=X.device)
 
     def block(blk):
@@ -514,7 +510,7 @@ def _labels(X, centers, pool):
     n = X.shape[0]
     out = empty(n, dtype=torch.int64, device=X.device)
     c_sq = (centers * centers).sum(dim=1)
-    centers_t = _transposed(X, centers)
+    centers_t = transpose_for(X, centers)
 
     def assign(blk):
         Xb = _rows(X, blk)
@@ -649,8 +645,9 @@ def _moved_sums(X, w, old, new, k):
     if _is_sparse(X):
         delta_sums = _sparse_cluster_sums(X, w, new, k)
         _sparse_cluster_sums(X, w, old, k, sign=-1.0, out=delta_sums)
-    w = w.to(torch.float64)
-    if not _is_sparse(X):
+        w = w.to(torch.float64)
+    else:
+        w = w.to(torch.float64)
         moved = X.to(torch.float64) * w[:, None]
         delta_sums = torch.zeros((k, X.shape[1]), dtype=torch.float64, device=X.device)
         delta_sums.index_add_(0, new, moved).index_add_(0, old, moved, alpha=-1)
@@ -687,7 +684,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     n, d = X.shape
     k = centers.shape[0]
     c_sq = (centers * centers).sum(dim=1)
-    centers_t = _transposed(X, centers)
+    centers_t = transpose_for(X, centers)
     sparse = _is_sparse(X)
     # Bounds are kept inflated by ``margin`` so that the rounding of the
     # updates never makes a wrong pruning decision.
@@ -946,64 +943,40 @@ def _euclidean_distances(X, centers, pool):
     """Distances ``||x_i - c_j||``, shape ``(n, k)``, in blocks, in float64.
 
     The product form ``||x||^2 - 2 x.c + ||c||^2`` is evaluated around the
-    mean of the centers; where it is too close to its rounding error to give
-    the distance to about 1e-9 relative (a sample on or next to a center), the
-    entry is recomputed from the difference ``x - c``. The result is float32
-    only when both ``X`` and ``centers`` are (as sklearn's
-    ``euclidean_distances``). CSR ``X``: see :func:`_sparse_euclidean_distances`.
+    mean of the centers (dense ``X``) or the origin (CSR ``X``: centring
+    would make it dense); where it is too close to the rounding error of a
+    dot product of ``d`` terms (a CSR row: as many as its nonzeros) to give
+    the distance to about 1e-9 relative (a sample on or next to a center),
+    the entry is recomputed from the difference ``x - c``, a bounded number
+    of rows at a time. The result is float32 only when both ``X`` and
+    ``centers`` are (as sklearn's ``euclidean_distances``).
     """
-    if _is_sparse(X):
-        return _sparse_euclidean_distances(X, centers, pool)
+    sparse = _is_sparse(X)
     n, d = X.shape
     k = centers.shape[0]
     out = empty((n, k), dtype=torch.promote_types(X.dtype, centers.dtype), device=X.device)
     C = centers.to(torch.float64)
-    origin = C.mean(dim=0)
-    C = C - origin
-    c_sq = (C * C).sum(dim=1)
-    eps = torch.finfo(torch.float64).eps
-
-    def block(blk):
-        Xb = scratch("centred", X[blk].shape, dtype=torch.float64, device=X.device)
-        torch.sub(X[blk], origin, out=Xb)
-        square = scratch("square", Xb.shape, dtype=torch.float64, device=X.device)
-        x_sq = torch.mul(Xb, Xb, out=square).sum(dim=1, keepdim=True)
-        dist = torch.addmm(c_sq, Xb, C.T, alpha=-2.0, out=_dist_buffer(Xb, C.shape[0]))
-        dist += x_sq
-        err = (2 * (d + 2) * eps) * (x_sq + c_sq)
-        rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
-        if rows.shape[0]:
-            diff = Xb.index_select(0, rows) - C.index_select(0, cols)
-            dist[rows, cols] = (diff * diff).sum(dim=1)
-        out[blk] = dist.clamp_min_(0.0).sqrt_()
-
-    map_blocks(block, _row_blocks(n, _block_rows(d + k, torch.float64, X.device)), pool)
-    return out
-
-
-def _sparse_euclidean_distances(X, centers, pool):
-    """:func:`_euclidean_distances` for CSR ``X``.
-
-    Centring would make ``X`` dense, so the product form is evaluated about
-    the origin, with the rounding bound of a dot product of as many terms as
-    the row has nonzeros. The entries too close to that bound are recomputed
-    from ``x - c`` with the row densified, a bounded number of rows at a time.
-    """
-    n, d = X.shape
-    k = centers.shape[0]
-    out = empty((n, k), dtype=torch.promote_types(X.dtype, centers.dtype), device=X.device)
-    C = centers.to(torch.float64)
-    C_t = C.T.contiguous()
+    if not sparse:
+        origin = C.mean(dim=0)
+        C = C - origin
+    C_t = transpose_for(X, C)
     c_sq = (C * C).sum(dim=1)
     eps = torch.finfo(torch.float64).eps
     dense_rows = _block_rows(d, torch.float64, X.device)
 
     def block(blk):
-        Xb = _rows(X, blk).to(torch.float64)
-        x_sq = _sq_norms(Xb)[:, None]
+        if sparse:
+            Xb = _rows(X, blk).to(torch.float64)
+            x_sq = _sq_norms(Xb)[:, None]
+            terms = Xb.crow_indices().diff().to(torch.float64)[:, None]
+        else:
+            Xb = scratch("centred", X[blk].shape, dtype=torch.float64, device=X.device)
+            torch.sub(X[blk], origin, out=Xb)
+            square = scratch("square", Xb.shape, dtype=torch.float64, device=X.device)
+            x_sq = torch.mul(Xb, Xb, out=square).sum(dim=1, keepdim=True)
+            terms = d
         dist = torch.addmm(c_sq, Xb, C_t, alpha=-2.0, out=_dist_buffer(Xb, k))
         dist += x_sq
-        terms = Xb.crow_indices().diff().to(torch.float64)[:, None]
         err = (2 * eps) * (terms + 2) * (x_sq + c_sq)
         rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
         for part in _row_blocks(rows.shape[0], dense_rows):

@@ -359,7 +359,7 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
             keep = eigvals > floor
             if bool((keep | (eigvals.abs() <= _NULL_GAP * floor)).all() and keep.any()):
                 return _spectral_solve(eigvals, eigvecs, b, keep), X_offset, y_offset
-    if fit_intercept:
+    elif fit_intercept:  # else: the means come with the Gram matrix
         X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
     else:
         X_offset, y_offset = y.new_zeros(d), y.new_zeros(y.shape[1])

@@ -20,6 +20,7 @@ from .._engine import (
     minimize_lbfgs,
     to_numpy,
     torch_threads,
+    transpose_for,
 )
 
 # scipy's L-BFGS-B ``ftol`` as sklearn sets it: relative change of the objective.
@@ -73,9 +74,7 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     """
     d = X.shape[1]
     W = coef[:, :d]
-    # A sparse X reads a contiguous (d, k) matrix without converting it first;
-    # dense products are faster with the transposed view (narrow output).
-    Z = X @ (W.T if XT is None else W.T.contiguous())
+    Z = X @ transpose_for(X, W)
     if fit_intercept:
         Z = Z + coef[:, d]
     if multinomial:

@@ -217,17 +217,21 @@ def _output_delta(z, y, out_activation, sample_weight=None):
     return loss, delta.mul_((sample_weight / total)[:, None])
 
 
-def _sparse_weight_grad(X, delta, W, decay, out=None):
+def _sparse_weight_grad(X, delta, W, decay, out=None, X_transposed=None):
     """``delta^T X + decay W`` for a sparse CSR ``X``, as the transposed view of
     ``X^T delta + decay W^T`` (sparse CSR times dense: the product sparse
     kernels do fast; ``out`` and ``W`` are transposed views of (fan_in,
-    fan_out) storage, see :class:`_Network`)."""
-    grad = torch.mm(csr_transpose(X), delta, out=None if out is None else out.T)
+    fan_out) storage, see :class:`_Network`). ``X_transposed``: ``X^T`` as
+    CSR when the caller has it (full-batch L-BFGS builds it once)."""
+    if X_transposed is None:
+        X_transposed = csr_transpose(X)
+    grad = torch.mm(X_transposed, delta, out=None if out is None else out.T)
     return grad.add_(W.T, alpha=decay).T
 
 
 def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.0,
-              sample_weight=None, dropout=0.0, generator=None, weight_vector=None, out=None):
+              sample_weight=None, dropout=0.0, generator=None, weight_vector=None, out=None,
+              X_transposed=None):
     """Loss of one batch and its gradients by backpropagation (sklearn's ``_backprop``).
 
     The forward pass of :func:`_forward` with training dropout, then the chain
@@ -261,6 +265,9 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
     out : tuple of two lists of Tensor, or None
         Buffers shaped as ``weights`` and ``intercepts`` to write the
         gradients into.
+    X_transposed : Tensor or None
+        ``X^T`` as a sparse CSR tensor, for a sparse ``X`` used in many calls
+        (built here otherwise).
 
     Returns
     -------
@@ -291,7 +298,9 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
     for i in range(last, -1, -1):
         W = weights[i]
         if inputs[i].layout is torch.sparse_csr:
-            weight_grads[i] = _sparse_weight_grad(inputs[i], delta, W, decay, weight_grads[i])
+            weight_grads[i] = _sparse_weight_grad(
+                inputs[i], delta, W, decay, weight_grads[i], X_transposed
+            )
         else:
             weight_grads[i] = torch.addmm(W, delta.T, inputs[i], beta=decay, out=weight_grads[i])
         intercept_grads[i] = torch.sum(delta, 0, out=intercept_grads[i])
@@ -758,11 +767,14 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
     def _fit_lbfgs(self, network, Xt, yt, wt):
         """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`."""
 
+        # A sparse X is transposed once for all the evaluations.
+        XT = csr_transpose(Xt) if Xt.layout is torch.sparse_csr else None
+
         @torch.no_grad()
         def loss_and_grad(theta):
             network.flat.copy_(torch.from_numpy(theta))
             loss = network.backprop(Xt, yt, self.out_activation_, alpha=self.alpha,
-                                    sample_weight=wt)
+                                    sample_weight=wt, X_transposed=XT)
             # A copy: the buffer is overwritten by the next evaluation.
             return float(loss), np.array(to_numpy(network.flat_grad), dtype=np.float64)
 
