@@ -669,3 +669,46 @@ def test_log_marginal_likelihood_errors_and_ntk_mode():
     nngp = NTKRegressor(kernel="nngp", device="cpu").fit(X, y)
     value = nngp.log_marginal_likelihood()
     assert nngp.set_params(kernel="ntk").log_marginal_likelihood() == value
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+def test_overflowing_inputs_raise_instead_of_inf(activation):
+    # ReLU's q1 q2 overflows float64 from |x|^2 ~ 1e154: a clear error rather
+    # than the inf/NaN entries (and misleading Cholesky error) of before;
+    # large but safe inputs keep the ReLU kernel's homogeneity.
+    X, y = _data(n=5, d=2)
+    huge = X.copy()
+    huge[0] *= 1e160
+    kernel = NTKKernel(activation=activation)
+    for call in (
+        lambda: kernel(huge),
+        lambda: kernel(X, huge),
+        lambda: kernel.diag(huge),
+        lambda: NTKRegressor(activation=activation).fit(huge, y),
+        lambda: NTKRegressor(activation=activation).fit(X, y).predict(huge),
+    ):
+        with pytest.raises(ValueError, match="overflows float64 on these inputs.*Rescale X"):
+            call()
+    if activation == "relu":
+        relu = NTKKernel(bias_std=0.0)
+        np.testing.assert_allclose(relu(X * 1e70), relu(X) * 1e140, rtol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_relu_kernel_diagonal_equals_zero_angle_closed_form(depth):
+    # At x = x' the ReLU angle is 0: E[relu(u)^2] = q / 2, E[relu'(u)^2] = 1/2.
+    # A fused multiply-add in q1 q2 - cov^2 used to leave sqrt(eps) there
+    # (NTK diagonal off by ~1e-9 relative).
+    X = np.random.RandomState(5).normal(size=(40, 3))
+    w, b = 1.4, 0.3
+    nngp, ntk = nngp_ntk(torch.from_numpy(X), depth=depth, activation="relu",
+                         weight_std=w, bias_std=b)
+    sigma, theta = (X * X).sum(1) / X.shape[1], np.zeros(len(X))
+    for _ in range(depth):
+        sigma = w**2 * sigma + b**2
+        theta = (sigma + w**2 * theta) / 2
+        sigma = sigma / 2
+    sigma = w**2 * sigma + b**2
+    theta = sigma + w**2 * theta
+    np.testing.assert_allclose(torch.diagonal(nngp).numpy(), sigma, rtol=1e-14)
+    np.testing.assert_allclose(torch.diagonal(ntk).numpy(), theta, rtol=1e-14)

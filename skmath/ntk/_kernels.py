@@ -79,7 +79,11 @@ def _relu(cov, var1, var2):
 
     The angle is computed as ``atan2(sqrt(q1 q2 - cov^2), cov)`` (the square
     root's argument clamped at 0), which stays accurate near
-    :math:`\theta = 0` where ``arccos`` loses half the digits.
+    :math:`\theta = 0` where ``arccos`` loses half the digits. Both products
+    are rounded before the subtraction (not ``addcmul``, whose fused
+    multiply-add leaves the rounding error of ``q^2`` where ``cov = q``, so the
+    diagonal's angle would be ``sqrt(eps)`` instead of 0, and its derivative
+    kernel off by about 1e-9 relative).
 
     Parameters
     ----------
@@ -96,7 +100,7 @@ def _relu(cov, var1, var2):
     dot : Tensor, shape (n1, n2)
         :math:`\mathbb{E}[\phi'(u)\phi'(v)]`, the factor applied to the NTK.
     """
-    root = torch.addcmul(var1 * var2, cov, cov, value=-1.0).clamp_(min=0.0).sqrt_()
+    root = torch.sub(var1 * var2, cov * cov).clamp_(min=0.0).sqrt_()
     dot = torch.atan2(root, cov).neg_().add_(_PI).mul_(_INV_2PI)
     new_cov = torch.addcmul(root.mul_(_INV_2PI), dot, cov)
     return new_cov, dot
@@ -195,6 +199,28 @@ def _layer_variances(var, depth, activation, weight_std, bias_std):
     return variances, var, ntk
 
 
+def _finite_layer_variances(X, params):
+    """:func:`_layer_variances` of the rows of ``X``, refusing overflow.
+
+    Every intermediate of an off-diagonal entry (such as ``q1 q2`` in
+    :func:`_relu`) is bounded by the same intermediate of the diagonal entry
+    of the larger-norm row (Cauchy-Schwarz), so a recursion that stays finite
+    on the diagonal stays finite everywhere. Overflow there means inputs so
+    large (``x . x / d`` around ``1e154`` in float64 for ReLU) that a clear
+    error beats infinite or NaN kernel values.
+    """
+    var0 = _input_variances(X)
+    variances, out, ntk = _layer_variances(var0, *params)
+    if not all(bool(torch.isfinite(v).all()) for v in (var0, out, ntk)):
+        raise ValueError(
+            "The kernel recursion overflows "
+            f"{str(X.dtype).removeprefix('torch.')} on these inputs (largest "
+            f"x . x / n_features: {float(var0.max()):.3g}). Rescale X, e.g. with "
+            "StandardScaler."
+        )
+    return var0, variances, out, ntk
+
+
 def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
     """Run the layer recursion on one block of input covariances, in place.
 
@@ -281,9 +307,8 @@ def nngp_ntk(
         Y = X
     n1, n2, d = X.shape[0], Y.shape[0], X.shape[1]
     params = (depth, activation, weight_std, bias_std)
-    var0 = _input_variances(X)
-    var1 = _layer_variances(var0, *params)[0]
-    var2 = var1 if symmetric else _layer_variances(_input_variances(Y), *params)[0]
+    var0, var1 = _finite_layer_variances(X, params)[:2]
+    var2 = var1 if symmetric else _finite_layer_variances(Y, params)[1]
     nngp = empty((n1, n2), dtype=X.dtype, device=X.device)
     ntk = empty((n1, n2), dtype=X.dtype, device=X.device) if compute_ntk else None
 
@@ -349,5 +374,4 @@ def nngp_ntk_diag(X, *, depth, activation, weight_std, bias_std):
     ntk : Tensor, shape (n,)
     """
     params = (depth, activation, weight_std, bias_std)
-    _, nngp, ntk = _layer_variances(_input_variances(X), *params)
-    return nngp, ntk
+    return _finite_layer_variances(X, params)[2:]
