@@ -397,6 +397,27 @@ def test_callable_init_matches_array_init():
     assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_callable_init_sees_centred_x_as_sklearn(sparse):
+    # sklearn passes dense X centred on its (unweighted) column means and
+    # reads the returned centers in those coordinates; a callable that
+    # ignores X must therefore give sklearn's clustering, weights or not.
+    X = _blobs(seed=16) + 10.0
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(X))
+    X_in = sp.csr_matrix(X) if sparse else X
+    means = []
+
+    def init(data, n_clusters, random_state):
+        means.append(np.asarray(data.mean(axis=0)).ravel())
+        return np.random.RandomState(3).normal(size=(n_clusters, data.shape[1])) * 5
+
+    ours = KMeans(6, init=init, n_init=1, device="cpu").fit(X_in, sample_weight=w)
+    ref = sk.KMeans(6, init=init, n_init=1).fit(X_in, sample_weight=w)
+    _assert_same_fit(ours, ref)
+    assert_allclose(means[0], means[1], atol=1e-12)
+    assert_allclose(means[0], X.mean(0) if sparse else 0.0, atol=1e-9)
+
+
 def test_fewer_distinct_points_than_clusters_warns():
     # Duplicate points only: a ConvergenceWarning like sklearn's, and valid labels.
     X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]), 4, axis=0)

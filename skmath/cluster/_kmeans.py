@@ -1025,7 +1025,9 @@ class KMeans(
         - An array gives the initial centers.
         - A callable is called as ``init(X, n_clusters, random_state=rng)``
           (``rng`` a :class:`numpy.random.RandomState`) and returns the
-          initial centers.
+          initial centers. As in scikit-learn, a dense ``X`` is passed
+          centred on its column means, and the centers returned are taken in
+          those centred coordinates.
     n_init : "auto" or int, default="auto"
         Number of runs with different initial centers; the result with the
         lowest inertia is kept. ``"auto"`` means 10 runs with
@@ -1318,9 +1320,15 @@ class KMeans(
         if isinstance(init, str) and init == "random":
             return _random_init(Xs, w, key, order, self.n_clusters, generator)
         if callable(init):
-            init = init(X, self.n_clusters, random_state=rng)
-            init = check_array(init, dtype=X.dtype, copy=False, order="C")
+            # sklearn's convention: the callable sees X centred on its
+            # (unweighted) column means, and returns centers in those
+            # coordinates; sparse X is passed as is.
+            offset = None if sp.issparse(X) else X.mean(axis=0)
+            init = init(X if offset is None else X - offset, self.n_clusters, random_state=rng)
+            init = check_array(init, dtype=X.dtype, copy=offset is not None, order="C")
             self._validate_center_shape(X, init)
+            if offset is not None:
+                init += offset
         return as_tensor(init, Xs.device, dtype=Xs.dtype) - mean
 
     def fit_predict(self, X, y=None, sample_weight=None):
