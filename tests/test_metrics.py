@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
+import sklearn
 from scipy import integrate
 from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
 from sklearn.linear_model import BayesianRidge
 from sklearn.metrics import mean_absolute_error
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skmath.metrics import (
     coverage_scorer,
@@ -153,3 +155,55 @@ def test_scorers_in_cross_validate_dict():
     assert scores["test_cov80"].mean() < scores["test_coverage"].mean()
     expected = "UncertaintyScorer(gaussian_nll, greater_is_better=False)"
     assert repr(neg_gaussian_nll_scorer) == expected
+
+
+def _weighted_split_scores(X, y, w, cv):
+    # Independent reference: BayesianRidge fitted with the fold's weights,
+    # scored by the weighted NLL of its held-out predictions.
+    scores = []
+    for train, test in cv.split(X):
+        model = BayesianRidge().fit(X[train], y[train], sample_weight=w[train])
+        mean, std = model.predict(X[test], return_std=True)
+        scores.append(-gaussian_nll(y[test], mean, std, sample_weight=w[test]))
+    return np.array(scores)
+
+
+def test_grid_search_forwards_sample_weight_to_scorers_alone_and_in_a_dict():
+    # sklearn >= 1.9 forwards fit's sample_weight to the scorers that accept
+    # it; in a dict of scorers this used to fail (no _accept_sample_weight).
+    X, y = _noisy_sine(120, 3)
+    w = np.random.RandomState(1).uniform(0.1, 3.0, len(y))
+    cv = KFold(3)
+    expected = _weighted_split_scores(X, y, w, cv)
+    for scoring, key in ((neg_gaussian_nll_scorer, "score"),
+                         ({"nll": neg_gaussian_nll_scorer, "r2": "r2"}, "nll")):
+        search = GridSearchCV(BayesianRidge(), {"alpha_1": [1e-6]}, scoring=scoring,
+                              cv=cv, refit=False).fit(X, y, sample_weight=w)
+        got = [search.cv_results_[f"split{i}_test_{key}"][0] for i in range(3)]
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    unweighted = GridSearchCV(BayesianRidge(), {"alpha_1": [1e-6]}, cv=cv,
+                              scoring=neg_gaussian_nll_scorer).fit(X, y)
+    assert abs(unweighted.cv_results_["split0_test_score"][0] - expected[0]) > 1e-3
+
+
+def test_scorer_metadata_routing():
+    # With metadata routing the scorer requests sample_weight like sklearn's
+    # scorers; the shared module-level scorer is not modified.
+    X, y = _noisy_sine(120, 4)
+    w = np.random.RandomState(2).uniform(0.1, 3.0, len(y))
+    cv = KFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_uncertainty_scorer(gaussian_nll, greater_is_better=False)
+        assert scorer.set_score_request(sample_weight=True) is scorer
+        result = cross_validate(
+            BayesianRidge().set_fit_request(sample_weight=True), X, y, cv=cv,
+            scoring=scorer, params={"sample_weight": w},
+        )
+        np.testing.assert_allclose(result["test_score"], _weighted_split_scores(X, y, w, cv),
+                                   rtol=1e-10)
+        with pytest.raises(UnsetMetadataPassedError):
+            cross_validate(BayesianRidge().set_fit_request(sample_weight=True), X, y, cv=cv,
+                           scoring=make_uncertainty_scorer(crps_gaussian),
+                           params={"sample_weight": w})
+    with pytest.raises(RuntimeError, match="metadata routing is enabled"):
+        make_uncertainty_scorer(gaussian_nll).set_score_request(sample_weight=True)

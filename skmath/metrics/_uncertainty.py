@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import _check_sample_weight
 
@@ -164,14 +165,19 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     return _average(inside, w)
 
 
-class UncertaintyScorer:
+class UncertaintyScorer(_BaseScorer):
     """Scorer calling ``estimator.predict(X, return_std=True)``.
 
-    A callable ``scorer(estimator, X, y, sample_weight=None)`` that can be
-    passed as ``scoring`` to :class:`~sklearn.model_selection.GridSearchCV`,
-    :func:`~sklearn.model_selection.cross_validate` and friends (alone or in a
-    dict of scorers). As for scikit-learn's scorers, greater is better: losses
-    are negated.
+    A scikit-learn scorer, ``scorer(estimator, X, y, sample_weight=None)``,
+    that can be passed as ``scoring`` to
+    :class:`~sklearn.model_selection.GridSearchCV`,
+    :func:`~sklearn.model_selection.cross_validate` and friends, alone or in a
+    dict of scorers. As for scikit-learn's scorers, greater is better: losses
+    are negated. It is built on scikit-learn's scorer base class, so it takes
+    part in sample-weight forwarding and metadata routing as theirs do:
+    ``GridSearchCV(...).fit(X, y, sample_weight=w)`` weights its scores, and
+    with ``sklearn.set_config(enable_metadata_routing=True)``,
+    ``set_score_request(sample_weight=True)`` requests the weights.
 
     Parameters
     ----------
@@ -197,19 +203,52 @@ class UncertaintyScorer:
     """
 
     def __init__(self, score_func, *, greater_is_better=True, **kwargs):
-        self.score_func = score_func
-        self.greater_is_better = greater_is_better
-        self.kwargs = kwargs
+        super().__init__(score_func, 1 if greater_is_better else -1, kwargs, "predict")
 
-    def __call__(self, estimator, X, y_true, sample_weight=None):
+    @property
+    def score_func(self):
+        """The wrapped ``score_func(y_true, y_mean, y_std, ...)``."""
+        return self._score_func
+
+    @property
+    def greater_is_better(self):
+        """False when the score is the negated ``score_func``."""
+        return self._sign > 0
+
+    @property
+    def kwargs(self):
+        """Extra arguments of ``score_func``."""
+        return self._kwargs
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        """``sign * score_func(y_true, *estimator.predict(X, return_std=True))``.
+
+        ``method_caller`` (scikit-learn's prediction cache) is not used: it
+        caches ``predict(X)`` without ``return_std``.
+        """
+        self._warn_overlap(
+            message=(
+                "There is an overlap between set kwargs of this scorer instance and"
+                " passed metadata. Please pass them either as kwargs to"
+                " `make_uncertainty_scorer` or metadata, but not both."
+            ),
+            kwargs=kwargs,
+        )
         y_mean, y_std = estimator.predict(X, return_std=True)
-        score = self.score_func(y_true, y_mean, y_std, sample_weight=sample_weight, **self.kwargs)
-        return score if self.greater_is_better else -score
+        return self._sign * self._score_func(y_true, y_mean, y_std, **{**self._kwargs, **kwargs})
+
+    def _get_metadata_request(self):
+        # sklearn reads the score function's signature for the metadata it
+        # may request; here the predictive mean and std are not metadata.
+        request = super()._get_metadata_request()
+        for name in ("y_mean", "y_std"):
+            request.score.requests.pop(name, None)
+        return request
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        extra = "".join(f", {k}={v!r}" for k, v in self._kwargs.items())
         sign = "" if self.greater_is_better else ", greater_is_better=False"
-        return f"UncertaintyScorer({self.score_func.__name__}{sign}{extra})"
+        return f"UncertaintyScorer({self._score_func.__name__}{sign}{extra})"
 
 
 def make_uncertainty_scorer(score_func, *, greater_is_better=True, **kwargs):
