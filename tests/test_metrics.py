@@ -1,5 +1,8 @@
 """skmath.metrics against scipy's distributions, numerical integrals and GridSearchCV."""
 
+import functools
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -12,6 +15,7 @@ from sklearn.metrics import mean_absolute_error
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
+from skmath import NTKRegressor
 from skmath.metrics import (
     coverage_scorer,
     crps_gaussian,
@@ -49,6 +53,48 @@ def test_crps_tends_to_the_absolute_error_for_sharp_predictions():
     # With sigma -> 0 the predictive distribution is a point mass: CRPS = |y - mu|.
     sharp = crps_gaussian(Y, MU, np.full_like(Y, 1e-9))
     assert sharp == pytest.approx(np.abs(Y - MU).mean(), rel=1e-6)
+
+
+def test_point_predictions_sigma_zero_have_the_limit_scores():
+    # sigma = 0 exactly (NTKRegressor(alpha=0) at its training points): CRPS is
+    # the absolute error and coverage counts exact hits, mixed with sigma > 0
+    # entries; the log-likelihood has no value there and says so. A confident
+    # miss (z^2 overflowing) gives no warning.
+    sigma = SIGMA.copy()
+    sigma[::3, 0] = 0.0
+    mu = MU.copy()
+    mu[::6, 0] = Y[::6, 0]
+    expected = np.where(sigma == 0, np.abs(Y - mu), 0.0)
+    positive = sigma > 0
+    z = (Y - mu)[positive] / sigma[positive]
+    expected[positive] = sigma[positive] * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z)
+                                            - 1 / np.sqrt(np.pi))
+    assert crps_gaussian(Y, mu, sigma) == pytest.approx(expected.mean(), rel=1e-12)
+    inside = np.where(sigma == 0, Y == mu, np.abs(Y - mu) <= 1.959963984540054 * sigma)
+    assert interval_coverage(Y, mu, sigma) == pytest.approx(inside.mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="no value at a zero scale"):
+        gaussian_nll(Y, mu, sigma)
+    with pytest.raises(ValueError, match="non-negative"):
+        crps_gaussian([1.0], [1.0], [-1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert crps_gaussian([1.0], [0.0], [1e-300]) == pytest.approx(1.0)
+
+
+@pytest.mark.filterwarnings("ignore:Predicted variances smaller than 0")  # as GPR's
+def test_cross_validated_crps_of_an_interpolating_model_is_finite():
+    X, y = _noisy_sine(60, 5)
+    result = cross_validate(NTKRegressor(alpha=0.0, device="cpu"), X, y, cv=3,
+                            scoring=neg_crps_scorer, return_train_score=True)
+    assert np.all(np.isfinite(result["train_score"]))
+    assert np.all(result["train_score"] > result["test_score"])
+
+
+def test_scorer_repr_of_a_partial():
+    scorer = make_uncertainty_scorer(functools.partial(interval_coverage, confidence=0.9))
+    assert repr(scorer).startswith("UncertaintyScorer(functools.partial(")
+    assert "UncertaintyScorer(functools.partial(" in repr(
+        GridSearchCV(BayesianRidge(), {"alpha_1": [1e-6]}, scoring=scorer))
 
 
 def test_coverage_of_calibrated_draws_is_nominal():

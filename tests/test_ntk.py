@@ -280,8 +280,9 @@ def test_kernel_api():
     assert kernel.n_dims == 0 and not kernel.is_stationary()
     assert clone(kernel) == kernel and pickle.loads(pickle.dumps(kernel)) == kernel
     assert repr(kernel) == (
-        "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=1.0, kernel='nngp')"
-    )
+        "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=1.0, kernel='nngp', "
+        "device='cpu')"
+    )  # the device is shown when not the default, since __eq__ compares it
     with pytest.raises(ValueError, match="Gradient can only be evaluated"):
         kernel(X, X, eval_gradient=True)
     with pytest.raises(ValueError, match="features"):
@@ -712,3 +713,25 @@ def test_relu_kernel_diagonal_equals_zero_angle_closed_form(depth):
     theta = sigma + w**2 * theta
     np.testing.assert_allclose(torch.diagonal(nngp).numpy(), sigma, rtol=1e-14)
     np.testing.assert_allclose(torch.diagonal(ntk).numpy(), theta, rtol=1e-14)
+
+
+def test_predictions_use_the_fitted_kernel_until_refit():
+    # As GaussianProcessRegressor.kernel_: set_params after fit changes
+    # nothing until the next fit (predict used the new architecture with the
+    # old dual coefficients, and crashed after switching nngp -> ntk).
+    X, y = _data()
+    reg = NTKRegressor(depth=1, kernel="nngp", alpha=1e-3, device="cpu").fit(X, y)
+    assert reg.kernel_ == NTKKernel(depth=1, kernel="nngp", device="cpu")
+    before = reg.predict(X[:5], return_std=True), reg.sample_y(X[:5], 3)
+    reg.set_params(depth=4, kernel="ntk", activation="erf", weight_std=2.0, bias_std=0.1)
+    after = reg.predict(X[:5], return_std=True), reg.sample_y(X[:5], 3)
+    for a, b in zip(np.concatenate(before[0]), np.concatenate(after[0])):
+        assert a == b
+    np.testing.assert_array_equal(before[1], after[1])
+    refit = reg.fit(X, y)
+    assert refit.kernel_ == NTKKernel(depth=4, kernel="ntk", activation="erf",
+                                      weight_std=2.0, bias_std=0.1, device="cpu")
+    np.testing.assert_allclose(
+        refit.predict(X[:5]), NTKRegressor(**refit.get_params()).fit(X, y).predict(X[:5])
+    )
+    assert "device='cpu'" in repr(refit.kernel_) and "device" not in repr(NTKKernel())

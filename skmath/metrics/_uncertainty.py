@@ -20,12 +20,13 @@ _LOG_2PI = math.log(2 * math.pi)
 _INV_SQRT_PI = 1 / math.sqrt(math.pi)
 
 
-def _check_gaussian(y_true, y_mean, y_std, sample_weight):
+def _check_gaussian(y_true, y_mean, y_std, sample_weight, *, zero_std=False):
     """Validated ``(y, mu, sigma)`` of shape (n_samples, n_outputs) and weights.
 
     As sklearn's regression metrics, a 1-D array and a column vector are the
     same single output (``predict(X, return_std=True)`` gives 1-D arrays even
-    for a model fitted on a column vector).
+    for a model fitted on a column vector). ``zero_std``: the score has a
+    limit at ``sigma = 0`` (a point prediction), which is then allowed.
     """
     arrays = [
         check_array(a, ensure_2d=False, dtype=np.float64, input_name=name)
@@ -38,8 +39,13 @@ def _check_gaussian(y_true, y_mean, y_std, sample_weight):
             "y_true, y_mean and y_std must have the same shape, got "
             f"{arrays[0].shape}, {arrays[1].shape} and {arrays[2].shape}."
         )
-    if np.any(sigma <= 0):
-        raise ValueError("y_std must be positive: a Gaussian needs a positive scale.")
+    if zero_std and not np.all(sigma >= 0):
+        raise ValueError("y_std must be non-negative.")
+    if not zero_std and not np.all(sigma > 0):
+        raise ValueError(
+            "y_std must be positive: the Gaussian log-likelihood has no value at a "
+            "zero scale (crps_gaussian and interval_coverage accept y_std = 0)."
+        )
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, y, ensure_non_negative=True)
     return y, mu, sigma, sample_weight
@@ -100,7 +106,8 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
     y_mean : array-like of the same shape
         Predictive means.
     y_std : array-like of the same shape
-        Predictive standard deviations, positive.
+        Predictive standard deviations, non-negative (0 is a point
+        prediction).
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
 
@@ -119,10 +126,14 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
     >>> round(crps_gaussian([0.0], [0.0], [1.0]), 4)  # (sqrt(2) - 1) / sqrt(pi)
     0.2337
     """
-    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
-    z = (y - mu) / sigma
-    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    per_entry = sigma * (z * (2 * ndtr(z) - 1) + 2 * pdf - _INV_SQRT_PI)
+    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
+    point = sigma == 0  # the limit: absolute error of a point prediction
+    scale = np.where(point, 1.0, sigma)
+    z = (y - mu) / scale
+    with np.errstate(over="ignore"):  # z^2 = inf for a confident miss: pdf 0
+        pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    per_entry = scale * (z * (2 * ndtr(z) - 1) + 2 * pdf - _INV_SQRT_PI)
+    per_entry = np.where(point, np.abs(y - mu), per_entry)
     return _average(per_entry, w)
 
 
@@ -140,7 +151,8 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     y_mean : array-like of the same shape
         Predictive means.
     y_std : array-like of the same shape
-        Predictive standard deviations, positive.
+        Predictive standard deviations, non-negative (0 is a point
+        prediction).
     confidence : float, default=0.95
         Nominal probability of the interval, in (0, 1).
     sample_weight : array-like of shape (n_samples,), default=None
@@ -159,7 +171,7 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
-    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
+    y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     q = ndtri(0.5 + 0.5 * confidence)
     inside = (np.abs(y - mu) <= q * sigma).astype(np.float64)
     return _average(inside, w)
@@ -248,7 +260,8 @@ class UncertaintyScorer(_BaseScorer):
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._kwargs.items())
         sign = "" if self.greater_is_better else ", greater_is_better=False"
-        return f"UncertaintyScorer({self._score_func.__name__}{sign}{extra})"
+        name = getattr(self._score_func, "__name__", None) or repr(self._score_func)
+        return f"UncertaintyScorer({name}{sign}{extra})"
 
 
 def make_uncertainty_scorer(score_func, *, greater_is_better=True, **kwargs):

@@ -208,5 +208,8 @@ class NTKKernel(Kernel):
     def __repr__(self):
         return (
             f"{type(self).__name__}(depth={self.depth}, activation={self.activation!r}, "
-            f"weight_std={self.weight_std}, bias_std={self.bias_std}, kernel={self.kernel!r})"
+            f"weight_std={self.weight_std}, bias_std={self.bias_std}, kernel={self.kernel!r}"
+            + ("" if isinstance(self.device, str) and self.device == "auto"
+               else f", device={str(self.device)!r}")
+            + ")"
         )

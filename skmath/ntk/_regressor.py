@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads
-from ._kernel import ARCHITECTURE_CONSTRAINTS, architecture
+from ._kernel import ARCHITECTURE_CONSTRAINTS, NTKKernel, architecture
 from ._kernels import nngp_ntk, nngp_ntk_diag
 
 
@@ -152,6 +152,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
 
     Attributes
     ----------
+    kernel_ : NTKKernel
+        The kernel of the fit, with the architecture parameters and
+        ``kernel`` it was fitted with: predictions use it, so
+        ``set_params`` takes effect at the next fit (as
+        ``GaussianProcessRegressor.kernel_``).
     X_train_ : ndarray of shape (n_samples, n_features)
         Training inputs, in float64 (needed at prediction).
     y_train_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
@@ -279,16 +284,20 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             self._y_train_mean = np.zeros(shape)
             self._y_train_std = np.ones(shape)
 
+        # Frozen at fit, as GaussianProcessRegressor's kernel_: predictions
+        # use it whatever set_params changes before a refit.
+        kernel = NTKKernel(kernel=self.kernel, device=self.device, **architecture(self))
         device = self._resolve_device()
         with torch_threads():
             Xt = as_tensor(X, device)
-            nngp, ntk = nngp_ntk(Xt, compute_ntk=self.kernel == "ntk", **architecture(self))
+            nngp, ntk = nngp_ntk(Xt, compute_ntk=self.kernel == "ntk", **architecture(kernel))
             K = ntk if self.kernel == "ntk" else nngp
             L = _cholesky(K, as_tensor(alpha, device), self)
             yt = as_tensor(y, device)
             dual = torch.cholesky_solve(yt.reshape(len(y), -1), L).reshape(yt.shape)
             if self.kernel == "nngp":
                 lml = _log_marginal_likelihood(L, yt, dual)
+        self.kernel_ = kernel
         self.X_train_ = X
         self.y_train_ = y
         self.L_ = to_numpy(L)
@@ -330,8 +339,8 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             )
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        arch = architecture(self)
-        use_ntk = self.kernel == "ntk"
+        arch = architecture(self.kernel_)
+        use_ntk = self.kernel_.kernel == "ntk"
         device = self._predict_device()
         with torch_threads():
             Xt = as_tensor(X, device)
