@@ -65,13 +65,17 @@ def test_lloyd_matches_sklearn_on_real_data_from_same_init(loader):
         _assert_same_fit(ours, sk.KMeans(4, init=init, n_init=1).fit(X))
 
 
-def test_lloyd_matches_sklearn_with_sample_weight():
-    # Weighted iterations equal sklearn's (tol=0 so that the two variance scalings agree).
+@pytest.mark.parametrize("tol", [0.0, 1e-4, 1e-2])
+def test_lloyd_matches_sklearn_with_sample_weight(tol):
+    # Weighted iterations equal sklearn's, whose tolerance scales with the
+    # unweighted variances (skewed weights make the two scalings differ).
     X = _blobs(seed=3)
     w = np.random.RandomState(0).uniform(0.1, 3.0, len(X))
+    # Weight on one blob: weighted variance far below the unweighted.
+    w[np.linalg.norm(X - X[0], axis=1) > 4] *= 1e-3
     init = _init_rows(X, 6, 3)
-    ours = KMeans(6, init=init, tol=0.0, device="cpu").fit(X, sample_weight=w)
-    ref = sk.KMeans(6, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    ours = KMeans(6, init=init, tol=tol, device="cpu").fit(X, sample_weight=w)
+    ref = sk.KMeans(6, init=init, n_init=1, tol=tol).fit(X, sample_weight=w)
     _assert_same_fit(ours, ref)
     assert_allclose(ours.score(X, sample_weight=w), ref.score(X, sample_weight=w), rtol=1e-10)
 
@@ -515,15 +519,17 @@ def test_sparse_matches_dense_and_sklearn_from_same_init(seed, algorithm):
     assert_array_equal(ours.predict(X), ref.predict(X))
 
 
-def test_sparse_matches_sklearn_with_sample_weight():
-    # Weighted sparse iterations equal the dense ones and sklearn's (tol=0, as for dense).
+@pytest.mark.parametrize("tol", [0.0, 1e-4, 1e-2])
+def test_sparse_matches_sklearn_with_sample_weight(tol):
+    # Weighted sparse iterations equal the dense ones and sklearn's (as for dense).
     X = _tfidf(n=3000, seed=3)
     w = np.random.RandomState(0).uniform(0.1, 3.0, X.shape[0])
+    w[np.asarray(X[:, :20].sum(axis=1)).ravel() == 0] *= 1e-3
     init = _sparse_init(X, 6, 3)
-    ours = KMeans(6, init=init, tol=0.0, device="cpu").fit(X, sample_weight=w)
-    dense = KMeans(6, init=init, tol=0.0, device="cpu").fit(X.toarray(), sample_weight=w)
+    ours = KMeans(6, init=init, tol=tol, device="cpu").fit(X, sample_weight=w)
+    dense = KMeans(6, init=init, tol=tol, device="cpu").fit(X.toarray(), sample_weight=w)
     _assert_same_fit(ours, dense)
-    ref = sk.KMeans(6, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    ref = sk.KMeans(6, init=init, n_init=1, tol=tol).fit(X, sample_weight=w)
     _assert_same_fit(ours, ref)
     assert_allclose(ours.score(X, sample_weight=w), ref.score(X, sample_weight=w), rtol=1e-10)
 
@@ -799,3 +805,54 @@ def test_cuda_sparse_matches_cpu_from_same_init():
     assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-9, atol=1e-9)
     pp = KMeans(6, random_state=0, device="cuda").fit(X)
     assert pp.inertia_ <= sk.KMeans(6, random_state=0).fit(X).inertia_ * 1.02
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 1e3), (np.float32, 1e4), (np.float64, 1e7)])
+def test_predict_and_score_far_from_the_origin(dtype, offset):
+    # predict compares distances around the centers' mean, as fit does around
+    # the data's: far from the origin ||x||^2 used to swamp the cluster gaps
+    # (float32 + 1e4: every point in cluster 0, score 7x too low).
+    X = (_blobs(n=3000, d=8, centers=10, std=1.0, seed=21) + offset).astype(dtype)
+    km = KMeans(10, init=X[:10], n_init=1, device="cpu").fit(X)
+    exact = np.argmin(((X.astype(np.float64)[:, None, :]
+                        - km.cluster_centers_.astype(np.float64)[None]) ** 2).sum(-1), axis=1)
+    assert_array_equal(km.predict(X), exact)
+    assert_array_equal(km.labels_, exact)
+    assert_allclose(-km.score(X), km.inertia_, rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "array"])
+def test_fewer_distinct_points_than_clusters_labels_match_centers(init):
+    # Relocating all copies of a point into an empty cluster can empty their
+    # old cluster; labels_ and inertia_ must still describe the centers
+    # returned (inertia_ was 197 where sklearn gives ~0).
+    rng = np.random.RandomState(0)
+    points = rng.normal(size=(3, 2)) * 3 + 5
+    X = np.repeat(points, 10, axis=0)
+    start = X[[0, 10, 20, 1]] if init == "array" else init
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        km = KMeans(4, init=start, n_init=1, random_state=0, device="cpu").fit(X)
+    assert km.inertia_ < 1e-20
+    assert_array_equal(km.predict(X), km.labels_)
+    assert_allclose(km.cluster_centers_[km.labels_], X, atol=1e-12)
+
+
+def test_elkan_with_one_cluster_warns_as_sklearn():
+    X = _blobs(n=50)
+    with pytest.warns(RuntimeWarning, match="algorithm='elkan' doesn't make sense"):
+        KMeans(1, algorithm="elkan", n_init=1, device="cpu").fit(X)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("tol", [1e-4, 1e-2])
+def test_tolerance_ignores_sample_weight_as_sklearn(sparse, tol):
+    # sklearn's tol is relative to the unweighted variances; with the weight
+    # on a tight blob the weighted ones are 350x smaller (and n_iter_ was 10
+    # against sklearn's 3).
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(500, 2), rng.randn(500, 2) * 50] + 60.0
+    w = np.r_[np.ones(500), np.full(500, 1e-3)]
+    X_in = sp.csr_matrix(X) if sparse else X
+    ours = KMeans(3, init=X[[0, 1, 2]], tol=tol, device="cpu").fit(X_in, sample_weight=w)
+    ref = sk.KMeans(3, init=X[[0, 1, 2]], n_init=1, tol=tol).fit(X_in, sample_weight=w)
+    _assert_same_fit(ours, ref)

@@ -506,14 +506,28 @@ def _random_init(X, w, key, order, n_clusters, generator):
 
 
 def _labels(X, centers, pool):
-    """Index of the closest center of each row, in blocks (see :func:`_nearest`)."""
+    """Index of the closest center of each row, in blocks (see :func:`_nearest`).
+
+    Dense rows are compared around the mean of the centers, as fit compares
+    them around the data's mean: far from the origin, ``||x||^2`` would make
+    the product form's rounding (and :func:`_nearest`'s tie bound) larger
+    than the gaps between clusters. CSR rows are compared about the origin.
+    """
     n = X.shape[0]
     out = empty(n, dtype=torch.int64, device=X.device)
+    sparse = _is_sparse(X)
+    origin = None if sparse else centers.to(torch.float64).mean(dim=0)
+    if origin is not None:
+        centers = (centers.to(torch.float64) - origin).to(X.dtype)
+        origin = origin.to(X.dtype)
     c_sq = (centers * centers).sum(dim=1)
     centers_t = transpose_for(X, centers)
 
     def assign(blk):
         Xb = _rows(X, blk)
+        if origin is not None:
+            Xb = torch.sub(Xb, origin, out=scratch("centred", Xb.shape, dtype=X.dtype,
+                                                      device=X.device))
         # Squared norms only enter the error bound: the norm's rounding is moot.
         out[blk] = _closest(Xb, _sq_norms(Xb), centers_t, c_sq)[0]
 
@@ -822,6 +836,7 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
     points. Ties between equally far points go to the first in canonical order,
     so the result is deterministic. Labels are left unchanged, as in sklearn.
     ``sums`` and ``weight_in_clusters`` (float64) are updated in place.
+    Returns whether any point was moved.
 
     For CSR ``X`` the copies are one point: only that row is densified, and
     each cluster loses the point times the weight of its copies.
@@ -839,7 +854,7 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
     dist.masked_fill_(w == 0, -1.0)
     if not bool(dist.max() > 0):
         # More clusters than distinct points: relocating is pointless.
-        return
+        return False
     for cluster in empty_clusters:
         far = order[torch.argmax(dist.index_select(0, order))]
         if not bool(dist[far] >= 0):
@@ -858,6 +873,7 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
         weight_in_clusters.index_add_(0, labels[copies], -w_copies)
         weight_in_clusters[cluster] = w_copies.sum()
         dist[copies] = -1.0
+    return True
 
 
 def _average_centers(sums, weight_in_clusters):
@@ -905,9 +921,12 @@ def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol,
         if verbose:
             print(f"Iteration {i}, inertia {_inertia(X, w, centers, labels, pool)}.")
         new_sums, new_weights = sums, weight_in_clusters
+        relocated = False
         if bool((weight_in_clusters == 0).any()):
             new_sums, new_weights = sums.clone(), weight_in_clusters.clone()
-            _relocate_empty_clusters(X, w, key, order, centers, new_sums, new_weights, labels)
+            relocated = _relocate_empty_clusters(
+                X, w, key, order, centers, new_sums, new_weights, labels
+            )
         centers_new = _average_centers(new_sums, new_weights).to(X.dtype)
         shift = torch.linalg.vector_norm(centers_new - centers, dim=1)
         shift_tot = float((shift * shift).sum())
@@ -915,7 +934,10 @@ def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol,
         if n_changed == 0:
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
-            strict_convergence = True
+            # Points just moved to empty clusters (all copies of a point at
+            # once, which can empty their old cluster) leave labels that do
+            # not match the new centers: the last E-step below fixes them.
+            strict_convergence = not relocated
             break
         if shift_tot <= tol:
             if verbose:
@@ -1037,7 +1059,8 @@ class KMeans(
         Maximum number of Lloyd iterations of a single run.
     tol : float, default=1e-4
         Tolerance on the squared center shift, relative to the mean of the
-        (weighted) per-feature variances of ``X``: a run stops when
+        per-feature variances of ``X`` (not weighted, as in scikit-learn):
+        a run stops when
         ``sum_j ||c_j^{new} - c_j^{old}||^2 <= tol * mean(var(X, axis=0))``,
         or earlier when no label changes ("strict convergence").
     verbose : int, default=0
@@ -1241,6 +1264,13 @@ class KMeans(
         )
         if not sample_weight.sum() > 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. Using "
+                "'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         n_init = self._resolved_n_init()
         init = self.init
         if _is_arraylike_not_scalar(init):
@@ -1255,18 +1285,26 @@ class KMeans(
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, w, pool)
+            unit_weights = bool((w == 1).all())
             if _is_sparse(Xt):
                 # Centring would make X dense: sparse X is clustered about the
                 # origin, as by sklearn (its mean only enters the variances).
                 Xs = Xt
-                x_sq, variances = _sparse_moments(Xt, w, mean)
-                mean = torch.zeros_like(mean)
+                if not unit_weights:  # the variances are not weighted
+                    w_var = torch.ones_like(w)
+                    mean = torch.zeros_like(mean, dtype=torch.float64).index_add_(
+                        0, Xt.col_indices(), Xt.values().to(torch.float64)
+                    ) / Xt.shape[0]
+                x_sq, variances = _sparse_moments(Xt, w if unit_weights else w_var, mean)
+                mean = torch.zeros_like(mean, dtype=Xt.dtype)
             else:
                 # Distances are more accurate on centred data.
                 Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
+                if not unit_weights:  # the variances are not weighted
+                    variances = Xs.var(dim=0, correction=0)
             del Xt  # on GPU, only the centred copy stays in device memory
+            # sklearn's tolerance ignores sample_weight: tol * mean(var(X)).
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
-            unit_weights = bool((w == 1).all())
 
             best = None
             for _ in range(n_init):
