@@ -42,12 +42,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     _is_arraylike_not_scalar,
     check_is_fitted,
     validate_data,
 )
 
+from .._compat import _check_sample_weight
 from .._engine import (
     CPU_BLOCK_BYTES,
     TorchEstimatorMixin,

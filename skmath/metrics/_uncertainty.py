@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils import check_array, check_consistent_length
-from sklearn.utils.validation import _check_sample_weight
+from .._compat import _check_sample_weight
 
 _LOG_2PI = math.log(2 * math.pi)
 _INV_SQRT_PI = 1 / math.sqrt(math.pi)
