@@ -142,9 +142,10 @@ def test_scratch_is_reused_per_name_and_thread_and_released_with_the_pool():
     assert skmath._engine._core._WORKSPACE.__dict__.get("buffers") is None
 
 
-def _trajectory(make, steps=5, resume_at=None):
+def _trajectory(make, steps=5, resume_at=None, lr_change=0.5):
     """Parameters after ``steps`` steps; at ``resume_at`` the optimizer is replaced by a
-    fresh one loaded from a pickled ``state_dict``."""
+    fresh one loaded from a pickled ``state_dict``; after step 2 the learning rate is
+    multiplied by ``lr_change``."""
     torch.manual_seed(0)
     w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
     b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
@@ -164,22 +165,26 @@ def _trajectory(make, steps=5, resume_at=None):
         optimizer.step()
         if step == 2:  # the loop changes the learning rate between steps
             for group in optimizer.param_groups:
-                group["lr"] *= 0.5
+                group["lr"] *= lr_change
     return torch.cat([w.detach().ravel(), b.detach().ravel()])
 
 
 @pytest.mark.parametrize(
-    "ours, theirs",
+    "ours, theirs, lr_change",
     [
         (lambda g: Adam(g, lr=0.1, betas=(0.8, 0.99)),
-         lambda g: torch.optim.Adam(g, lr=0.1, betas=(0.8, 0.99))),
+         lambda g: torch.optim.Adam(g, lr=0.1, betas=(0.8, 0.99)), 0.5),
+        # With momentum, torch's SGD and ours (sklearn's velocity) agree while
+        # lr is constant; a change of lr is tested against sklearn below.
         (lambda g: SGD(g, lr=0.1, momentum=0.9, nesterov=True),
-         lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True)),
-        (lambda g: SGD(g, lr=0.1), lambda g: torch.optim.SGD(g, lr=0.1)),
+         lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True), 1.0),
+        (lambda g: SGD(g, lr=0.1, momentum=0.9),
+         lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9), 1.0),
+        (lambda g: SGD(g, lr=0.1), lambda g: torch.optim.SGD(g, lr=0.1), 0.5),
     ],
 )
 @pytest.mark.parametrize("fused", [True, False])
-def test_engine_optimizers_follow_torch_optim(ours, theirs, fused, monkeypatch):
+def test_engine_optimizers_follow_torch_optim(ours, theirs, lr_change, fused, monkeypatch):
     # Same updates as torch.optim's classes, groups, decay and lr changes included,
     # with torch's fused kernels (called directly) and with its multi-tensor ones.
     from skmath._engine import _optim
@@ -187,9 +192,52 @@ def test_engine_optimizers_follow_torch_optim(ours, theirs, fused, monkeypatch):
     assert _optim._fused_supported(_optim.Adam, torch.float64, torch.device("cpu"))
     if not fused:
         monkeypatch.setattr(_optim, "_fused_supported", lambda *args: False)
-    mine = _trajectory(ours)
-    reference = _trajectory(theirs)
+    mine = _trajectory(ours, lr_change=lr_change)
+    reference = _trajectory(theirs, lr_change=lr_change)
     torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("resume", [False, True])
+def test_engine_sgd_momentum_is_sklearns_when_the_learning_rate_changes(
+    nesterov, fused, resume, monkeypatch
+):
+    # sklearn's SGD keeps a velocity v = mu v - lr g (p += v, or p += mu v - lr g
+    # with Nesterov), so old steps keep their old rate when lr changes; the
+    # engine's SGD rescales its buffer to match, through a state_dict round trip too.
+    from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
+
+    from skmath._engine import _optim
+
+    if not fused:
+        monkeypatch.setattr(_optim, "_fused_supported", lambda *args: False)
+    rng = np.random.RandomState(0)
+    X, w0, b0 = rng.randn(10, 4), rng.randn(4, 3), rng.randn(3)
+    rates = [0.1, 0.1, 0.05, 0.02, 0.02, 0.08, 0.01]
+
+    def gradients(w, b):  # of mean((X w + b)^2)
+        dr = 2 * (X @ w + b) / (10 * 3)
+        return X.T @ dr, dr.sum(0)
+
+    sk_params = [w0.copy(), b0.copy()]
+    reference = SGDOptimizer(sk_params, 0.1, "constant", momentum=0.9, nesterov=nesterov)
+    params = [torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)]
+    optimizer = SGD(params, lr=0.1, momentum=0.9, nesterov=nesterov)
+    for step, lr in enumerate(rates):
+        reference.learning_rate = lr
+        reference.update_params(sk_params, list(gradients(*sk_params)))
+        if resume and step == 3:
+            saved = pickle.loads(pickle.dumps(optimizer.state_dict()))
+            optimizer = SGD(params, lr=0.1, momentum=0.9, nesterov=nesterov)
+            optimizer.load_state_dict(saved)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        for p, g in zip(params, gradients(*(p.detach().numpy() for p in params))):
+            p.grad = torch.from_numpy(g)
+        optimizer.step()
+    for p, expected in zip(params, sk_params):
+        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_engine_optimizer_state_dict_resumes_the_run():

@@ -290,3 +290,33 @@ def test_warm_start_from_dense_to_sparse_is_a_clear_error():
     reg = MCDropoutRegressor(max_iter=2, warm_start=True, random_state=0, device="cpu").fit(X, y)
     with pytest.raises(ValueError, match="first fitted on dense X"):
         reg.fit(sp.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (8,)])
+def test_sample_y_shapes_are_gaussian_process_regressors(hidden_layer_sizes, n_outputs):
+    # sample_y gives n_samples draws shaped as GaussianProcessRegressor.sample_y's,
+    # also without hidden layers (no dropout masks: before, a single draw).
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    X, y = _sine(n=30)
+    Y = y if n_outputs == 1 else np.column_stack([y, -y])
+    reg = MCDropoutRegressor(hidden_layer_sizes=hidden_layer_sizes, max_iter=20,
+                             random_state=0, device="cpu").fit(X, Y)
+    gpr = GaussianProcessRegressor(optimizer=None).fit(X, Y)
+    for n_samples in (5, 1, 0):
+        draws = reg.sample_y(X[:4], n_samples=n_samples)
+        assert draws.shape == gpr.sample_y(X[:4], n_samples=n_samples).shape
+    draws = reg.sample_y(X[:4], n_samples=5)
+    assert len(np.unique(draws[0].reshape(-1, 5)[0])) == 5  # five distinct draws
+
+
+@pytest.mark.parametrize("n_samples", [-1, 1.5, "3"])
+def test_sample_y_refuses_a_bad_number_of_draws(n_samples):
+    # A clear ValueError (sklearn's InvalidParameterError) instead of torch's
+    # RuntimeError or TypeError.
+    X, y = _sine(n=30)
+    reg = MCDropoutRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0,
+                             device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match="'n_samples' parameter of sample_y"):
+        reg.sample_y(X[:4], n_samples=n_samples)

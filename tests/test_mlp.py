@@ -14,10 +14,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 
-from skmath import MCDropoutRegressor, MLPClassifier, MLPRegressor
+from skmath import MLPClassifier, MLPRegressor
 from skmath._engine import make_generator, train
-from skmath.neural_network._base import _backprop
+from skmath.neural_network._base import _backprop, _init_layers
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -451,13 +452,18 @@ def test_training_loop_takes_gradients_written_by_the_batch_function():
     assert curve_auto[-1] < curve_auto[0]
 
 
-def test_divergence_is_a_clear_error():
-    # A step size that blows the weights up raises FloatingPointError, not NaN weights.
+@pytest.mark.parametrize("solver, scale, match", [("sgd", 1e3, "learning_rate_init"),
+                                                   ("lbfgs", 1e200, "L-BFGS diverged")])
+def test_divergence_is_a_clear_error(solver, scale, match):
+    # A step size (or input scale) that blows the weights up raises an error,
+    # not NaN weights: a FloatingPointError, and a ValueError as sklearn's
+    # "Solver produced non-finite parameter weights" (`except ValueError` code).
     rng = np.random.RandomState(0)
-    X, y = 1e3 * rng.randn(100, 3), rng.randn(100)
-    est = MLPRegressor(solver="sgd", learning_rate_init=10.0, random_state=0, device="cpu")
-    with pytest.raises(FloatingPointError, match="learning_rate_init"):
+    X, y = scale * rng.randn(100, 3), rng.randn(100)
+    est = MLPRegressor(solver=solver, learning_rate_init=10.0, random_state=0, device="cpu")
+    with pytest.raises(ValueError, match=match) as error:
         est.fit(X, y)
+    assert isinstance(error.value, FloatingPointError)
     assert not hasattr(est, "coefs_")  # the failed fit left nothing behind
 
 
@@ -608,3 +614,171 @@ def test_cuda_fit_loads_and_predicts_on_cpu(cls):
     state = loaded._optimizer_state["state"]
     tensors = [t for s in state.values() for t in s.values() if torch.is_tensor(t)]
     assert tensors and all(t.device.type == "cpu" for t in tensors)
+
+
+# -- same-start comparisons with sklearn --------------------------------------
+
+
+def _fit_sklearn_from_our_init(sk_est, X, y, monkeypatch, **fit_params):
+    """Fit ``sk_est`` starting from the Glorot draw skmath makes for the same
+    ``random_state`` (sklearn's ``_initialize`` wrapped), so that any difference
+    of the two fits comes from the training rules, not from random numbers."""
+    from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
+
+    original = BaseMultilayerPerceptron._initialize
+
+    def _initialize(self, y, layer_units, dtype):
+        original(self, y, layer_units, dtype)
+        generator = make_generator(check_random_state(self.random_state), "cpu")
+        coefs, intercepts = _init_layers(layer_units, self.activation, generator, dtype, "cpu")
+        self.coefs_ = [W.numpy().copy() for W in coefs]
+        self.intercepts_ = [b.numpy().copy() for b in intercepts]
+        self._best_coefs = [W.copy() for W in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BaseMultilayerPerceptron, "_initialize", _initialize)
+        return sk_est.fit(X, y, **fit_params)
+
+
+def _binary_problem():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = (X[:, 0] + 0.3 * rng.randn(60) > 0).astype(int)
+    return X, y
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_tol_zero_ties_count_as_improvement_like_sklearn(early_stopping, monkeypatch):
+    # sklearn's _update_no_improvement_count: with tol=0, an epoch whose loss
+    # (validation score) equals the best so far resets the plateau count. A
+    # vanishing step keeps both exactly constant: sklearn trains all max_iter
+    # epochs, and so must we (before: stopped after n_iter_no_change + 1).
+    X, y = _binary_problem()
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=1e-300, momentum=0.0,
+              tol=0.0, shuffle=False, max_iter=30, random_state=0,
+              early_stopping=early_stopping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
+        ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+    assert ours.n_iter_ == ref.n_iter_ == 30
+    if early_stopping:
+        assert len(set(ours.validation_scores_)) == 1
+    else:
+        assert len(set(ours.loss_curve_)) == 1
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+
+
+def test_tol_zero_accuracy_plateau_follows_sklearns_rule():
+    # Early stopping on a 5-sample validation set with tol=0: the accuracy sits
+    # on multiples of 0.2, so ties with the best score are frequent. n_iter_ is
+    # where sklearn's rule, replayed on validation_scores_, stops.
+    X, y = _binary_problem()
+    est = MLPClassifier(hidden_layer_sizes=(5,), early_stopping=True, validation_fraction=0.08,
+                        tol=0.0, n_iter_no_change=4, learning_rate_init=0.003, max_iter=300,
+                        random_state=0, device="cpu").fit(X, y)
+    scores = est.validation_scores_
+    count, best, expected, ties = 0, -np.inf, None, 0
+    for epoch, score in enumerate(scores, start=1):
+        ties += score == best
+        count = count + 1 if score < best + est.tol else 0  # sklearn's comparisons
+        best = max(best, score)
+        if count > est.n_iter_no_change:
+            expected = epoch
+            break
+    assert ties > 0  # the case this test is about
+    assert est.n_iter_ == expected == len(scores)
+    assert est.best_validation_score_ == max(scores)
+
+
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_sgd_momentum_with_a_changing_learning_rate_is_sklearns(learning_rate, nesterov,
+                                                                 monkeypatch):
+    # sklearn's velocity v = mu v - lr g keeps the old steps at their old rate;
+    # the engine's torch update rescales its momentum buffer when lr changes, so
+    # from the same start the loss curves are sklearn's (before: 19% apart).
+    X, y = _binary_problem()
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate=learning_rate,
+              learning_rate_init=0.5, momentum=0.9, nesterovs_momentum=nesterov,
+              shuffle=False, max_iter=300, tol=1e-3, n_iter_no_change=3,
+              random_state=0)
+    if learning_rate == "invscaling":
+        kw["max_iter"] = 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
+        ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    if learning_rate == "adaptive":  # the rate did change
+        assert ours._optimizer_state["param_groups"][0]["lr"] < 0.5
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_negative_sample_weight_is_accepted_as_in_sklearn(monkeypatch):
+    # sklearn's MLPs take negative sample weights (it does not check their
+    # sign); from the same start the weighted loss curves agree.
+    X, y = _binary_problem()
+    w = np.ones(len(y))
+    w[:5] = -0.5
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=0.1, shuffle=False,
+              batch_size=60, max_iter=20, random_state=0)
+    ours = MLPClassifier(device="cpu", **kw).fit(X, y, sample_weight=w)
+    ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch, sample_weight=w)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    regressor = MLPRegressor(solver="lbfgs", max_iter=20, random_state=0, device="cpu")
+    assert regressor.fit(X, X @ [1.0, 2.0, 3.0], sample_weight=w).n_iter_ > 0
+    # Weights summing to zero leave the weighted mean undefined (sklearn: ZeroDivisionError).
+    with pytest.raises(ValueError, match="sum to zero"):
+        regressor.fit(X, y, sample_weight=np.r_[np.ones(30), -np.ones(30)])
+
+
+# -- Ctrl-C ---------------------------------------------------------------------
+
+
+def _interrupt_at_epoch(monkeypatch, epoch):
+    """Make the training loop raise KeyboardInterrupt (a Ctrl-C) as epoch ``epoch`` starts."""
+    from skmath._engine import _training
+
+    original, calls = _training.minibatches, []
+
+    def minibatches(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "minibatches", minibatches)
+
+
+def _fit_or_fail(est, X, y):
+    try:
+        return est.fit(X, y)
+    except KeyboardInterrupt:  # would otherwise stop the whole test session
+        pytest.fail("KeyboardInterrupt escaped fit")
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_keyboard_interrupt_keeps_the_model_trained_so_far(early_stopping, monkeypatch):
+    # As sklearn: Ctrl-C during fit warns "Training interrupted by user." and
+    # returns the model of the epochs completed (the best of them with early
+    # stopping), which is the model of a fit with max_iter at that epoch.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(8,), learning_rate_init=0.2, early_stopping=early_stopping,
+              random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cut = MLPClassifier(max_iter=5, **kw).fit(X, y)
+    if early_stopping:  # the best epoch is not the last: its weights are restored
+        assert np.argmax(cut.validation_scores_) < 4
+    est = MLPClassifier(max_iter=200, **kw)
+    _interrupt_at_epoch(monkeypatch, 6)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        fitted = _fit_or_fail(est, X, y)
+    assert fitted is est
+    assert est.n_iter_ == 5 and est.loss_curve_ == cut.loss_curve_
+    for a, b in zip(est.coefs_ + est.intercepts_, cut.coefs_ + cut.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(est.predict(X), cut.predict(X))

@@ -25,12 +25,13 @@ from ._core import (
     transpose_for,
 )
 from ._optim import SGD, Adam, minimize_lbfgs
-from ._training import TrainResult, minibatches, train
+from ._training import DivergenceError, TrainResult, minibatches, train
 
 __all__ = [
     "CPU_BLOCK_BYTES",
     "SGD",
     "Adam",
+    "DivergenceError",
     "TorchEstimatorMixin",
     "TrainResult",
     "as_tensor",

@@ -166,7 +166,20 @@ class Adam(_Optimizer):
 
 
 class SGD(_Optimizer):
-    """Stochastic gradient descent with (Nesterov) momentum, as :class:`torch.optim.SGD`.
+    """Stochastic gradient descent with (Nesterov) momentum, scikit-learn's form.
+
+    The update of :class:`torch.optim.SGD` (its kernels), with momentum
+    ``mu`` and gradient ``g``: ``b <- mu b + g``, then ``p <- p - lr b``
+    (Nesterov: ``p <- p - lr (g + mu b)``). While the learning rate is
+    constant this is scikit-learn's velocity form (Sutskever et al., 2013),
+    ``v <- mu v - lr g``, ``p <- p + v`` (Nesterov: ``p <- p + mu v - lr g``),
+    with ``v = -lr b``. When the learning rate changes from ``lr_old`` to
+    ``lr`` between steps, torch applies the new rate to the whole momentum
+    history; here the buffer is first rescaled, ``b <- (lr_old / lr) b``, so
+    that the velocity ``-lr b`` is unchanged and every step is exactly
+    scikit-learn's (its ``"invscaling"`` and ``"adaptive"`` schedules). The
+    rate of the last step is kept in each parameter's state
+    (``"momentum_lr"``).
 
     Parameters
     ----------
@@ -200,6 +213,8 @@ class SGD(_Optimizer):
         momentum = group["momentum"]
         options = dict(weight_decay=group["weight_decay"], momentum=momentum, lr=group["lr"],
                        dampening=0.0, nesterov=group["nesterov"], maximize=False)
+        if momentum != 0:
+            _rescale_velocity(buffers, states, group["lr"])
         if fused:
             first_step = momentum != 0 and buffers[0] is None
             if first_step:
@@ -211,6 +226,26 @@ class SGD(_Optimizer):
         if momentum != 0:
             for state, buffer in zip(states, buffers):
                 state["momentum_buffer"] = buffer
+
+
+def _rescale_velocity(buffers, states, lr):
+    """Momentum buffers ``b`` rescaled by ``lr_old / lr`` where the rate changed.
+
+    The velocity of scikit-learn's update is ``v = -lr b``: keeping it across
+    a change of ``lr`` means ``b <- (lr_old / lr) b`` (in place). A zero rate
+    cannot carry a velocity in this form; it leaves the buffers and the
+    recorded rate as they are.
+    """
+    if lr == 0:
+        return
+    by_ratio = {}
+    for buffer, state in zip(buffers, states):
+        old = state.get("momentum_lr", lr)
+        if buffer is not None and old != lr:
+            by_ratio.setdefault(old / lr, []).append(buffer)
+        state["momentum_lr"] = lr
+    for ratio, tensors in by_ratio.items():
+        torch._foreach_mul_(tensors, ratio)
 
 
 @cache

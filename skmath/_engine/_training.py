@@ -12,12 +12,23 @@ returns a loss without a graph after writing them to the parameters' ``.grad``.
 
 import copy
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
 from ._core import take_rows
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """Training produced a NaN or infinite loss.
+
+    A :class:`FloatingPointError` (the arithmetic failed) and a
+    :class:`ValueError`, the type of scikit-learn's "Solver produced non-finite
+    parameter weights" error, so that ``except ValueError`` written for
+    scikit-learn catches it too.
+    """
 
 
 @dataclass
@@ -33,7 +44,8 @@ class TrainResult:
     best_loss : float
         Lowest epoch loss seen.
     best_validation_score : float or None
-        Highest validation score seen.
+        Highest validation score seen (None before the first, or when every
+        score was NaN).
     n_iter : int
         Epochs run.
     converged : bool
@@ -43,6 +55,8 @@ class TrainResult:
         Epochs since the last improvement by ``tol`` (sklearn's
         ``_no_improvement_count``), carried into the next call by
         ``partial_fit`` and ``warm_start`` as sklearn carries it.
+    interrupted : bool
+        True when a ``KeyboardInterrupt`` stopped the call (``interruptible``).
     """
 
     loss_curve: list = field(default_factory=list)
@@ -52,6 +66,20 @@ class TrainResult:
     n_iter: int = 0
     converged: bool = False
     no_improvement: int = 0
+    interrupted: bool = False
+
+
+def _no_improvement(score, best, tol, *, higher_is_better):
+    """sklearn's ``_update_no_improvement_count`` test: True when ``score``
+    does not improve on ``best`` by ``tol``.
+
+    A validation score improves unless ``score < best + tol``, a loss unless
+    ``loss > best - tol``: a tie (``tol=0`` and an unchanged score) counts as
+    an improvement, and so does NaN, as in scikit-learn.
+    """
+    if higher_is_better:
+        return score < best + tol
+    return score > best - tol
 
 
 def minibatches(n_samples, batch_size, *, shuffle, generator, device):
@@ -81,6 +109,7 @@ def train(
     verbose=False,
     desc="fit",
     result=None,
+    interruptible=False,
 ):
     """Minibatch training with sklearn's stopping rule and best-weight restore.
 
@@ -104,8 +133,10 @@ def train(
         Draws the minibatch order (never the global RNG).
     shuffle : bool, default=True
     tol : float, default=1e-4
-        An epoch "improves" when its loss is below ``best_loss - tol`` (or its
-        validation score above ``best + tol``).
+        An epoch does not improve when its loss is above ``best_loss - tol``
+        (or its validation score below ``best + tol``); ties improve, as in
+        sklearn's ``_update_no_improvement_count``. The best loss (score) is
+        replaced by a strictly lower loss (higher score).
     n_iter_no_change : int, default=10
         Epochs without improvement before ``on_plateau`` is asked what to do.
     validation_score : callable or None
@@ -121,6 +152,12 @@ def train(
         Show a ``tqdm`` progress bar with the running loss.
     result : TrainResult or None
         Continue an earlier result (``warm_start`` / ``partial_fit``).
+    interruptible : bool, default=False
+        Catch ``KeyboardInterrupt`` (Ctrl-C) as sklearn's stochastic solvers
+        do: warn "Training interrupted by user." and return what was trained
+        so far (the best epoch's weights with ``validation_score``; epochs
+        completed in ``n_iter``, ``interrupted`` set). Otherwise it
+        propagates.
 
     Returns
     -------
@@ -128,66 +165,76 @@ def train(
 
     Raises
     ------
-    FloatingPointError
+    DivergenceError
         When the loss becomes NaN or infinite: the weights are not left as NaN
-        silently, the caller is told to lower the learning rate.
+        silently, the caller is told to lower the learning rate. A
+        ``FloatingPointError`` and a ``ValueError``.
     """
     result = TrainResult() if result is None else result
     n_samples = data[0].shape[0]
     device = data[0].device
     best_state = None
     no_improvement = result.no_improvement
-    best_val = result.best_validation_score
+    # sklearn's best_validation_score_ starts at -inf (a NaN score never replaces it).
+    best_val = -math.inf if result.best_validation_score is None else result.best_validation_score
     bar = tqdm(range(max_iter), desc=desc, disable=not verbose, leave=False)
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    for epoch in bar:
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        for idx in minibatches(
-            n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
-        ):
-            batch = tuple(take_rows(t, idx) for t in data)
-            loss = batch_loss(*batch)
-            if loss.requires_grad:
-                loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            total.add_(loss.detach(), alpha=idx.shape[0])
-        epoch_loss = float(total) / n_samples
-        if not math.isfinite(epoch_loss):
-            raise FloatingPointError(
-                f"Training diverged at epoch {result.n_iter + 1}: the loss is "
-                f"{epoch_loss}. Lower learning_rate_init or standardise the inputs."
-            )
-        result.n_iter += 1
-        result.loss_curve.append(epoch_loss)
-        if on_epoch_end is not None:
-            on_epoch_end(result.n_iter, epoch_loss)
+    try:
+        for epoch in bar:
+            total = torch.zeros((), dtype=torch.float64, device=device)
+            for idx in minibatches(
+                n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
+            ):
+                batch = tuple(take_rows(t, idx) for t in data)
+                loss = batch_loss(*batch)
+                if loss.requires_grad:
+                    loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                total.add_(loss.detach(), alpha=idx.shape[0])
+            epoch_loss = float(total) / n_samples
+            if not math.isfinite(epoch_loss):
+                raise DivergenceError(
+                    f"Training diverged at epoch {result.n_iter + 1}: the loss is "
+                    f"{epoch_loss}. Lower learning_rate_init or standardise the inputs."
+                )
+            result.n_iter += 1
+            result.loss_curve.append(epoch_loss)
+            if on_epoch_end is not None:
+                on_epoch_end(result.n_iter, epoch_loss)
 
-        if validation_score is not None:
-            model.eval()
-            with torch.no_grad():
-                score = float(validation_score())
-            model.train()
-            result.validation_scores.append(score)
-            improved = best_val is None or score > best_val + tol
-            if best_val is None or score > best_val:
-                best_val = score
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            improved = epoch_loss < result.best_loss - tol
-        result.best_loss = min(result.best_loss, epoch_loss)
-        no_improvement = 0 if improved else no_improvement + 1
-        if verbose:
-            bar.set_postfix(loss=f"{epoch_loss:.5g}")
-        if no_improvement > n_iter_no_change:
-            if on_plateau is not None and on_plateau():
-                no_improvement = 0
-                continue
-            result.converged = True
-            break
-    bar.close()
-    result.best_validation_score = best_val
+            if validation_score is not None:
+                model.eval()
+                with torch.no_grad():
+                    score = float(validation_score())
+                model.train()
+                result.validation_scores.append(score)
+                stalled = _no_improvement(score, best_val, tol, higher_is_better=True)
+                if score > best_val:
+                    best_val = score
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                stalled = _no_improvement(epoch_loss, result.best_loss, tol,
+                                          higher_is_better=False)
+            result.best_loss = min(result.best_loss, epoch_loss)
+            no_improvement = no_improvement + 1 if stalled else 0
+            if verbose:
+                bar.set_postfix(loss=f"{epoch_loss:.5g}")
+            if no_improvement > n_iter_no_change:
+                if on_plateau is not None and on_plateau():
+                    no_improvement = 0
+                    continue
+                result.converged = True
+                break
+    except KeyboardInterrupt:
+        if not interruptible:
+            raise
+        warnings.warn("Training interrupted by user.", UserWarning, stacklevel=2)
+        result.interrupted = True
+    finally:
+        bar.close()
+    result.best_validation_score = None if best_val == -math.inf else best_val
     result.no_improvement = no_improvement
     if best_state is not None:
         model.load_state_dict(best_state)

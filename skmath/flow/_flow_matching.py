@@ -188,8 +188,8 @@ class FlowMatchingSampler(
         Minimum improvement of the loss (or validation loss) for an epoch to
         count as improving. ``None`` never stops on the training loss (its
         noise, from the random times and source draws, is larger than any
-        useful tolerance) and, with ``early_stopping``, counts any decrease of
-        the validation loss.
+        useful tolerance) and, with ``early_stopping``, counts any epoch whose
+        validation loss does not rise (sklearn's rule with ``tol=0``).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the minibatches, the flow matching draws,
         the validation split, the Hutchinson probes and, by default,

@@ -41,11 +41,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._compat import _check_sample_weight
 from .._engine import (
     SGD,
     Adam,
+    DivergenceError,
     TorchEstimatorMixin,
     TrainResult,
     as_tensor,
@@ -436,9 +438,11 @@ def _make_optimizer(solver, params, *, lr, momentum, nesterov, beta_1, beta_2, e
     Adam: identical to sklearn's except that ``epsilon`` is added to the
     bias-corrected ``sqrt(v_hat)`` (torch) instead of ``sqrt(v)`` (sklearn), a
     difference of order ``epsilon``. SGD with (Nesterov) momentum: torch's
-    velocity is sklearn's divided by ``-learning_rate``, the same updates for a
-    constant learning rate. torch's single-kernel ``fused`` update is used
-    where this torch build has it.
+    momentum buffer is sklearn's velocity divided by ``-learning_rate``, and
+    the engine's :class:`SGD` rescales it when the learning rate changes
+    (``"invscaling"``, ``"adaptive"``), so the updates are sklearn's for every
+    schedule. torch's single-kernel ``fused`` update is used where this torch
+    build has it.
     """
     if solver == "adam":
         return Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
@@ -570,9 +574,12 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
+            # Negative weights are accepted, as sklearn's MLPs accept them.
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if sample_weight.sum() == 0:
+                raise ValueError(
+                    "The sample weights sum to zero: the weighted mean loss is undefined."
+                )
         y2d = y.reshape(-1, 1) if y.ndim == 1 else y
         n_outputs = self._n_network_outputs(y2d)
         layer_units = [X.shape[1], *hidden, n_outputs]
@@ -734,16 +741,22 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             verbose=bool(self.verbose),
             desc=type(self).__name__,
             result=previous,
+            # Ctrl-C keeps the model trained so far, as in sklearn.
+            interruptible=True,
         )
         # Carried across partial_fit / warm_start calls, as sklearn's
         # _no_improvement_count ("adaptive" lowers the rate across calls too).
         self._no_improvement_count = result.no_improvement
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve
-        self.loss_ = result.loss_curve[-1]
+        if result.loss_curve:  # empty only after a Ctrl-C in the first epoch
+            self.loss_ = result.loss_curve[-1]
         if self.early_stopping:
             self.validation_scores_ = result.validation_scores
-            self.best_validation_score_ = result.best_validation_score
+            self.best_validation_score_ = (
+                -np.inf if result.best_validation_score is None
+                else result.best_validation_score
+            )
             self.best_loss_ = None
         else:
             self.best_loss_ = result.best_loss
@@ -785,7 +798,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
         loss_and_grad(result.x)  # leave the network at the solution
         network.eval()
         if not np.isfinite(result.fun):
-            raise FloatingPointError(
+            raise DivergenceError(
                 f"L-BFGS diverged: the loss is {result.fun}. Standardise the inputs."
             )
         self.n_iter_ = min(int(result.nit), self.max_iter)

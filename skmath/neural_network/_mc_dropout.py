@@ -27,7 +27,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted
 
@@ -125,14 +129,15 @@ def _dropout_masks(widths, n_passes, rate, generator, dtype, device):
     ]
 
 
-def _mc_forward(X, coefs, intercepts, activation, masks):
-    """Raw outputs of the ``T`` sampled networks, shape (T, n, n_outputs).
+def _mc_forward(X, coefs, intercepts, activation, masks, n_passes):
+    """Raw outputs of the ``T = n_passes`` sampled networks, shape (T, n, n_outputs).
 
     The first layer is computed once for all passes; the masks of
     :func:`_dropout_masks` then branch the hidden units into ``T`` networks.
+    Without hidden layers (no masks) the ``T`` networks are one, repeated.
     """
     z = _forward(X, coefs, intercepts, activation, masks=masks)
-    return z if z.dim() == 3 else z.expand(masks[0].shape[0] if masks else 1, *z.shape)
+    return z if z.dim() == 3 else z.expand(n_passes, *z.shape)
 
 
 def _noise_variance(blocks):
@@ -241,7 +246,8 @@ class _BaseMCDropout(_BaseMLP):
             )
             out = [
                 _mc_forward(
-                    as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation, masks
+                    as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation,
+                    masks, n_passes,
                 )
                 for i in range(0, X.shape[0], rows)
             ]
@@ -464,7 +470,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             variance = _noise_variance(
                 (
                     _mc_forward(
-                        row_slice(X, i, i + rows), coefs, intercepts, self.activation, masks
+                        row_slice(X, i, i + rows), coefs, intercepts, self.activation, masks,
+                        self.n_mc_samples,
                     ),
                     y[i : i + rows],
                 )
@@ -558,7 +565,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         X : array-like of shape (n_samples_X, n_features)
             Samples.
         n_samples : int, default=1
-            Number of draws.
+            Number of draws (an integer >= 0; else an ``InvalidParameterError``,
+            a ``ValueError``).
         random_state : int, RandomState instance or None, default=0
             Seeds the masks and the noise.
 
@@ -569,8 +577,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             Draws, one per column (last axis).
         """
         check_is_fitted(self)
+        validate_parameter_constraints(
+            {"n_samples": [Interval(Integral, 0, None, closed="left")]},
+            {"n_samples": n_samples},
+            caller_name="sample_y",
+        )
         X = self._validate_predict_X(X)
-        z, generator = self._mc_passes(X, n_passes=n_samples, random_state=random_state)
+        z, generator = self._mc_passes(X, n_passes=int(n_samples), random_state=random_state)
         # Drawn on the CPU generator too: the same draws on every device.
         noise = torch.randn(z.shape, dtype=z.dtype, generator=generator).to(z.device)
         scale = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype, device=z.device)

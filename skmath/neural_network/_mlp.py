@@ -118,8 +118,13 @@ _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's 
     ``intercepts_`` are NumPy arrays: a model fitted on a GPU pickles and
     predicts on a CPU-only machine.
 
-    A diverging fit (NaN or infinite loss) raises ``FloatingPointError``
-    instead of leaving NaN weights, and leaves the estimator as it was.
+    A diverging fit (NaN or infinite loss) raises an error that is both a
+    ``FloatingPointError`` and a ``ValueError`` (scikit-learn raises
+    ``ValueError``) instead of leaving NaN weights, and leaves the estimator
+    as it was. As in scikit-learn, a ``KeyboardInterrupt`` (Ctrl-C) during a
+    ``"sgd"`` or ``"adam"`` fit stops it with the warning "Training
+    interrupted by user." and keeps the model of the epochs completed (with
+    ``early_stopping``, the best of them).
     Sparse ``X`` (any SciPy format, converted to CSR) stays sparse on the
     device: minibatches are gathered as sparse rows and the first layer's
     products are sparse-dense, as scikit-learn's ``safe_sparse_dot``."""
@@ -298,7 +303,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, or a label indicator matrix (multi-label).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights: the loss is the weighted mean.
+            Sample weights: the loss is the weighted mean. As in scikit-learn,
+            their sign is not checked (negative weights are accepted).
 
         Returns
         -------
@@ -319,7 +325,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
+            Sample weights (negative ones accepted, as in :meth:`fit`).
         classes : array-like of shape (n_classes,), default=None
             All the classes, required on the first call (``y`` need not
             contain all of them).
@@ -425,6 +431,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Notes
     -----
     {_NOTES}
+
+    **Multi-output squared error differs from scikit-learn's training.** With
+    ``loss="squared_error"`` and ``n_outputs`` > 1 targets, both libraries
+    report the same loss, half the squared error *averaged* over the outputs
+    (plus the penalty), and skmath trains on that loss's gradient. The
+    gradient of scikit-learn's backpropagation lacks the ``1 / n_outputs``
+    factor of the average: its data gradient is ``n_outputs`` times larger,
+    while its penalty gradient ``alpha W / n`` is the same. So, from the same
+    start, the fitted models differ: ``"sgd"`` here steps ``n_outputs`` times
+    shorter on the data term, and under ``"adam"`` (invariant to the gradient's
+    scale) and ``"lbfgs"`` the penalty weighs ``n_outputs`` times more against
+    the data than in scikit-learn. To train as scikit-learn does, pass
+    ``alpha / n_outputs`` (and, for ``"sgd"``, ``learning_rate_init *
+    n_outputs``): the updates are then scikit-learn's, though the reported
+    ``loss_curve_`` (and with it the ``tol`` stopping rule) still uses the
+    averaged loss with your ``alpha``. One output, and ``loss="poisson"``
+    (summed over outputs in both libraries), are not affected.
 
     References
     ----------
@@ -544,7 +567,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights: the loss is the weighted mean.
+            Sample weights: the loss is the weighted mean. As in scikit-learn,
+            their sign is not checked (negative weights are accepted).
 
         Returns
         -------
@@ -565,7 +589,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
+            Sample weights (negative ones accepted, as in :meth:`fit`).
 
         Returns
         -------
