@@ -101,6 +101,82 @@ def test_linear_positive_matches_sklearn():
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-6)
 
 
+def test_linear_positive_sets_no_rank_or_singular_like_sklearn():
+    # positive=True leaves rank_ and singular_ unset, as sklearn does, also
+    # after an unconstrained fit of the same estimator.
+    X, y = load_diabetes(return_X_y=True)
+    ref = sk.LinearRegression(positive=True).fit(X, y)
+    ours = LinearRegression(device="cpu").fit(X, y)
+    assert hasattr(ours, "rank_") and hasattr(ours, "singular_")
+    ours.set_params(positive=True).fit(X, y)
+    for name in ("rank_", "singular_"):
+        assert not hasattr(ref, name) and not hasattr(ours, name)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-6)
+
+
+def _offset_ill_conditioned_float32(offset, n=2000, d=5, cond=100.0, seed=0):
+    rng = np.random.RandomState(seed)
+    U, _ = np.linalg.qr(rng.randn(n, d))
+    V, _ = np.linalg.qr(rng.randn(d, d))
+    X = (U * np.logspace(0, -np.log10(cond), d)) @ V.T * np.sqrt(n) + offset
+    y = X @ np.arange(1.0, d + 1) + 0.1 * rng.randn(n)
+    return X.astype(np.float32), y.astype(np.float32)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("offset", [0, 10, 100, 300, 1000])
+def test_linear_float32_offset_and_ill_conditioning_accurate(offset, sparse):
+    # float32 X whose columns have a mean up to 1000x their spread and a
+    # condition number of 100: coefficients within 1e-6 relative of the
+    # float64 least-squares solution on the same (float32) data, better than
+    # sklearn's float32 fit, and still float32.
+    X, y = _offset_ill_conditioned_float32(offset)
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    exact = np.linalg.lstsq(X64 - X64.mean(axis=0), y64 - y64.mean(), rcond=None)[0]
+    Xin = sp.csr_matrix(X) if sparse else X
+    ours = LinearRegression(device="cpu").fit(Xin, y)
+    ref = sk.LinearRegression().fit(Xin, y)
+    assert ours.coef_.dtype == ref.coef_.dtype == np.float32
+    assert type(ours.intercept_) is type(ref.intercept_)
+    assert _rel(ours.coef_, exact) < 1e-6
+    assert _rel(ours.coef_, exact) <= _rel(ref.coef_, exact)
+    # intercept = y_mean - mu @ coef: relative to the terms it is made of.
+    mu, y_mean = X64.mean(axis=0), y64.mean()
+    scale = abs(y_mean) + np.abs(mu) @ np.abs(exact)
+    assert abs(ours.intercept_ - (y_mean - mu @ exact)) < 1e-6 * scale
+
+
+@pytest.mark.parametrize(
+    "dtype, scale, sparse, weight_scale",
+    [
+        (np.float32, 1e-22, False, None),
+        (np.float32, 1e19, False, None),
+        (np.float64, 1e155, False, None),
+        (np.float64, 1e-160, False, None),
+        (np.float64, 1e155, True, None),
+        (np.float64, 1e-160, True, None),
+        (np.float64, 1e5, False, 1e300),
+    ],
+)
+def test_linear_extreme_magnitudes_match_sklearn(dtype, scale, sparse, weight_scale):
+    # Features (or weights) so large or small that X^T W X would overflow or
+    # underflow: the fit still equals sklearn's (SVD-based) one.
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = (X @ [1.0, 2.0, 3.0] + 0.1 * rng.randn(60) + 0.5).astype(dtype)
+    X = (X * scale).astype(dtype)
+    w = None if weight_scale is None else rng.uniform(0.5, 2.0, 60) * weight_scale
+    ours = LinearRegression(device="cpu").fit(sp.csr_matrix(X) if sparse else X, y, w)
+    ref = sk.LinearRegression().fit(X, y, w)
+    rtol = 1e-5 if dtype == np.float32 else 1e-6  # sklearn solves float32 in float32
+    assert ours.coef_.dtype == dtype
+    assert_allclose(ours.coef_, ref.coef_, rtol=rtol)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=rtol)
+    if not sparse:
+        assert ours.rank_ == ref.rank_ == 3
+        assert_allclose(ours.singular_, ref.singular_, rtol=rtol)
+
+
 @pytest.mark.parametrize("tol, noise", [(1e-6, 1e-8), (1e-3, 1e-4)])
 def test_linear_tol_cuts_small_singular_values_like_sklearn(tol, noise):
     # tol is sklearn 1.9's lstsq ``cond``: near-collinear X gives the truncated

@@ -1,5 +1,6 @@
 """Ordinary least squares in torch: sklearn's minimum-norm solution, faster."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,8 +9,9 @@ import torch
 from scipy.optimize import nnls
 from sklearn.base import MultiOutputMixin, RegressorMixin, BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._compat import _check_sample_weight
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
@@ -43,6 +45,79 @@ _NULL_GAP = 1e-2
 # number of the operator exceeds it.
 _LSQR_CONLIM = 1e8
 
+# The solvers work in float64 whatever the input dtype: the Gram matrix squares
+# the condition number of X, which float32 (eps ~1e-7) cannot afford.
+_WORK_DTYPE = torch.float64
+
+
+class _GramOutOfRange(ArithmeticError):
+    """The Gram matrix of the data as given overflowed or underflowed."""
+
+
+def _gram_in_range(G, b):
+    """Whether ``G = X^T W X`` and ``b = X^T W y`` are finite and ``G``'s largest
+    diagonal entry lies in ``[sqrt(tiny), sqrt(max)]`` of its dtype: no product
+    overflowed, none that matters underflowed, and the eigendecomposition that
+    follows stays in range. (An all-zero ``X`` is out of range too: it
+    costs nothing to solve by the SVD.)"""
+    finfo = torch.finfo(G.dtype)
+    top = G.diagonal().max()
+    in_range = (top >= finfo.tiny**0.5) & (top <= finfo.max**0.5)
+    return bool(torch.isfinite(G).all() & torch.isfinite(b).all() & in_range)
+
+
+def _pow2_exponent(a):
+    """The exponent ``e`` with ``max |a| in [2^(e-1), 2^e)`` (0 for an all-zero or
+    empty ``a``; the stored values of a sparse CSR ``a``), as :func:`torch.frexp`."""
+    values = a.values() if a.layout is torch.sparse_csr else a
+    if values.numel() == 0:
+        return 0
+    return int(torch.frexp(values.abs().max()).exponent)
+
+
+def _ldexp(a, e):
+    """``a * 2^e``, exact unless the result over- or underflows: two factors
+    ``2^(e/2)`` so that neither overflows (``2^1074`` does not exist); the
+    stored values of a sparse CSR ``a``."""
+    half = e // 2
+    if a.layout is torch.sparse_csr:
+        return csr_with_values(a, _ldexp(a.values(), e))
+    return a * math.ldexp(1.0, half) * math.ldexp(1.0, e - half)
+
+
+def _pow2_scaled(X, y, sample_weight, XT=None):
+    """``X``, ``y`` and ``sample_weight`` scaled by powers of two to a largest
+    magnitude in ``[1/4, 2)``, exactly (only the mantissas' exponents change).
+
+    A uniform scale of ``X`` (not one per column) keeps the ratios of its
+    singular values, hence the rank cutoff and the minimum-norm solution:
+    with ``Xs = 2^-ex X``, ``ys = 2^-ey y`` and ``ws = 2^-ew w`` (``ew`` even),
+    ``coef = 2^(ey - ex) coef_s``, ``X_offset = 2^ex X_offset_s``,
+    ``y_offset = 2^ey y_offset_s`` and the singular values of the centred,
+    weighted ``X`` are ``2^(ex + ew / 2)`` times those of the scaled one.
+
+    Returns
+    -------
+    Xs, XTs, ys, ws : Tensor
+        ``XTs`` is None when ``XT`` is.
+    ex, ey, ew : int
+    """
+    ex, ey = _pow2_exponent(X), _pow2_exponent(y)
+    ew = 2 * (_pow2_exponent(sample_weight) // 2)
+    XTs = None if XT is None else _ldexp(XT, -ex)
+    return _ldexp(X, -ex), XTs, _ldexp(y, -ey), _ldexp(sample_weight, -ew), ex, ey, ew
+
+
+def _as_work_tensor(array, device):
+    """Validated ``array`` -> tensor of dtype ``_WORK_DTYPE`` on ``device``.
+
+    Dense float32 data bound for the CPU are converted by NumPy (about 4x
+    faster than torch's conversion there); float64 data are not copied.
+    """
+    if device.type == "cpu" and not sp.issparse(array):
+        array = np.ascontiguousarray(array, dtype=np.float64)
+    return as_tensor(array, device, _WORK_DTYPE)
+
 
 def _weighted_means(X, y, sample_weight, XT=None):
     """Weighted column means ``mu = X^T w / sum(w)`` and ``y_bar = y^T w / sum(w)``.
@@ -53,6 +128,13 @@ def _weighted_means(X, y, sample_weight, XT=None):
     w_sum = sample_weight.sum()
     X_offset = (sample_weight @ X if XT is None else XT @ sample_weight) / w_sum
     return X_offset, sample_weight @ y / w_sum
+
+
+def _offsets(X, y, sample_weight, fit_intercept, XT=None):
+    """``X_offset, y_offset``: the weighted means, or zeros without an intercept."""
+    if fit_intercept:
+        return _weighted_means(X, y, sample_weight, XT)
+    return y.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
 
 
 def _weighted_center(X, y, sample_weight, fit_intercept):
@@ -83,7 +165,9 @@ def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
 
     One pass over ``X`` and no centred copy: ``G = X^T W X - sw * mu mu^T``
     (with unit weights the ``W`` product is skipped too). Falls back to explicit
-    centring when a column's mean dwarfs its spread (cancellation).
+    centring when a column's mean dwarfs its spread (cancellation). Raises
+    :class:`_GramOutOfRange` when ``X^T W X`` or ``X^T W y`` leaves the range of
+    the dtype (see :func:`_gram_in_range`): the caller rescales the data.
 
     A sparse CSR ``X`` comes with ``XT``, its transpose as a sparse CSR
     tensor: ``X^T W X`` is then the sparse
@@ -113,6 +197,8 @@ def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
         Xw = X * sample_weight[:, None]
         G = Xw.T @ X
         b = Xw.T @ y
+    if not _gram_in_range(G, b):
+        raise _GramOutOfRange
     if not fit_intercept:
         return G, b, y.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
     X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
@@ -148,7 +234,7 @@ def _spectral_solve(eigvals, eigvecs, b, keep=None):
     return eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
 
 
-def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
+def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
     """Minimum-norm weighted least-squares solution, singular values below ``cond`` cut.
 
     The centred Gram matrix ``G`` is diagonalised (cheap: d x d). When it is
@@ -160,6 +246,13 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
     what scipy's ``lstsq(X, y, cond=cond)`` (and so sklearn, ``cond=tol``)
     returns for rank-deficient or ill-conditioned ``X``.
 
+    Data so large or so small that ``G`` would leave the range (its largest
+    diagonal entry outside ``[1e-154, 1e154]`` in float64: features around
+    1e77 or 1e-77 and beyond) are first scaled by powers of two
+    (:func:`_pow2_scaled`, exact). Should ``G`` still be out of range
+    (``rescale=False``: sample weights spanning ~1e300), the SVD, which does
+    not square ``X``, solves the problem.
+
     Returns
     -------
     coef : Tensor, shape (d, k)
@@ -169,10 +262,26 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond):
     """
     n, d = X.shape
     cutoff = cond
-    G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
-    eigvals, eigvecs = torch.linalg.eigh(G)
-    top = eigvals[-1].clamp_min(0)
-    if n >= d and eigvals[0] > top * _well_conditioned_floor(X.dtype, cutoff):
+    try:
+        G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
+    except _GramOutOfRange:
+        if rescale:
+            Xs, _, ys, ws, ex, ey, ew = _pow2_scaled(X, y, sample_weight)
+            coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
+                Xs, ys, ws, fit_intercept, cond, rescale=False
+            )
+            return (
+                _ldexp(coef, ey - ex),
+                _ldexp(X_offset, ex),
+                _ldexp(y_offset, ey),
+                _ldexp(singular_values, ex + ew // 2),
+                rank,
+            )
+        G = None
+    if G is not None:
+        eigvals, eigvecs = torch.linalg.eigh(G)
+        floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, cutoff)
+    if G is not None and n >= d and eigvals[0] > floor:
         coef = _spectral_solve(eigvals, eigvecs, b)
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
     else:
@@ -323,7 +432,7 @@ def _lsqr(matvec, rmatvec, b, n_features, atol, btol, conlim=_LSQR_CONLIM, iter_
     return x, n_iter
 
 
-def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
+def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     """Least-squares solution for a sparse CSR ``X``, never densified.
 
     Up to ``_GRAM_MAX_FEATURES`` features, the centred Gram matrix is formed
@@ -333,7 +442,9 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
     dense ``X``. Otherwise (many features, ill-conditioned, cancellation) LSQR
     on the implicitly centred ``X`` with ``atol = btol = tol``: scikit-learn's
     sparse solver and stopping rule, which bounds the residuals (not exact on
-    ill-conditioned ``X``).
+    ill-conditioned ``X``). Data whose Gram matrix would over- or underflow
+    are scaled by powers of two first, as in :func:`_min_norm_lstsq` (LSQR
+    again if that is not enough).
 
     Parameters
     ----------
@@ -344,6 +455,7 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
     sample_weight : Tensor, shape (n,)
     fit_intercept : bool
     tol : float
+    rescale : bool, default=True
 
     Returns
     -------
@@ -352,17 +464,25 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol):
     """
     d = X.shape[1]
     if d <= _GRAM_MAX_FEATURES:
-        G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept, XT)
+        try:
+            G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept, XT)
+        except _GramOutOfRange:
+            if rescale:
+                Xs, XTs, ys, ws, ex, ey, _ = _pow2_scaled(X, y, sample_weight, XT)
+                coef, X_offset, y_offset = _sparse_lstsq(
+                    Xs, XTs, ys, ws, fit_intercept, tol, rescale=False
+                )
+                return _ldexp(coef, ey - ex), _ldexp(X_offset, ex), _ldexp(y_offset, ey)
+            G = None  # left to LSQR
+            X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
         if G is not None:
             eigvals, eigvecs = torch.linalg.eigh(G)
             floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, tol)
             keep = eigvals > floor
             if bool((keep | (eigvals.abs() <= _NULL_GAP * floor)).all() and keep.any()):
                 return _spectral_solve(eigvals, eigvecs, b, keep), X_offset, y_offset
-    elif fit_intercept:  # else: the means come with the Gram matrix
-        X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
-    else:
-        X_offset, y_offset = y.new_zeros(d), y.new_zeros(y.shape[1])
+    else:  # no Gram matrix, which brings the means along
+        X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
     root_w = sample_weight.sqrt()
     matvec, rmatvec = _centered_operator(X, XT, X_offset, root_w)
     coef, _ = _lsqr(matvec, rmatvec, root_w[:, None] * (y - y_offset), d, tol, tol)
@@ -382,7 +502,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     Minimises ``sum_i w_i (y_i - x_i @ coef - intercept)^2``. Drop-in for
     :class:`sklearn.linear_model.LinearRegression`: the same parameters and
     fitted attributes, the same minimum-norm solution for rank-deficient ``X``,
-    and float32 input is kept in float32.
+    and float32 input gives float32 results.
 
     Parameters
     ----------
@@ -436,6 +556,17 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     is below about ``0.1 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
     equations are solved from it; otherwise the thin SVD of ``X`` gives the
     minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
+
+    All arithmetic is in float64: float32 ``X`` is converted (a float64 copy;
+    for sparse ``X``, of its stored values) and the fitted attributes are cast
+    back to float32. The Gram matrix squares the condition number, which
+    float32 cannot afford, so this keeps float32 fits on offset or
+    ill-conditioned features to float32 rounding of the float64 solution
+    (scikit-learn computes them in float32). When ``X^T W X`` would leave the
+    float64 range (its largest diagonal entry outside ``[1e-154, 1e154]``:
+    features or sample weights of extreme magnitude), ``X``, ``y`` and the
+    weights are first scaled by powers of two, which is exact and keeps the
+    rank cutoff, and the solution is scaled back.
 
     Sparse ``X`` (CSR, CSC or COO; not with ``positive=True``, as in
     scikit-learn) is never densified. With at most 512 features the Gram
@@ -523,25 +654,33 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         device = self._resolve_device()
         # Cast to X's dtype as sklearn does (y may hold numeric strings).
         y_2d = np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=X.dtype)
+        # float32 data are solved in float64 (a copy) and the results cast back.
         with torch_threads():
-            Xt = as_tensor(X, device)
-            yt = as_tensor(y_2d, device)
-            wt = as_tensor(sample_weight, device)
-            if sp.issparse(X):
-                XT = csr_transpose(Xt)
-                coef, X_offset, y_offset = _sparse_lstsq(
-                    Xt, XT, yt, wt, self.fit_intercept, self.tol
-                )
-            else:
-                coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
-                    Xt, yt, wt, self.fit_intercept, self.tol
-                )
-            if self.positive:
-                Xs, ys, _, _ = _weighted_center(Xt, yt, wt, self.fit_intercept)
-                coef = _nnls(Xs, ys)
+            Xt = _as_work_tensor(X, device)
+            yt = as_tensor(y_2d, device, _WORK_DTYPE)
+            wt = as_tensor(sample_weight, device, _WORK_DTYPE)
+            try:
+                if self.positive:
+                    Xs, ys, X_offset, y_offset = _weighted_center(
+                        Xt, yt, wt, self.fit_intercept
+                    )
+                    coef = _nnls(Xs, ys)
+                elif sp.issparse(X):
+                    coef, X_offset, y_offset = _sparse_lstsq(
+                        Xt, csr_transpose(Xt), yt, wt, self.fit_intercept, self.tol
+                    )
+                else:
+                    coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
+                        Xt, yt, wt, self.fit_intercept, self.tol
+                    )
+            except torch.linalg.LinAlgError as exc:  # not expected after rescaling
+                raise ValueError(
+                    "LinearRegression could not solve the least-squares problem "
+                    f"({exc}); check X, y and sample_weight for extreme values."
+                ) from exc
             intercept = y_offset - X_offset @ coef
-        coef = to_numpy(coef.T)
-        intercept = to_numpy(intercept)
+        coef = to_numpy(coef.T).astype(X.dtype, copy=False)
+        intercept = to_numpy(intercept).astype(X.dtype, copy=False)
         if y.ndim == 1:
             coef = coef[0]
             intercept = intercept[0]
@@ -549,13 +688,14 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             intercept = 0.0  # as sklearn, whatever the number of targets
         self.coef_ = coef
         self.intercept_ = intercept
-        if sp.issparse(X):
-            # As sklearn: no rank_ / singular_ for sparse X (none left from a dense fit).
+        if sp.issparse(X) or self.positive:
+            # As sklearn: no rank_ / singular_ for sparse X or positive=True
+            # (none left from an earlier fit).
             self.__dict__.pop("rank_", None)
             self.__dict__.pop("singular_", None)
         else:
             self.rank_ = rank
-            self.singular_ = to_numpy(singular_values)
+            self.singular_ = to_numpy(singular_values).astype(X.dtype, copy=False)
         return self
 
     def predict(self, X):
