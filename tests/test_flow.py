@@ -14,6 +14,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skmath._engine import make_generator
 from skmath.flow import FlowMatchingSampler
 from skmath.flow._cfm import (
     cfm_loss,
@@ -340,3 +341,128 @@ def test_cuda_fit_matches_cpu_quality(moons):
     clone = pickle.loads(pickle.dumps(flow))
     X = moons[1][:20]
     np.testing.assert_allclose(clone.score_samples(X), flow.score_samples(X), atol=1e-6)
+
+
+def test_log_density_matches_the_jacobian_of_the_sampling_map(moons_flow):
+    # "Exact log-likelihood": log p(x) = log N(z) - log|det dx/dz| for x = inverse_transform(z),
+    # with the Jacobian by central differences of the map itself (independent of the divergence).
+    z = np.random.RandomState(1).normal(size=(20, 2))
+    x = moons_flow.inverse_transform(z)
+    h = 1e-5
+    jac = np.stack(
+        [
+            (moons_flow.inverse_transform(z + h * e) - moons_flow.inverse_transform(z - h * e))
+            / (2 * h)
+            for e in np.eye(2)
+        ],
+        axis=-1,
+    )
+    expected = stats.multivariate_normal(np.zeros(2)).logpdf(z) - np.log(
+        np.abs(np.linalg.det(jac))
+    )
+    np.testing.assert_allclose(moons_flow.score_samples(x), expected, atol=1e-3)
+    # sample() is inverse_transform of seeded N(0, I) draws: transform() gets them back.
+    s = moons_flow.sample(20, random_state=4)
+    z_drawn = torch.randn((20, 2), generator=make_generator(4, CPU), dtype=torch.float64)
+    np.testing.assert_allclose(moons_flow.transform(s), z_drawn.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-150, 1e150, 1e200])
+def test_tiny_and_huge_magnitudes_are_standardised(scale):
+    # Data in any units give the same flow: log p shifts by -d log(scale) (the
+    # standard deviation is neither mistaken for 0 nor overflows to inf).
+    X = np.random.RandomState(1).normal(size=(200, 2)) + [3.0, -1.0]
+    params = dict(SMALL, max_iter=2)
+    flow = FlowMatchingSampler(**params, random_state=0).fit(X)
+    scaled = FlowMatchingSampler(**params, random_state=0).fit(scale * X)
+    np.testing.assert_allclose(scaled.scale_, scale * X.std(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        scaled.score_samples(scale * X[:10]),
+        flow.score_samples(X[:10]) - 2 * np.log(scale),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(scaled.sample(5) / scale, flow.sample(5), rtol=1e-6)
+
+
+def test_constant_features_get_unit_scale():
+    # A constant column (even one not exactly representable, as 0.1) has scale_ 1,
+    # as in StandardScaler; a varying one keeps its standard deviation.
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=50), np.full(50, 0.1), np.full(50, -7e12)]
+    flow = FlowMatchingSampler(**dict(SMALL, max_iter=1), random_state=0).fit(X)
+    np.testing.assert_allclose(flow.scale_, [X[:, 0].std(), 1.0, 1.0])
+    assert np.isfinite(flow.score_samples(X[:3])).all()
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("n_steps", -1), ("n_steps", 0), ("solver", "rk5"), ("divergence", "trace"),
+     ("solver_tol", -1.0)],
+)
+def test_evaluation_parameters_are_validated_after_fit(moons_flow, param, value):
+    # solver, n_steps, solver_tol and divergence are read at evaluation time: an invalid
+    # value set after fit is refused as fit would refuse it (before: n_steps=-1 silently
+    # returned the identity map, n_steps=0 a ZeroDivisionError, solver="rk5" a KeyError).
+    flow = pickle.loads(pickle.dumps(moons_flow)).set_params(**{param: value})
+    X = np.zeros((2, 2))
+    for method in (flow.score_samples, flow.transform, flow.inverse_transform):
+        with pytest.raises(ValueError, match=f"'{param}' parameter"):
+            method(X)
+    with pytest.raises(ValueError, match=f"'{param}' parameter"):
+        flow.sample(2)
+
+
+def test_block_size_follows_the_fitted_network(moons_flow):
+    # Blocks are sized by the fitted vector field, not by a hidden_layer_sizes set afterwards.
+    flow = pickle.loads(pickle.dumps(moons_flow))
+    with config_context(working_memory=1):
+        rows = flow._block_rows()
+        flow.set_params(hidden_layer_sizes=(4096,) * 8)
+        assert flow._block_rows() == rows
+    flow.set_params(hidden_layer_sizes=())
+    X = np.zeros((2, 2))
+    np.testing.assert_array_equal(flow.score_samples(X), moons_flow.score_samples(X))
+
+
+def test_dopri5_fails_fast_and_floors_the_tolerance():
+    # A tolerance below float64 rounding is raised to 100 eps (as solve_ivp does) and
+    # still integrates; a blow-up (x' = x^2, x = 1/(1-t)) stops at once with a clear
+    # error (before: 10000 iterations of vanishing steps, 50 s on a fitted flow).
+    calls = []
+
+    def counted(f):
+        def g(y, t):
+            calls.append(1)
+            return f(y, t)
+
+        return g
+
+    x = torch.randn(4, 3, generator=_gen(4), dtype=torch.float64)
+    got = odeint(
+        counted(_linear_field), x, 0.0, 1.5, method="dopri5", rtol=1e-300, atol=1e-300
+    )
+    np.testing.assert_allclose(got.numpy(), x.numpy() @ linalg.expm(_A * 1.5).T, rtol=1e-11)
+    assert len(calls) < 7 * 1000  # 26859 evaluations before the floor, 1631 with it
+    calls.clear()
+    with pytest.raises(RuntimeError, match="step size fell below"):
+        odeint(
+            counted(lambda y, t: y.square()), torch.ones(2, 1, dtype=torch.float64),
+            0.0, 1.5, method="dopri5",
+        )
+    assert len(calls) < 7 * 1000
+
+
+def test_global_random_streams_are_left_alone_by_every_path(moons):
+    # Paths the common test does not reach (early stopping split, OT pairing, Hutchinson
+    # probes, sample with and without a seed) draw only from local generators.
+    torch_state = torch.random.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    flow = FlowMatchingSampler(
+        **dict(SMALL, max_iter=2), early_stopping=True, divergence="hutchinson",
+        random_state=0,
+    ).fit(moons[0][:200])
+    flow.score_samples(moons[1][:5])
+    flow.sample(3)
+    flow.sample(3, random_state=1)
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+    np.testing.assert_array_equal(numpy_state, np.random.get_state()[1])

@@ -14,7 +14,11 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engine import (
@@ -42,6 +46,8 @@ _TIME_FREQUENCIES = (1.0, 2.0, 4.0, 8.0)
 # float64 activations and gradients alive per feature during the divergence.
 _BYTES_PER_UNIT = 8 * 6
 _LOG_2PI = math.log(2 * math.pi)
+# Parameters read after fit, by the ODE solves: validated on every use.
+_EVALUATION_PARAMETERS = ("solver", "n_steps", "solver_tol", "divergence")
 
 
 def _linear(n_in, n_out, generator, device):
@@ -109,6 +115,35 @@ class _VectorField(torch.nn.Module):
         return self.out(h)
 
 
+def _mean_and_scale(X):
+    """Mean and standard deviation of each column, 1 for a constant column.
+
+    Computed on the columns divided by their largest magnitude, so that data in
+    any units (1e-200 or 1e200) neither underflow nor overflow in the squares.
+    A column is constant when its variance is within the rounding error of the
+    two-pass computation (Chan, Golub and LeVeque 1983; the bound of
+    scikit-learn's ``StandardScaler``), whatever its magnitude.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+
+    Returns
+    -------
+    mean : ndarray, shape (d,)
+    scale : ndarray, shape (d,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    magnitude = np.abs(X).max(axis=0)
+    magnitude[magnitude == 0] = 1.0
+    X = X / magnitude
+    mean, var = X.mean(axis=0), X.var(axis=0)
+    n_samples, eps = X.shape[0], np.finfo(np.float64).eps
+    constant = var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+    scale = np.where(constant, 1.0, np.sqrt(var) * magnitude)
+    return mean * magnitude, scale
+
+
 def _standard_normal_logpdf(z):
     """Log-density of N(0, I) at the rows of ``z``."""
     return -0.5 * (z.square().sum(dim=1) + z.shape[1] * _LOG_2PI)
@@ -168,7 +203,9 @@ class FlowMatchingSampler(
         Number of steps of the fixed-step solvers (the first step of
         ``"dopri5"`` is ``1 / n_steps``).
     solver_tol : float, default=1e-5
-        Relative and absolute tolerance of ``"dopri5"``.
+        Relative and absolute tolerance of ``"dopri5"`` (the relative one is
+        raised to at least ``100 * np.finfo(np.float64).eps``, as in
+        :func:`scipy.integrate.solve_ivp`).
     divergence : {"exact", "hutchinson"}, default="exact"
         How ``score_samples`` computes the divergence of the vector field:
         the exact trace of its Jacobian (costs about ``n_features`` backward
@@ -205,7 +242,9 @@ class FlowMatchingSampler(
     mean_ : ndarray of shape (n_features,)
         Mean of the training data.
     scale_ : ndarray of shape (n_features,)
-        Standard deviation of the training data (1 where it is 0).
+        Standard deviation of the training data (1 for a feature that is
+        constant up to rounding, as in
+        :class:`~sklearn.preprocessing.StandardScaler`).
     vector_field_ : torch.nn.Module
         The fitted vector field ``v(x, t)`` on standardised data.
     loss_curve_ : list of float
@@ -387,10 +426,7 @@ class FlowMatchingSampler(
         seed_init, seed_train, seed_val, seed_probe = rng.randint(2**31, size=4)
         self._probe_seed = int(seed_probe)
 
-        self.mean_ = X.mean(axis=0, dtype=np.float64)
-        scale = X.std(axis=0, dtype=np.float64)
-        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(self.mean_), 1)] = 1.0
-        self.scale_ = scale
+        self.mean_, self.scale_ = _mean_and_scale(X)
 
         if self.early_stopping:
             n_val = max(1, int(round(self.validation_fraction * n_samples)))
@@ -492,9 +528,11 @@ class FlowMatchingSampler(
     def _block_rows(self):
         """Rows per block so one block's work stays within ``working_memory``."""
         n_features = self.n_features_in_
-        row_bytes = _BYTES_PER_UNIT * (n_features + 1) * sum(self._hidden_sizes())
+        # The fitted network's widths, whatever hidden_layer_sizes says now.
+        n_hidden = sum(layer.out_features for layer in self.vector_field_.hidden)
+        row_bytes = _BYTES_PER_UNIT * (n_features + 1) * n_hidden
         if self.divergence == "hutchinson":
-            row_bytes = _BYTES_PER_UNIT * 2 * sum(self._hidden_sizes())
+            row_bytes = _BYTES_PER_UNIT * 2 * n_hidden
         rows = int(get_config()["working_memory"] * 2**20 // row_bytes)
         return max(rows, 1)
 
@@ -520,8 +558,17 @@ class FlowMatchingSampler(
                 out[start:stop] = to_numpy(odeint(f, x, t0, t1, **self._ode_kwargs()))
         return out
 
-    def _check_X(self, X):
+    def _check_fitted(self):
+        """``check_is_fitted``, and the solver parameters (set_params after fit)."""
         check_is_fitted(self)
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in _EVALUATION_PARAMETERS},
+            {name: getattr(self, name) for name in _EVALUATION_PARAMETERS},
+            caller_name=type(self).__name__,
+        )
+
+    def _check_X(self, X):
+        self._check_fitted()
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return np.asarray(X, dtype=np.float64)
 
@@ -555,7 +602,7 @@ class FlowMatchingSampler(
         X_original : ndarray of shape (n_samples, n_features)
             Points in the units of the training data.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         Z = check_array(X, dtype=[np.float64, np.float32])
         if Z.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -583,7 +630,7 @@ class FlowMatchingSampler(
         X : ndarray of shape (n_samples, n_features)
             Samples.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer, got {n_samples!r}."
@@ -652,7 +699,9 @@ class FlowMatchingSampler(
         Returns
         -------
         log_likelihood : float
-            Mean of :meth:`score_samples` over ``X``.
+            Mean of :meth:`score_samples` over ``X``, as
+            :meth:`sklearn.mixture.GaussianMixture.score` (not the total of
+            :meth:`sklearn.neighbors.KernelDensity.score`).
         """
         return float(self.score_samples(X).mean())
 

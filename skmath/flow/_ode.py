@@ -47,6 +47,14 @@ _DOPRI5_SAFETY = 0.9
 _DOPRI5_MIN_FACTOR = 0.2
 _DOPRI5_MAX_FACTOR = 10.0
 _DOPRI5_MAX_ITER = 10_000
+# Smallest relative tolerance, in units of the dtype's epsilon: below it the
+# error estimate is rounding noise and the steps shrink without end
+# (scipy.integrate.solve_ivp raises rtol to the same floor).
+_DOPRI5_MIN_RTOL_EPS = 100
+# A step below this many float spacings of the time cannot advance it (as in
+# scipy.integrate.solve_ivp): the solution blows up, or the tolerance is out
+# of reach of the dtype.
+_DOPRI5_MIN_STEP_ULPS = 10
 
 FIXED_STEP_SOLVERS = tuple(_TABLEAUS)
 SOLVERS = FIXED_STEP_SOLVERS + ("dopri5",)
@@ -170,6 +178,8 @@ def _dopri5(g, y, t0, t1, h0, rtol, atol, pass_rows):
     t = y.new_full((n,), float(t0))
     h = y.new_full((n,), abs(h0))
     done = y.new_zeros(n, dtype=torch.bool)
+    rtol = max(rtol, _DOPRI5_MIN_RTOL_EPS * torch.finfo(y.dtype).eps)
+    min_step = _DOPRI5_MIN_STEP_ULPS * torch.finfo(y.dtype).eps * max(abs(t0), abs(t1), span)
     for _ in range(_DOPRI5_MAX_ITER):
         rows = torch.nonzero(~done).squeeze(1)
         if rows.numel() == 0:
@@ -202,6 +212,12 @@ def _dopri5(g, y, t0, t1, h0, rtol, atol, pass_rows):
         finished = accept & (hr >= remaining)
         done[rows[finished]] = True
         h[rows] = hr * factor
+        if bool((~finished & (h[rows] < min_step)).any()):
+            raise RuntimeError(
+                f"dopri5 step size fell below {min_step:.3g}, the float precision of "
+                "the time: the solution is singular or the tolerance out of reach; "
+                "loosen it or use a fixed-step solver."
+            )
     raise RuntimeError(
         f"dopri5 did not reach t={t1} in {_DOPRI5_MAX_ITER} steps; loosen "
         "the tolerance or use a fixed-step solver."
@@ -225,7 +241,9 @@ def odeint(f, x, t0, t1, *, method="rk4", n_steps=32, rtol=1e-5, atol=1e-5,
         sets the first step; ``rtol`` and ``atol`` bound the local error).
     n_steps : int
     rtol, atol : float
-        Tolerances of ``"dopri5"``.
+        Tolerances of ``"dopri5"``; ``rtol`` is raised to at least 100 times
+        the machine epsilon of ``x``'s dtype, as in
+        :func:`scipy.integrate.solve_ivp`.
     return_path : bool
         Return the states after each step, shape (n_steps + 1, n, d) (fixed-step
         methods only).
