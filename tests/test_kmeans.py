@@ -105,6 +105,21 @@ def test_empty_cluster_relocated_like_sklearn():
     assert len(np.unique(ours.labels_)) == 5
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cluster_emptied_by_relocation_goes_to_the_largest_center(sparse):
+    # Relocation moves both copies of 0 (weights 0.1 + 0.2, which do not cancel exactly)
+    # out of cluster 0: it is empty and goes to the largest cluster's center, 10.
+    X = np.array([[0.0], [0.0], [10.0]])
+    w = np.array([0.1, 0.2, 1.0])
+    init = np.array([[3.0], [10.0], [100.0]])
+    X = sp.csr_matrix(X) if sparse else X
+    one = KMeans(3, init=init, max_iter=1, tol=0, device="cpu").fit(X, sample_weight=w)
+    assert_array_equal(one.cluster_centers_, [[10.0], [10.0], [0.0]])
+    full = KMeans(3, init=init, tol=0, device="cpu").fit(X, sample_weight=w)
+    assert_array_equal(full.cluster_centers_, [[10.0], [10.0], [0.0]])
+    assert full.inertia_ == 0.0 and full.n_iter_ == 2
+
+
 def test_transform_score_and_fit_methods_agree():
     # transform = distances to the centers; score = -inertia; fit_* = fit then method.
     X = _blobs(seed=6)

@@ -207,6 +207,29 @@ def test_linear_tol_cuts_small_singular_values_like_sklearn(tol, noise):
     assert {"tol", "n_jobs"} <= set(ours.get_params())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 3])
+def test_linear_constant_column_gets_zero_coef_with_sample_weight(dtype, d):
+    # A constant column centres to exactly zero whatever the weights (its weighted
+    # mean 3 * sum(w) / sum(w) rounds): the minimum-norm coefficient is 0 and the
+    # rest is the fit without that column.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, d)).astype(dtype)
+    X[:, 0] = 3.0
+    y = rng.normal(size=100)
+    w = rng.uniform(0.1, 3.0, size=100)
+    ours = LinearRegression(device="cpu").fit(X, y, sample_weight=w)
+    assert ours.coef_[0] == 0.0
+    assert ours.rank_ == d - 1
+    rtol = 1e-6 if dtype == np.float32 else 1e-10
+    if d == 1:
+        assert_allclose(ours.intercept_, np.average(y, weights=w), rtol=rtol)
+        return
+    ref = sk.LinearRegression().fit(X[:, 1:].astype(np.float64), y, sample_weight=w)
+    assert_allclose(ours.coef_[1:], ref.coef_, rtol=rtol)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=rtol)
+
+
 def test_linear_rejects_negative_sample_weight():
     # Like sklearn: a clear ValueError, not a LinAlgError from the solver.
     X, y = make_regression(30, 3, random_state=0)
@@ -435,6 +458,23 @@ def test_logistic_weights_match_sklearn(class_weight):
     ours = LogisticRegression(device="cpu", **kw).fit(X, y, sample_weight=w)
     ref = sk.LogisticRegression(**kw).fit(X, y, sample_weight=w)
     assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
+
+
+@SKLEARN_1_9
+def test_logistic_balanced_with_a_weightless_class_raises_clearly():
+    # "balanced" weighs classes by their sample_weight: class 2 has none, so its
+    # weight is inf (sklearn fits on 0 * inf = NaN weights); skmath names the class.
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array([0, 0, 1, 1, 2, 2])
+    w = np.array([1.0, 2.0, 1.0, 1.0, 0.0, 0.0])
+    clf = LogisticRegression(class_weight="balanced", device="cpu")
+    with pytest.raises(ValueError, match=r"class\(es\) \[2\] have none"):
+        clf.fit(X, y, sample_weight=w)
+    # Positive weights in every class fit as sklearn does.
+    w[4] = 1.0
+    ours = clf.fit(X, y, sample_weight=w)
+    ref = sk.LogisticRegression(class_weight="balanced").fit(X, y, sample_weight=w)
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-3
 
 
 def test_logistic_no_penalty_and_no_intercept():

@@ -835,7 +835,10 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
     times behaves as one row of weight ``c``. Rows of zero weight are not
     points. Ties between equally far points go to the first in canonical order,
     so the result is deterministic. Labels are left unchanged, as in sklearn.
-    ``sums`` and ``weight_in_clusters`` (float64) are updated in place.
+    A cluster all of whose points moved is left with weight exactly zero
+    (subtracting its weights one by one leaves rounding), so that it counts
+    as empty. ``sums`` and ``weight_in_clusters`` (float64) are updated in
+    place.
     Returns whether any point was moved.
 
     For CSR ``X`` the copies are one point: only that row is densified, and
@@ -855,6 +858,7 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
     if not bool(dist.max() > 0):
         # More clusters than distinct points: relocating is pointless.
         return False
+    left = w > 0  # points not moved yet
     for cluster in empty_clusters:
         far = order[torch.argmax(dist.index_select(0, order))]
         if not bool(dist[far] >= 0):
@@ -871,6 +875,10 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
             sums.index_add_(0, labels[copies], -moved)
             sums[cluster] = moved.sum(dim=0)
         weight_in_clusters.index_add_(0, labels[copies], -w_copies)
+        left[copies] = False
+        for old in labels[copies][w_copies > 0].unique().tolist():
+            if not bool((left & (labels == old)).any()):
+                weight_in_clusters[old] = 0.0
         weight_in_clusters[cluster] = w_copies.sum()
         dist[copies] = -1.0
     return True

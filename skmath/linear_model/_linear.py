@@ -119,15 +119,38 @@ def _as_work_tensor(array, device):
     return as_tensor(array, device, _WORK_DTYPE)
 
 
+def _exact_constants(X_offset, X, XT=None):
+    """``X_offset`` with the mean of each constant column of ``X`` set to its value.
+
+    The weighted mean of a constant column rounds (``sum_i w_i c / sum_i w_i``
+    is not ``c`` for most non-uniform weights); centring on it would leave
+    noise that the solver reads as signal, and a large coefficient instead of
+    the minimum-norm 0. For CSR ``X`` (``XT`` its transpose, whose rows are
+    the columns of ``X``) a column is constant when all its ``n`` entries are
+    stored and equal; an empty column's mean is exactly 0 already.
+    """
+    if XT is None:
+        lo, hi = torch.aminmax(X, dim=0)
+    else:
+        values, offsets = XT.values(), XT.crow_indices()
+        if values.numel() == 0:
+            return X_offset
+        full = offsets.diff() == X.shape[0]
+        lo = torch.segment_reduce(values, "min", offsets=offsets).where(full, torch.nan)
+        hi = torch.segment_reduce(values, "max", offsets=offsets)
+    return torch.where(lo == hi, lo, X_offset)
+
+
 def _weighted_means(X, y, sample_weight, XT=None):
     """Weighted column means ``mu = X^T w / sum(w)`` and ``y_bar = y^T w / sum(w)``.
 
     ``XT`` is ``X`` transposed as a sparse CSR tensor when ``X`` is sparse CSR
-    (``X^T w`` is then a CSR-times-dense product).
+    (``X^T w`` is then a CSR-times-dense product). A constant column's mean
+    is its value exactly (:func:`_exact_constants`).
     """
     w_sum = sample_weight.sum()
     X_offset = (sample_weight @ X if XT is None else XT @ sample_weight) / w_sum
-    return X_offset, sample_weight @ y / w_sum
+    return _exact_constants(X_offset, X, XT), sample_weight @ y / w_sum
 
 
 def _offsets(X, y, sample_weight, fit_intercept, XT=None):

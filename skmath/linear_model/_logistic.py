@@ -174,6 +174,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         affects the ``liblinear`` solver; here the intercept is never penalised).
     class_weight : dict or "balanced", default=None
         Weights multiplied into ``sample_weight`` per class, as in sklearn.
+        ``"balanced"`` with a class whose samples all have zero
+        ``sample_weight`` raises ``ValueError`` (sklearn fits on NaN
+        weights and returns zero coefficients).
     random_state : int, RandomState instance or None, default=None
         Kept for compatibility with scikit-learn; not used (lbfgs is
         deterministic; in sklearn it only affects ``sag``, ``saga`` and
@@ -407,9 +410,19 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True)
         if self.class_weight is not None:
-            per_class = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # A class of zero total weight is reported just below.
+                per_class = compute_class_weight(
+                    self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+                )
+            if not np.isfinite(per_class).all():
+                # sklearn fits on NaN weights (0 * inf) and returns zeros.
+                raise ValueError(
+                    "class_weight='balanced' needs a positive total sample_weight in "
+                    "every class; class(es) "
+                    f"{classes[~np.isfinite(per_class)].tolist()} have none. Drop "
+                    "those samples or pass class_weight as a dict."
+                )
             sample_weight = sample_weight * per_class[y_index]
         sw_sum = sample_weight.sum()
         if not sw_sum > 0:
