@@ -119,26 +119,35 @@ def _as_work_tensor(array, device):
     return as_tensor(array, device, _WORK_DTYPE)
 
 
-def _exact_constants(X_offset, X, XT=None):
-    """``X_offset`` with the mean of each constant column of ``X`` set to its value.
+def _constant_columns(X, XT=None):
+    """Each column's value where the column is constant, NaN elsewhere.
 
-    The weighted mean of a constant column rounds (``sum_i w_i c / sum_i w_i``
-    is not ``c`` for most non-uniform weights); centring on it would leave
-    noise that the solver reads as signal, and a large coefficient instead of
-    the minimum-norm 0. For CSR ``X`` (``XT`` its transpose, whose rows are
-    the columns of ``X``) a column is constant when all its ``n`` entries are
-    stored and equal; an empty column's mean is exactly 0 already.
+    For CSR ``X`` (``XT`` its transpose, whose rows are the columns of ``X``)
+    a column is constant when all its ``n`` entries are stored and equal; an
+    empty column (all zeros) is left out: its centred values are zero already.
     """
     if XT is None:
         lo, hi = torch.aminmax(X, dim=0)
     else:
         values, offsets = XT.values(), XT.crow_indices()
         if values.numel() == 0:
-            return X_offset
+            return torch.full((X.shape[1],), torch.nan, dtype=X.dtype, device=X.device)
         full = offsets.diff() == X.shape[0]
         lo = torch.segment_reduce(values, "min", offsets=offsets).where(full, torch.nan)
         hi = torch.segment_reduce(values, "max", offsets=offsets)
-    return torch.where(lo == hi, lo, X_offset)
+    return lo.where(lo == hi, torch.nan)
+
+
+def _exact_constants(X_offset, X, XT=None):
+    """``X_offset`` with the mean of each constant column of ``X`` set to its value.
+
+    The weighted mean of a constant column rounds (``sum_i w_i c / sum_i w_i``
+    is not ``c`` for most non-uniform weights); centring on it would leave
+    noise that the solver reads as signal, and a large coefficient instead of
+    the minimum-norm 0.
+    """
+    value = _constant_columns(X, XT)
+    return torch.where(value.isnan(), X_offset, value)
 
 
 def _weighted_means(X, y, sample_weight, XT=None):
@@ -318,26 +327,34 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
     return coef, X_offset, y_offset, singular_values[: min(n, d)], rank
 
 
-def _centered_operator(X, XT, X_offset, root_w):
+def _centered_operator(X, XT, X_offset, root_w, keep=None):
     """Products with ``A = diag(sqrt(w)) (X - 1 mu^T)`` without forming it.
 
     ``A v = sqrt(w) * (X v - 1 (mu^T v))`` and
     ``A^T u = X^T (sqrt(w) * u) - mu (sqrt(w)^T u)``: two sparse products per
     pair, ``X`` and ``XT`` (its transpose as CSR) read as they are, as
-    scikit-learn's ``LinearOperator`` does for sparse input.
+    scikit-learn's ``LinearOperator`` does for sparse input. Columns where
+    ``keep`` (bool, shape (d,)) is False are left out of ``A`` (their
+    coefficients stay 0): a constant column centres to exactly zero in ``A v``
+    but not in ``A^T u``, whose two terms round differently, and LSQR would
+    divide by that rounding noise.
 
     Returns
     -------
     matvec : callable, Tensor (d, k) -> Tensor (n, k)
     rmatvec : callable, Tensor (n, k) -> Tensor (d, k)
     """
+    mask = None if keep is None else keep.to(X_offset.dtype)[:, None]
 
     def matvec(v):
+        if mask is not None:
+            v = v * mask
         return root_w[:, None] * (X @ v - X_offset @ v)
 
     def rmatvec(u):
         u = root_w[:, None] * u
-        return XT @ u - torch.outer(X_offset, u.sum(dim=0))
+        r = XT @ u - torch.outer(X_offset, u.sum(dim=0))
+        return r if mask is None else r * mask
 
     return matvec, rmatvec
 
@@ -507,7 +524,8 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     else:  # no Gram matrix, which brings the means along
         X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
     root_w = sample_weight.sqrt()
-    matvec, rmatvec = _centered_operator(X, XT, X_offset, root_w)
+    keep = _constant_columns(X, XT).isnan() if fit_intercept else None
+    matvec, rmatvec = _centered_operator(X, XT, X_offset, root_w, keep)
     coef, _ = _lsqr(matvec, rmatvec, root_w[:, None] * (y - y_offset), d, tol, tol)
     return coef, X_offset, y_offset
 
