@@ -189,7 +189,8 @@ def test_engine_optimizers_follow_torch_optim(ours, theirs, lr_change, fused, mo
     # with torch's fused kernels (called directly) and with its multi-tensor ones.
     from skmath._engine import _optim
 
-    assert _optim._fused_supported(_optim.Adam, torch.float64, torch.device("cpu"))
+    if fused and not _optim._fused_supported(_optim.Adam, torch.float64, torch.device("cpu")):
+        pytest.skip(f"torch {torch.__version__} has no fused Adam kernel on CPU (torch < 2.4)")
     if not fused:
         monkeypatch.setattr(_optim, "_fused_supported", lambda *args: False)
     mine = _trajectory(ours, lr_change=lr_change)
