@@ -177,6 +177,27 @@ def test_multioutput_regression_shapes():
     assert reg.sample_y(X[:4], n_samples=3).shape == (4, 2, 3)
 
 
+@pytest.mark.parametrize("c", [1e-20, 1e-8, 1e8])
+def test_constant_target_predictions_follow_the_targets_units(c):
+    # Multiplying y by c multiplies the predictive mean, std and noise by c,
+    # constant targets (and constant columns of a multi-output y) included:
+    # their scale is |mean|, not 1, so a constant y of 1e-8 is no longer
+    # predicted as 1e-8 plus the network's untrained output in unit scale;
+    # and a target whose spread is tiny in absolute terms (1e-20) is not
+    # taken for a constant one.
+    X, y = _sine(n=40)
+    Y = np.column_stack([np.full_like(y, 2.5), y])
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
+    for target in (Y[:, 0], Y):
+        unit = MCDropoutRegressor(**params).fit(X, target)
+        scaled = MCDropoutRegressor(**params).fit(X, c * target)
+        mean, std = unit.predict(X[:5], return_std=True)
+        mean_c, std_c = scaled.predict(X[:5], return_std=True)
+        np.testing.assert_allclose(mean_c, c * mean, rtol=1e-9)
+        np.testing.assert_allclose(std_c, c * std, rtol=1e-9)
+        np.testing.assert_allclose(scaled.noise_std_, c * np.asarray(unit.noise_std_), rtol=1e-9)
+
+
 def test_classifier_probabilities_and_entropies():
     # predict_proba is a mean of distributions; H >= mutual information >= 0; one pass has MI 0.
     X, y = make_moons(n_samples=200, noise=0.2, random_state=0)

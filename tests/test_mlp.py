@@ -572,6 +572,52 @@ def test_sample_weight_zero_equals_dropping_rows():
     np.testing.assert_allclose(weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("random_state", range(4))
+def test_early_stopping_split_without_weight_raises_clearly(cls, random_state):
+    # One sample carries all the weight, so the validation split or the training
+    # split has none: its score (or every step) would be 0/0. sklearn divides by
+    # zero; skmath says which split it is. The same data with one more weighted
+    # sample on the other side fits.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), np.tile([0, 1], 20)
+    w = np.zeros(40)
+    w[7] = 1.0
+    est = cls(hidden_layer_sizes=(4,), early_stopping=True, validation_fraction=0.2, max_iter=3,
+              random_state=random_state, device="cpu")
+    with pytest.raises(ValueError, match=r"(validation|training) split of early_stopping"):
+        est.fit(X, y, sample_weight=w)
+    w[:] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, sample_weight=w)
+    assert np.isfinite(est.validation_scores_).all()
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_minibatch_of_zero_weights_is_skipped_not_a_divergence(cls):
+    # A minibatch whose weights sum to zero adds no loss and no gradient (L2
+    # term included; sklearn divides by zero there, skmath used to raise
+    # "Training diverged"): plain SGD then fits as if its rows were dropped,
+    # and each epoch's loss is the dropped fit's times n_kept / n.
+    X, y = load_iris(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[::10], y[::10] % 2
+    w = np.ones(len(y))
+    w[[0, 7]] = 0
+    params = dict(hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, alpha=0.1, batch_size=1,
+                  shuffle=False, max_iter=3, learning_rate_init=0.1, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = cls(**params).fit(X, y, sample_weight=w)
+        dropped = cls(**params).fit(X[w > 0], y[w > 0])
+    for a, b in zip(weighted.coefs_ + weighted.intercepts_, dropped.coefs_ + dropped.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        np.array(weighted.loss_curve_) * len(y), np.array(dropped.loss_curve_) * (w > 0).sum(),
+        rtol=1e-12,
+    )
+
+
 def test_fitted_arrays_are_c_contiguous_numpy_arrays_owning_their_data():
     # coefs_/intercepts_ are independent NumPy arrays, even where a layer's
     # transposed weights are contiguous (a single output unit).

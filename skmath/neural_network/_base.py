@@ -172,11 +172,24 @@ def _forward(X, coefs, intercepts, activation, *, masks=None):
     return h
 
 
+def _weight_total(sample_weight):
+    """Sum of a batch's sample weights, or ``inf`` where it is zero.
+
+    The weighted mean loss of a minibatch whose weights sum to zero (zero
+    weights only, in a fit whose weights do not all vanish) is undefined, and
+    sklearn divides by zero there. Dividing by ``inf`` instead makes such a
+    batch add no loss and no gradient, L2 term included, as if its rows had
+    been left out; no host synchronisation is needed.
+    """
+    total = sample_weight.sum()
+    return torch.where(total == 0, math.inf, total)
+
+
 def _output_delta(z, y, out_activation, sample_weight=None):
     """sklearn's MLP loss of raw outputs ``z`` and its gradient ``dL/dz``.
 
     The loss is the mean over samples (weighted mean ``sum w l / sum w`` with
-    ``sample_weight``) of
+    ``sample_weight``; 0 where ``sum w = 0``, see :func:`_weight_total`) of
 
     - ``"identity"``: half squared error, averaged over outputs;
     - ``"exp"``: half Poisson deviance ``y log(y / mu) - y + mu``, ``mu = e^z``,
@@ -214,7 +227,7 @@ def _output_delta(z, y, out_activation, sample_weight=None):
         delta = mu.sub_(y)
     if sample_weight is None:
         return per_sample.mean(), delta.div_(z.shape[0])
-    total = sample_weight.sum()
+    total = _weight_total(sample_weight)
     loss = (per_sample * sample_weight).sum() / total
     return loss, delta.mul_((sample_weight / total)[:, None])
 
@@ -292,7 +305,7 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
                 masks.append(mask)
             inputs.append(h)
     loss, delta = _output_delta(h, y, out_activation, sample_weight)
-    n = X.shape[0] if sample_weight is None else sample_weight.sum()
+    n = X.shape[0] if sample_weight is None else _weight_total(sample_weight)
     decay = alpha / n
     if out is None:
         out = [None] * len(weights), [None] * len(weights)
@@ -671,6 +684,15 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             va = as_tensor(val_idx, Xt.device)
             val_data = tuple(take_rows(t, va) for t in data)
             data = tuple(take_rows(t, tr) for t in data)
+            if wt is not None:
+                for name, part in (("validation", val_data), ("training", data)):
+                    if not bool(part[2].sum() != 0):
+                        # sklearn divides by zero here (ZeroDivisionError).
+                        raise ValueError(
+                            f"The sample weights of the {name} split of early_stopping "
+                            "sum to zero. Change random_state or validation_fraction, "
+                            "or give those samples weight."
+                        )
 
             def validation_score():
                 z = network(val_data[0])

@@ -47,8 +47,16 @@ from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
 from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
 
 
-def _standardize(A):
-    """Column centres and scales of ``A`` (scale 1 for constant columns, as sklearn).
+def _standardize(A, *, target=False):
+    """Column centres and scales of ``A``.
+
+    A column is constant when its standard deviation is below ``10 eps |mean|``
+    (relative to the column's magnitude, as sklearn's ``_is_constant_feature``).
+    A constant input column gets scale 1, as in sklearn's ``StandardScaler``;
+    a constant ``target`` column gets scale ``|mean|`` (1 for zeros), so that
+    the fit follows the target's units: a constant target of ``1e-8`` is
+    fitted on ``1e-8``'s scale, not on a unit one where the network's
+    untrained output would swamp it.
 
     A sparse ``A`` is scaled but not centred (its centre is 0; centring would
     make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
@@ -60,7 +68,10 @@ def _standardize(A):
     else:
         mean, scale = A.mean(axis=0), A.std(axis=0)
         centre = mean
-    scale[scale < 10 * np.finfo(A.dtype).eps * np.maximum(np.abs(mean), 1)] = 1.0
+    magnitude = np.abs(mean)
+    constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
+    fallback = np.where(magnitude > 0, magnitude, 1.0) if target else 1.0
+    scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]
     return centre, scale
 
 
@@ -190,7 +201,7 @@ class _BaseMCDropout(_BaseMLP):
         if first_pass:
             self._x_mean, self._x_scale = _standardize(X)
             if self._standardize_y:
-                self._y_mean, self._y_scale = _standardize(y)
+                self._y_mean, self._y_scale = _standardize(y, target=True)
             # Seed of the prediction masks: fixed per fitted model.
             self._mc_seed = int(rng.randint(np.iinfo(np.int32).max))
         X = _apply_standardization(X, self._x_mean, self._x_scale)

@@ -304,7 +304,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Class labels, or a label indicator matrix (multi-label).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights: the loss is the weighted mean. As in scikit-learn,
-            their sign is not checked (negative weights are accepted).
+            their sign is not checked (negative weights are accepted). A
+            minibatch whose weights sum to zero adds no loss and no gradient
+            (scikit-learn raises ``ZeroDivisionError`` there).
 
         Returns
         -------
@@ -568,7 +570,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights: the loss is the weighted mean. As in scikit-learn,
-            their sign is not checked (negative weights are accepted).
+            their sign is not checked (negative weights are accepted). A
+            minibatch whose weights sum to zero adds no loss and no gradient
+            (scikit-learn raises ``ZeroDivisionError`` there).
 
         Returns
         -------
