@@ -8,6 +8,7 @@ networks differentiated with torch.func, and scikit-learn's own estimators.
 import json
 import math
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -735,3 +736,106 @@ def test_predictions_use_the_fitted_kernel_until_refit():
         refit.predict(X[:5]), NTKRegressor(**refit.get_params()).fit(X, y).predict(X[:5])
     )
     assert "device='cpu'" in repr(refit.kernel_) and "device" not in repr(NTKKernel())
+
+
+@pytest.mark.parametrize("scale", [1e-100, 1e-140, 1e100, 1e150])
+def test_relu_kernel_of_tiny_and_huge_inputs_is_homogeneous(scale):
+    # Without bias the ReLU kernels are homogeneous: K(sX) = s^2 K(X). Below
+    # |x| ~ 1e-77, q1 q2 and cov^2 underflowed and every angle came out as 0
+    # or pi (errors of 10-50%); above ~1e77, q^2 overflowed and fit raised.
+    X = np.random.RandomState(6).normal(size=(7, 3))
+    X[3] = -X[2]
+    for kind in ("nngp", "ntk"):
+        kernel = NTKKernel(depth=2, weight_std=1.3, bias_std=0.0, kernel=kind, device="cpu")
+        expected = kernel(X)
+        np.testing.assert_allclose(kernel(X * scale) / scale**2, expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(
+            kernel(X * scale, X[:4] * scale) / scale**2, expected[:, :4], rtol=1e-13, atol=0
+        )
+        np.testing.assert_allclose(kernel.diag(X * scale) / scale**2, np.diag(expected), rtol=1e-13)
+
+
+def _erf_one_layer_closed_form(X, w, b):
+    # depth=1 erf NNGP and NTK (Williams 1997) in a cancellation-free form:
+    # (1 + 2 q1)(1 + 2 q2) - 4 S^2 = 1 + 2 (q1 + q2) + 4 det, with the
+    # first-layer determinant det = w^4 det0 + w^2 b^2 |x - x'|^2 / d and
+    # det0 = sum_{i<j} (x_i x'_j - x_j x'_i)^2 / d^2 (Lagrange's identity).
+    d = X.shape[1]
+    sigma = w**2 * X @ X.T / d + b**2
+    q = np.diag(sigma)
+    cross = X[:, None, :, None] * X[None, :, None, :]
+    det0 = ((cross - cross.transpose(0, 1, 3, 2)) ** 2).sum(axis=(2, 3)) / 2 / d**2
+    sq_dist = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1) / d
+    det = w**4 * det0 + w**2 * b**2 * sq_dist
+    root = np.sqrt(1 + 2 * (q[:, None] + q[None, :]) + 4 * det)
+    nngp1 = 2 / np.pi * np.arctan2(2 * sigma, root)
+    nngp = w**2 * nngp1 + b**2
+    ntk = nngp + w**2 * sigma * 4 / np.pi / root
+    return nngp, ntk
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e6, 1e9])
+def test_erf_kernel_of_large_inputs_matches_cancellation_free_closed_form(scale):
+    # (1 + 2 q1)(1 + 2 q2) - 4 cov^2 cancelled for large inputs: the erf NTK
+    # was off by 1e-4 relative at |x| ~ 1e6 and raised a spurious overflow
+    # error from |x| ~ 1e8.
+    X = np.random.RandomState(7).normal(size=(6, 3)) * scale
+    nngp, ntk = _erf_one_layer_closed_form(X, 1.2, 0.4)
+    for kind, expected in (("nngp", nngp), ("ntk", ntk)):
+        kernel = NTKKernel(depth=1, activation="erf", weight_std=1.2, bias_std=0.4, kernel=kind,
+                           device="cpu")
+        np.testing.assert_allclose(kernel(X), expected, rtol=1e-12)
+        np.testing.assert_allclose(kernel.diag(X), np.diag(expected), rtol=1e-13)
+
+
+@pytest.mark.parametrize("q", [1e4, 1e12, 1e20])
+def test_gelu_kernel_diagonal_of_large_inputs_matches_closed_form(q):
+    # GELU at x = x' (Tsuchida et al. 2021 with Sigma = q): delta^2 = 1 + 2 q,
+    # and the bracket's last terms sum to 2 / (1 + q). Computed as
+    # (1 + q)^2 - q^2 and (1 - q^2) / (1 + q)^2 + 1 they cancelled: the NTK
+    # was off from q ~ 1e12 and raised a spurious overflow error from 1e16.
+    X = np.full((1, 2), np.sqrt(q))
+    delta = np.sqrt(1 + 2 * q)
+    beta = np.arctan2(q, delta)
+    new = q / 4 + ((q**2 + q**2 * delta**2) / ((1 + q) ** 2 * delta) + q * beta) / (2 * np.pi)
+    dot = 0.25 + beta / (2 * np.pi) + q / (2 * np.pi * delta) * (1 / delta**2 + 2 / (1 + q))
+    nngp, ntk = nngp_ntk_diag(torch.from_numpy(X), depth=1, activation="gelu",
+                              weight_std=1.0, bias_std=0.0)
+    np.testing.assert_allclose(nngp.numpy(), [new], rtol=1e-13)
+    np.testing.assert_allclose(ntk.numpy(), [new + q * dot], rtol=1e-13)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+def test_kernel_matrix_exactly_symmetric_for_every_size(activation):
+    # torch's atan2 rounds differently in its vectorised body and its scalar
+    # tail, so k(X) used to be asymmetric in the last bit for some sizes.
+    for d in (2, 10, 50):
+        rng = np.random.RandomState(8)
+        for n in range(2, 30):
+            X = rng.normal(size=(n, d))
+            nngp, ntk = nngp_ntk(torch.from_numpy(X), depth=3, activation=activation,
+                                 weight_std=1.5, bias_std=0.3)
+            for K in (nngp.numpy(), ntk.numpy()):
+                np.testing.assert_array_equal(K, K.T)
+
+
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_predictive_covariance_exactly_symmetric_and_sample_y_does_not_warn(kind):
+    # predict(return_cov=True) is exactly symmetric, as GaussianProcessRegressor's;
+    # rounding in B.T @ K @ B left it asymmetric, and with large targets
+    # sample_y warned "covariance is not symmetric positive-semidefinite".
+    rng = np.random.RandomState(9)
+    X, Xs = rng.normal(size=(20, 4)), rng.normal(size=(10, 4))
+    Xs[0] = X[0]
+    y = rng.normal(size=20) * 1e8
+    reg = NTKRegressor(kernel=kind, alpha=1.4e-6, device="cpu").fit(X, y)
+    _, cov = reg.predict(Xs, return_cov=True)
+    np.testing.assert_array_equal(cov, cov.T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.sample_y(Xs, 2, random_state=0)
+    if kind == "nngp":
+        gpr = GaussianProcessRegressor(NTKKernel(kernel="nngp", device="cpu"), alpha=1.4e-6,
+                                       normalize_y=True, optimizer=None).fit(X, y)
+        np.testing.assert_allclose(cov, gpr.predict(Xs, return_cov=True)[1], rtol=1e-6,
+                                   atol=1e-9 * np.abs(cov).max())

@@ -65,6 +65,30 @@ _TWO_OVER_PI = 2.0 / math.pi
 _FOUR_OVER_PI = 4.0 / math.pi
 
 
+def _cov_det(cov, var1, var2):
+    r"""Determinant :math:`q_1 q_2 - \Sigma^2` of the pair's covariance, clamped at 0.
+
+    Both products are rounded before the subtraction (not ``addcmul``, whose
+    fused multiply-add leaves the rounding error of ``q^2`` where
+    ``cov = q``), so the determinant is exactly 0 on the diagonal of a
+    symmetric kernel: there the ReLU angle is 0 and the erf and GELU
+    derivative kernels have no cancellation error (a one-ulp error here
+    becomes ``sqrt(eps)`` relative in the ReLU NTK). Shapes as in
+    :func:`_relu`.
+    """
+    return torch.sub(var1 * var2, cov * cov).clamp_(min=0.0)
+
+
+def _unit_scale(var):
+    """Powers of two ``s`` with ``var * s**2`` in ``[1/2, 2)``, exponent clamped to ±511.
+
+    Multiplying by them is exact, and the product of two of them stays
+    finite.
+    """
+    exponent = torch.frexp(var).exponent.div(2, rounding_mode="floor").clamp_(-511, 511)
+    return torch.ldexp(torch.ones_like(var), exponent.neg_())
+
+
 def _relu(cov, var1, var2):
     r"""ReLU arc-cosine kernel and its derivative kernel.
 
@@ -77,13 +101,11 @@ def _relu(cov, var1, var2):
         \qquad
         \mathbb{E}[\phi'(u)\phi'(v)] = \frac{\pi - \theta}{2\pi}.
 
-    The angle is computed as ``atan2(sqrt(q1 q2 - cov^2), cov)`` (the square
-    root's argument clamped at 0), which stays accurate near
-    :math:`\theta = 0` where ``arccos`` loses half the digits. Both products
-    are rounded before the subtraction (not ``addcmul``, whose fused
-    multiply-add leaves the rounding error of ``q^2`` where ``cov = q``, so the
-    diagonal's angle would be ``sqrt(eps)`` instead of 0, and its derivative
-    kernel off by about 1e-9 relative).
+    The angle is computed as ``atan2(sqrt(q1 q2 - cov^2), cov)`` (see
+    :func:`_cov_det`), which stays accurate near :math:`\theta = 0` where
+    ``arccos`` loses half the digits. :math:`q_1 q_2` underflows for
+    variances below about ``1e-154`` and overflows above ``1e154``;
+    :func:`_relu_rescaled` handles those.
 
     Parameters
     ----------
@@ -100,10 +122,27 @@ def _relu(cov, var1, var2):
     dot : Tensor, shape (n1, n2)
         :math:`\mathbb{E}[\phi'(u)\phi'(v)]`, the factor applied to the NTK.
     """
-    root = torch.sub(var1 * var2, cov * cov).clamp_(min=0.0).sqrt_()
+    root = _cov_det(cov, var1, var2).sqrt_()
     dot = torch.atan2(root, cov).neg_().add_(_PI).mul_(_INV_2PI)
     new_cov = torch.addcmul(root.mul_(_INV_2PI), dot, cov)
     return new_cov, dot
+
+
+def _relu_rescaled(cov, var1, var2):
+    r""":func:`_relu` for variances of any magnitude, by positive homogeneity.
+
+    Rows and columns are scaled by powers of two :math:`s_1, s_2` that bring
+    :math:`q_1, q_2` near 1 (:func:`_unit_scale`); since
+    :math:`k(s_1 s_2 \Sigma, s_1^2 q_1, s_2^2 q_2) = s_1 s_2\, k(\Sigma, q_1, q_2)`
+    and the angle does not change, this is exact, and :math:`q_1 q_2` and
+    :math:`\Sigma^2` neither underflow nor overflow. Without it, every angle
+    came out as 0 or :math:`\pi` for inputs (without bias) of norm below
+    about ``1e-77``. Shapes as in :func:`_relu`.
+    """
+    scale1, scale2 = _unit_scale(var1), _unit_scale(var2)
+    scale = scale1 * scale2
+    new_cov, dot = _relu(cov * scale, var1 * scale1 * scale1, var2 * scale2 * scale2)
+    return new_cov.div_(scale), dot
 
 
 def _erf(cov, var1, var2):
@@ -117,11 +156,15 @@ def _erf(cov, var1, var2):
         \mathbb{E}[\phi'(u)\phi'(v)] = \frac{4}{\pi}
             \frac{1}{\sqrt{(1 + 2 q_1)(1 + 2 q_2) - 4\Sigma^2}},
 
-    with the arcsine written as ``atan2(2 cov, sqrt(prod - 4 cov^2))``.
-    Shapes as in :func:`_relu`.
+    with the arcsine written as ``atan2(2 cov, root)``. The root's argument
+    :math:`(1 + 2 q_1)(1 + 2 q_2) - 4\Sigma^2` is computed as
+    :math:`1 + 2 (q_1 + q_2) + 4 (q_1 q_2 - \Sigma^2)` (:func:`_cov_det`):
+    the direct difference cancels for large inputs (on the diagonal it is
+    ``1 + 4 q`` out of ``4 q^2``), which made the NTK wrong from ``q`` around
+    ``1e4`` (1e-4 relative at ``1e12``) and infinite, a spurious overflow
+    error, from ``1e16``. Shapes as in :func:`_relu`.
     """
-    prod = (1.0 + 2.0 * var1) * (1.0 + 2.0 * var2)
-    root = torch.addcmul(prod, cov, cov, value=-4.0).clamp_(min=0.0).sqrt_()
+    root = _cov_det(cov, var1, var2).mul_(4.0).add_((2.0 * var1 + 1.0) + 2.0 * var2).sqrt_()
     new_cov = torch.atan2(2.0 * cov, root).mul_(_TWO_OVER_PI)
     dot = root.reciprocal_().mul_(_FOUR_OVER_PI)
     return new_cov, dot
@@ -143,23 +186,30 @@ def _gelu(cov, var1, var2):
             + \frac{\Sigma}{2\pi\delta}\left(\frac{1}{\delta^2}
               + \frac{1 - q_1 q_2}{(1 + q_1)(1 + q_2)} + 1\right).
 
-    Shapes as in :func:`_relu`.
+    To avoid cancellation for large inputs, :math:`\delta^2` is computed as
+    :math:`1 + q_1 + q_2 + (q_1 q_2 - \Sigma^2)` (:func:`_cov_det`) and the
+    last two terms of the bracket as
+    :math:`(2 + q_1 + q_2) / ((1 + q_1)(1 + q_2))`. Shapes as in
+    :func:`_relu`.
     """
     prod = var1 * var2
     prod_plus_1 = (1.0 + var1) * (1.0 + var2)
-    delta_sq = torch.addcmul(prod_plus_1, cov, cov, value=-1.0).clamp_(min=0.0)
+    delta_sq = _cov_det(cov, var1, var2).add_(1.0 + var1 + var2)
     delta = delta_sq.sqrt()
     angle = torch.atan2(cov, delta)
     cov_sq = cov * cov
     new_cov = torch.addcmul(cov_sq, prod, delta_sq).div_(prod_plus_1 * delta)
     new_cov.addcmul_(cov, angle).mul_(_INV_2PI).add_(cov, alpha=0.25)
-    dot = delta_sq.reciprocal_().add_((1.0 - prod) / prod_plus_1 + 1.0)
+    dot = delta_sq.reciprocal_().add_((2.0 + var1 + var2) / prod_plus_1)
     dot.mul_(cov).div_(delta).mul_(_INV_2PI)
     dot.add_(angle, alpha=_INV_2PI).add_(0.25)
     return new_cov, dot
 
 
-_ACTIVATION_KERNELS = {"relu": _relu, "erf": _erf, "gelu": _gelu}
+_ACTIVATION_KERNELS = {"relu": _relu_rescaled, "erf": _erf, "gelu": _gelu}
+#: Variances in this range need no :func:`_relu_rescaled`: ``q1 q2`` and
+#: ``cov^2`` stay normal float64 numbers, with precision to spare.
+_PLAIN_RELU_VARIANCES = (2.0**-400, 2.0**400)
 
 
 def _input_variances(X):
@@ -206,8 +256,10 @@ def _finite_layer_variances(X, params):
     :func:`_relu`) is bounded by the same intermediate of the diagonal entry
     of the larger-norm row (Cauchy-Schwarz), so a recursion that stays finite
     on the diagonal stays finite everywhere. Overflow there means inputs so
-    large (``x . x / d`` around ``1e154`` in float64 for ReLU) that a clear
-    error beats infinite or NaN kernel values.
+    large (``x . x / d`` around ``1e154`` in float64 for erf and GELU, whose
+    formulas square it, and near the float64 limit for ReLU, see
+    :func:`_relu_rescaled`) that a clear error beats infinite or NaN kernel
+    values.
     """
     var0 = _input_variances(X)
     variances, out, ntk = _layer_variances(var0, *params)
@@ -221,7 +273,12 @@ def _finite_layer_variances(X, params):
     return var0, variances, out, ntk
 
 
-def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
+def _outside(tensors, low, high):
+    """Whether some entry of the tensors lies outside ``[low, high]``."""
+    return any(bool(((t < low) | (t > high)).any()) for t in tensors)
+
+
+def _kernel_block(cov, ntk, var1, var2, act, weight_std, bias_std):
     """Run the layer recursion on one block of input covariances, in place.
 
     Parameters
@@ -232,13 +289,14 @@ def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
         Zeros to receive the NTK, or ``None`` to compute the NNGP only.
     var1, var2 : list of Tensors of shapes (b1,) and (b2,)
         Per-layer pre-activation variances from :func:`_layer_variances`.
+    act : callable
+        The activation's kernel function (:func:`_relu`, :func:`_erf`, ...).
 
     Returns
     -------
     nngp : Tensor, shape (b1, b2)
     ntk : Tensor of shape (b1, b2) or None
     """
-    act = _ACTIVATION_KERNELS[activation]
     w2, b2 = weight_std**2, bias_std**2
     for q1, q2 in zip(var1, var2):
         cov.mul_(w2).add_(b2)
@@ -251,6 +309,11 @@ def _kernel_block(cov, ntk, var1, var2, activation, weight_std, bias_std):
     if ntk is not None:
         ntk.mul_(w2).add_(cov)
     return cov, ntk
+
+
+def _mirror_upper(block):
+    """Copy the strict upper triangle of a square block onto the lower one, in place."""
+    block.copy_(torch.triu(block).add_(torch.triu(block, 1).mT))
 
 
 def nngp_ntk(
@@ -309,6 +372,9 @@ def nngp_ntk(
     params = (depth, activation, weight_std, bias_std)
     var0, var1 = _finite_layer_variances(X, params)[:2]
     var2 = var1 if symmetric else _finite_layer_variances(Y, params)[1]
+    act = _ACTIVATION_KERNELS[activation]
+    if act is _relu_rescaled and not _outside(var1 + var2, *_PLAIN_RELU_VARIANCES):
+        act = _relu  # same numbers, without the rescaling's cost (~15%)
     nngp = empty((n1, n2), dtype=X.dtype, device=X.device)
     ntk = empty((n1, n2), dtype=X.dtype, device=X.device) if compute_ntk else None
 
@@ -338,10 +404,17 @@ def nngp_ntk(
             block_ntk,
             [q[r] for q in var1],
             [q[c] for q in var2],
-            activation,
+            act,
             weight_std,
             bias_std,
         )
+        if symmetric and r.start == c.start:
+            # Elementwise ops need not round alike at every position (torch's
+            # atan2 differs in the last bit between its vectorised body and
+            # its scalar tail), so mirror the upper half.
+            _mirror_upper(cov)
+            if compute_ntk:
+                _mirror_upper(block_ntk)
         nngp[r, c] = cov
         if compute_ntk:
             ntk[r, c] = block_ntk

@@ -365,6 +365,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
                 else:
                     V = torch.linalg.solve_triangular(L, K_td.T, upper=False)
                     y_var = nngp_tt - (V.T @ V if return_cov else (V * V).sum(dim=0))
+                if return_cov:
+                    # Rounding leaves products such as V.T @ V slightly
+                    # asymmetric, and multivariate_normal (sample_y) then
+                    # warns that the covariance is not PSD.
+                    y_var = y_var.add(y_var.T).mul_(0.5)
                 y_var = to_numpy(y_var)
 
         y_mean = self._y_train_std * y_mean + self._y_train_mean
