@@ -450,6 +450,15 @@ def test_dopri5_fails_fast_and_floors_the_tolerance():
             0.0, 1.5, method="dopri5",
         )
     assert len(calls) < 7 * 1000
+    # A field that is NaN where a step overshoots (inf - inf in a stage) also fails
+    # fast: before, the NaN error estimate left a NaN step, kept for 10000 iterations.
+    calls.clear()
+    with pytest.raises(RuntimeError, match="step size fell below"):
+        odeint(
+            counted(lambda y, t: torch.where(t[:, None] > 0.5, torch.nan, y)),
+            torch.ones(2, 1, dtype=torch.float64), 0.0, 1.0, method="dopri5",
+        )
+    assert len(calls) < 7 * 200
 
 
 def test_global_random_streams_are_left_alone_by_every_path(moons):

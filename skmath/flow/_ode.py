@@ -16,6 +16,8 @@ from ``t1`` back to ``t0`` gives
 :math:`\log p_{t_1}(x_{t_1}) = \log p_{t_0}(x_{t_0}) + l(t_0)`.
 """
 
+import math
+
 import torch
 
 # Butcher tableaus (a, b, c) of the fixed-step explicit Runge-Kutta methods.
@@ -203,6 +205,9 @@ def _dopri5(g, y, t0, t1, h0, rtol, atol, pass_rows):
         )
         scale = atol + rtol * torch.maximum(yr.abs(), y_new.abs())
         err = ((y_new - y_low) / scale).square().mean(dim=1).sqrt()
+        # A NaN error (inf - inf in a stage) rejects the step and shrinks it,
+        # as an infinite one does, instead of keeping a NaN step size.
+        err = err.nan_to_num(nan=math.inf)
         accept = err <= 1.0
         factor = _DOPRI5_SAFETY * err.clamp_min(1e-10) ** (-1 / 5)
         factor = factor.clamp(_DOPRI5_MIN_FACTOR, _DOPRI5_MAX_FACTOR)
