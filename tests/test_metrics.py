@@ -260,3 +260,50 @@ def test_scorer_metadata_routing():
                                params={"sample_weight": w})
     with pytest.raises(RuntimeError, match="metadata routing is enabled"):
         make_uncertainty_scorer(gaussian_nll).set_score_request(sample_weight=True)
+
+
+def test_crps_of_a_confident_miss_with_an_overflowing_z_is_the_absolute_error():
+    # |y - mu| / sigma beyond the float range (sigma = 1e-320, or 1e-300 for a
+    # miss of 1e10): CRPS = |y - mu| - sigma / sqrt(pi) -> |y - mu|, not inf,
+    # and no overflow warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = crps_gaussian([1.0, 1e10], [0.0, 0.0], [1e-320, 1e-300])
+    assert got == pytest.approx((1.0 + 1e10) / 2, rel=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in square")  # NLL of 1e200
+def test_zero_and_huge_sample_weights():
+    # A zero weight drops its sample even where its score is infinite (as
+    # repeating it zero times would), and weights are scale-free even near
+    # the float maximum.
+    assert gaussian_nll([0.0, 1e200], [0.0, 0.0], [1.0, 1.0], sample_weight=[1, 0]) == (
+        pytest.approx(-norm.logpdf(0.0), rel=1e-15))
+    assert crps_gaussian([0.0, 1.0], [0.0, 0.0], [1.0, 1e-320], sample_weight=[2, 0]) == (
+        pytest.approx(crps_gaussian([0.0], [0.0], [1.0]), rel=1e-15))
+    for metric in (gaussian_nll, crps_gaussian, interval_coverage):
+        huge = metric(Y, MU, SIGMA, sample_weight=np.full(40, 1e308))
+        assert huge == pytest.approx(metric(Y, MU, SIGMA), rel=1e-12)
+
+
+@pytest.mark.parametrize("confidence", ["0.9", None, [0.9]])
+def test_confidence_of_a_wrong_type_raises_value_error(confidence):
+    # Not a number: ValueError naming confidence, not a TypeError from "<".
+    with pytest.raises(ValueError, match="confidence must be a float"):
+        interval_coverage(Y, MU, SIGMA, confidence=confidence)
+
+
+class _IgnoresReturnStd(BayesianRidge):
+    # A predict that takes any keyword and returns the mean only.
+    def predict(self, X, **kwargs):
+        return super().predict(X)
+
+
+@pytest.mark.parametrize("n_samples", [2, 30])
+def test_scorer_refuses_a_predict_that_ignores_return_std(n_samples):
+    # predict(X, return_std=True) returning one array: a clear ValueError, not
+    # a mean and std unpacked from two rows (n = 2) or "too many values".
+    X, y = _noisy_sine(n_samples, 6)
+    model = _IgnoresReturnStd().fit(X, y)
+    with pytest.raises(ValueError, match=r"must return a tuple \(y_mean, y_std\)"):
+        neg_crps_scorer(model, X, y)

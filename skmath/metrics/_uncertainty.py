@@ -9,6 +9,7 @@ by its mean and standard deviation, as returned by
 """
 
 import math
+import numbers
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -52,8 +53,18 @@ def _check_gaussian(y_true, y_mean, y_std, sample_weight, *, zero_std=False):
 
 
 def _average(per_entry, sample_weight):
-    """Mean over samples (weighted) of the mean over outputs."""
-    return float(np.average(per_entry.mean(axis=1), weights=sample_weight))
+    """Mean over samples (weighted) of the mean over outputs.
+
+    A zero weight drops its sample, as repeating it zero times would, even
+    where its score is infinite (``0 * inf`` would make the mean NaN); the
+    weights are divided by their maximum so that huge ones do not overflow.
+    """
+    per_sample = per_entry.mean(axis=1)
+    if sample_weight is None:
+        return float(per_sample.mean())
+    kept = sample_weight > 0
+    weights = sample_weight[kept] / sample_weight.max()
+    return float(np.average(per_sample[kept], weights=weights))
 
 
 def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None):
@@ -129,11 +140,14 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     point = sigma == 0  # the limit: absolute error of a point prediction
     scale = np.where(point, 1.0, sigma)
-    z = (y - mu) / scale
-    with np.errstate(over="ignore"):  # z^2 = inf for a confident miss: pdf 0
+    error = y - mu
+    # A confident miss may overflow z (or z^2): Phi(z) = 0 or 1 and pdf 0 then,
+    # and sigma * z (2 Phi(z) - 1), written (y - mu) (2 Phi(z) - 1), stays finite.
+    with np.errstate(over="ignore"):
+        z = error / scale
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    per_entry = scale * (z * (2 * ndtr(z) - 1) + 2 * pdf - _INV_SQRT_PI)
-    per_entry = np.where(point, np.abs(y - mu), per_entry)
+    per_entry = error * (2 * ndtr(z) - 1) + scale * (2 * pdf - _INV_SQRT_PI)
+    per_entry = np.where(point, np.abs(error), per_entry)
     return _average(per_entry, w)
 
 
@@ -169,8 +183,8 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     >>> interval_coverage([0.0, 1.0, 5.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
     0.666...
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     q = ndtri(0.5 + 0.5 * confidence)
     inside = (np.abs(y - mu) <= q * sigma).astype(np.float64)
@@ -246,7 +260,13 @@ class UncertaintyScorer(_BaseScorer):
             ),
             kwargs=kwargs,
         )
-        y_mean, y_std = estimator.predict(X, return_std=True)
+        prediction = estimator.predict(X, return_std=True)
+        if not isinstance(prediction, (tuple, list)) or len(prediction) != 2:
+            raise ValueError(
+                f"{type(estimator).__name__}.predict(X, return_std=True) must return "
+                f"a tuple (y_mean, y_std), got {type(prediction).__name__}."
+            )
+        y_mean, y_std = prediction
         return self._sign * self._score_func(y_true, y_mean, y_std, **{**self._kwargs, **kwargs})
 
     def _get_metadata_request(self):
