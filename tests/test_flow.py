@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmath._engine import make_generator
 from skmath.flow import FlowMatchingSampler
+from skmath.flow._flow_matching import _rademacher_probes
 from skmath.flow._cfm import (
     cfm_loss,
     conditional_path,
@@ -291,6 +292,26 @@ def test_hutchinson_and_dopri5_agree_with_exact(moons_flow, moons):
     reference = flow.score_samples(X[:50])
     flow.set_params(solver="dopri5", solver_tol=1e-6)
     np.testing.assert_allclose(flow.score_samples(X[:50]), reference, atol=1e-3)
+
+
+def test_hutchinson_estimate_is_a_function_of_the_sample(moons_flow, moons):
+    # A sample's probe hashes its values: its estimate is the same whatever the other
+    # rows and their order (sklearn's subset and sample-order invariance checks), and
+    # a block boundary falling elsewhere changes nothing. Before, probes were drawn
+    # from a generator in row order, so reversing X changed most estimates.
+    X = moons[1][:200]
+    flow = pickle.loads(pickle.dumps(moons_flow)).set_params(divergence="hutchinson")
+    hutch = flow.score_samples(X)
+    # Equal up to the matrix products' rounding, which depends on the batch.
+    np.testing.assert_allclose(flow.score_samples(X[::-1]), hutch[::-1], rtol=1e-12)
+    np.testing.assert_allclose(flow.score_samples(X[7:19]), hutch[7:19], rtol=1e-12)
+    with config_context(working_memory=1e-4):  # one-row blocks
+        np.testing.assert_allclose(flow.score_samples(X[:20]), hutch[:20], rtol=1e-12)
+    # The probes are Rademacher signs, balanced and uncorrelated across features.
+    probes = _rademacher_probes(np.random.RandomState(0).normal(size=(20000, 4)), 7)
+    assert set(np.unique(probes)) == {-1.0, 1.0}
+    assert abs(probes.mean()) < 0.02
+    assert np.abs(np.corrcoef(probes.T) - np.eye(4)).max() < 0.03
 
 
 def test_early_stopping_keeps_the_best_validation_epoch(moons):

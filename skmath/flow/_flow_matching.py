@@ -144,6 +144,44 @@ def _mean_and_scale(X):
     return mean * magnitude, scale
 
 
+def _splitmix64(x):
+    """SplitMix64's output function on an array of ``uint64`` (wrapping arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _rademacher_probes(X, seed):
+    """Hutchinson probes: signs that are a function of each row of ``X`` and ``seed``.
+
+    Each row's bit pattern is hashed (SplitMix64, folded over the features)
+    and the hash, mixed with each feature's index, gives that feature's sign.
+    A row gets the same probe wherever it stands in ``X`` and whatever else
+    ``X`` holds, so that ``score_samples`` is a function of the sample, as
+    scikit-learn's estimator checks require (probes drawn from a generator
+    follow the row's position instead). Distinct rows get independent-looking
+    probes.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+    seed : int
+
+    Returns
+    -------
+    probes : ndarray of shape (n_samples, n_features), float64
+        Entries -1 or +1.
+    """
+    bits = np.ascontiguousarray(X, dtype=np.float64).view(np.uint64)
+    h = np.full(X.shape[0], seed, dtype=np.uint64)
+    for column in bits.T:
+        h = _splitmix64(h ^ column)
+    index = np.arange(1, X.shape[1] + 1, dtype=np.uint64)
+    signs = _splitmix64(h[:, None] ^ _splitmix64(index)[None, :]) >> np.uint64(63)
+    return 1.0 - 2.0 * signs.astype(np.float64)
+
+
 def _standard_normal_logpdf(z):
     """Log-density of N(0, I) at the rows of ``z``."""
     return -0.5 * (z.square().sum(dim=1) + z.shape[1] * _LOG_2PI)
@@ -210,9 +248,10 @@ class FlowMatchingSampler(
         How ``score_samples`` computes the divergence of the vector field:
         the exact trace of its Jacobian (costs about ``n_features`` backward
         passes), or Hutchinson's unbiased estimate with one Rademacher probe
-        per sample (one backward pass; for many features). The probes are
-        seeded by ``random_state``, so repeated calls agree, but a sample's
-        estimate then depends on its position in ``X``.
+        per sample (one backward pass; for many features). A sample's probe
+        is a hash of its values and of ``random_state``, so its estimate
+        does not depend on the other samples or their order, and repeated
+        calls agree.
     early_stopping : bool, default=False
         Set aside ``validation_fraction`` of the data and stop when the flow
         matching loss on it (with fixed draws of times and noise) has not
@@ -666,19 +705,17 @@ class FlowMatchingSampler(
         device = self._predict_device()
         f = self._field()
         log_jacobian = float(np.log(self.scale_).sum())
-        probe_generator = None
-        if self.divergence == "hutchinson":
-            probe_generator = make_generator(self._probe_seed, device)
         out = np.empty(X.shape[0])
         with torch_threads():
             for start in range(0, X.shape[0], self._block_rows()):
                 stop = start + self._block_rows()
                 x = as_tensor(Xs[start:stop], device, dtype=torch.float64)
                 eps = None
-                if probe_generator is not None:
-                    eps = torch.randint(
-                        0, 2, x.shape, generator=probe_generator, device=device
-                    ).to(x.dtype) * 2 - 1
+                if self.divergence == "hutchinson":
+                    eps = as_tensor(
+                        _rademacher_probes(X[start:stop], self._probe_seed), device,
+                        dtype=torch.float64,
+                    )
                 z, delta = odeint_logdet(
                     f, x, 1.0, 0.0, divergence=self.divergence, eps=eps,
                     **self._ode_kwargs(),
