@@ -43,3 +43,31 @@ def test_every_public_estimator_is_checked():
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# Non-default settings that take other code paths (solvers, kernels, ODE solvers,
+# the Hutchinson divergence), checked in full too. Settings that sklearn's own
+# estimators cannot pass either are left out: early_stopping (partial_fit refuses
+# it, tiny data cannot be split), LogisticRegression(fit_intercept=False)
+# (check_class_weight_classifiers' data need an intercept) and loss="poisson"
+# (check_regressor_multioutput passes negative targets).
+VARIANTS = [
+    skmath.LinearRegression(positive=True, device="cpu"),
+    skmath.LogisticRegression(C=float("inf"), max_iter=200, device="cpu"),
+    skmath.KMeans(algorithm="elkan", init="random", n_init=3, device="cpu"),
+    skmath.MLPClassifier(solver="lbfgs", activation="logistic", max_iter=50, device="cpu"),
+    skmath.MLPClassifier(solver="sgd", activation="tanh", max_iter=50, device="cpu"),
+    skmath.MLPRegressor(solver="lbfgs", max_iter=50, device="cpu"),
+    skmath.MCDropoutRegressor(dropout=0.0, max_iter=50, device="cpu"),
+    skmath.MCDropoutClassifier(dropout=0.5, n_mc_samples=5, max_iter=50, device="cpu"),
+    skmath.NTKRegressor(kernel="nngp", activation="erf", depth=3, device="cpu"),
+    skmath.NTKRegressor(activation="gelu", bias_std=0.0, device="cpu"),
+    skmath.FlowMatchingSampler(
+        solver="dopri5", divergence="hutchinson", max_iter=10, device="cpu"
+    ),
+]
+
+
+@parametrize_with_checks(VARIANTS)
+def test_sklearn_compatible_variant(estimator, check):
+    check(estimator)

@@ -761,5 +761,6 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        # positive=True solves by NNLS on dense X only, as in sklearn.
+        tags.input_tags.sparse = not self.positive
         return tags

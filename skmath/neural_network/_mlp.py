@@ -621,4 +621,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # The Poisson deviance needs y >= 0 (negative targets are refused).
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags
