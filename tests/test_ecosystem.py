@@ -159,6 +159,58 @@ def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
         assert_allclose(got[method], value, rtol=1e-12, err_msg=method)
 
 
+_LOAD_WITHOUT_CUDA = """
+import pickle, sys, torch
+assert not torch.cuda.is_available()
+sys.path.insert(0, sys.argv[2])
+from test_ecosystem import _outputs
+with open(sys.argv[1], "rb") as f:
+    est, X = pickle.load(f)
+with open(sys.argv[1] + ".out", "wb") as f:
+    pickle.dump(_outputs(est, X), f)
+"""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "name",
+    ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
+     "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
+     "NTKRegressor"],
+)
+def test_model_fitted_on_cuda_predicts_in_a_process_without_cuda(name, tmp_path):
+    # Issue 3's acceptance point, for every estimator: fitted with device="cuda",
+    # pickled, loaded by a process that sees no GPU (CUDA_VISIBLE_DEVICES=""), which
+    # predicts as the GPU did (up to the devices' rounding; the same labels).
+    import os
+    import subprocess
+    import sys
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :4]
+    cls = getattr(skmath, name)
+    params = {"device": "cuda", **_extra(cls)}
+    if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
+        params["max_iter"] = 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = cls(**params).fit(X, y if name != "FlowMatchingSampler" else None)
+    expected = _outputs(est, X)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps((est, X)))
+    subprocess.run(
+        [sys.executable, "-c", _LOAD_WITHOUT_CUDA, str(path), os.path.dirname(__file__)],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, check=True,
+    )
+    got = pickle.loads((tmp_path / "model.pkl.out").read_bytes())
+    assert got.keys() == expected.keys()
+    for method, value in expected.items():
+        if method == "predict" and name.endswith(("Classifier", "KMeans")):
+            np.testing.assert_array_equal(got[method], value, err_msg=method)
+        else:
+            assert_allclose(got[method], value, rtol=1e-6, atol=1e-8, err_msg=method)
+
+
 @pytest.mark.parametrize(
     "name",
     ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
