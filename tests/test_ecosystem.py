@@ -129,26 +129,33 @@ def _outputs(est, X):
     return outputs
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
-@pytest.mark.parametrize(
-    "name",
-    ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
-     "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
-     "NTKRegressor"],
-)
-def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
-    # A model whose fit ran with device="cuda" (here: its device recorded as such)
-    # unpickles on a CPU-only machine and predicts there, the same as before.
+FITTED_ESTIMATORS = [
+    "FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
+    "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
+    "NTKRegressor",
+]
+
+
+def _fit_on_wine(name, device):
+    """Estimator ``name`` fitted on ``device`` to 4 standardised wine features, and X."""
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)[:, :4]
     cls = getattr(skmath, name)
-    params = {"device": "cpu", **_extra(cls)}
+    params = {"device": device, **_extra(cls)}
     if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
         params["max_iter"] = 20
-    est = cls(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X, y if name != "FlowMatchingSampler" else None)
+        est = cls(**params).fit(X, y if name != "FlowMatchingSampler" else None)
+    return est, X
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize("name", FITTED_ESTIMATORS)
+def test_model_fitted_for_cuda_predicts_on_a_machine_without_it(name):
+    # A model whose fit ran with device="cuda" (here: its device recorded as such)
+    # unpickles on a CPU-only machine and predicts there, the same as before.
+    est, X = _fit_on_wine(name, "cpu")
     expected = _outputs(est, X)
     est.set_params(device="cuda")
     est._device = torch.device("cuda")  # what a fit on a GPU leaves
@@ -172,12 +179,7 @@ with open(sys.argv[1] + ".out", "wb") as f:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize(
-    "name",
-    ["FlowMatchingSampler", "KMeans", "LinearRegression", "LogisticRegression",
-     "MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor",
-     "NTKRegressor"],
-)
+@pytest.mark.parametrize("name", FITTED_ESTIMATORS)
 def test_model_fitted_on_cuda_predicts_in_a_process_without_cuda(name, tmp_path):
     # Issue 3's acceptance point, for every estimator: fitted with device="cuda",
     # pickled, loaded by a process that sees no GPU (CUDA_VISIBLE_DEVICES=""), which
@@ -186,15 +188,7 @@ def test_model_fitted_on_cuda_predicts_in_a_process_without_cuda(name, tmp_path)
     import subprocess
     import sys
 
-    X, y = load_wine(return_X_y=True)
-    X = StandardScaler().fit_transform(X)[:, :4]
-    cls = getattr(skmath, name)
-    params = {"device": "cuda", **_extra(cls)}
-    if "max_iter" in cls().get_params() and name not in ("KMeans", "LogisticRegression"):
-        params["max_iter"] = 20
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est = cls(**params).fit(X, y if name != "FlowMatchingSampler" else None)
+    est, X = _fit_on_wine(name, "cuda")
     expected = _outputs(est, X)
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps((est, X)))
