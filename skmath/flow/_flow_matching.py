@@ -591,8 +591,9 @@ class FlowMatchingSampler(
         f = self._field()
         out = np.empty_like(X)
         with torch_threads():
-            for start in range(0, X.shape[0], self._block_rows()):
-                stop = start + self._block_rows()
+            block = self._block_rows()
+            for start in range(0, X.shape[0], block):
+                stop = start + block
                 x = as_tensor(X[start:stop], device, dtype=torch.float64)
                 out[start:stop] = to_numpy(odeint(f, x, t0, t1, **self._ode_kwargs()))
         return out
@@ -707,8 +708,9 @@ class FlowMatchingSampler(
         log_jacobian = float(np.log(self.scale_).sum())
         out = np.empty(X.shape[0])
         with torch_threads():
-            for start in range(0, X.shape[0], self._block_rows()):
-                stop = start + self._block_rows()
+            block = self._block_rows()
+            for start in range(0, X.shape[0], block):
+                stop = start + block
                 x = as_tensor(Xs[start:stop], device, dtype=torch.float64)
                 eps = None
                 if self.divergence == "hutchinson":

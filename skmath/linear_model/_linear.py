@@ -344,7 +344,7 @@ def _centered_operator(X, XT, X_offset, root_w, keep=None):
     matvec : callable, Tensor (d, k) -> Tensor (n, k)
     rmatvec : callable, Tensor (n, k) -> Tensor (d, k)
     """
-    mask = None if keep is None else keep.to(X_offset.dtype)[:, None]
+    mask = None if keep is None or bool(keep.all()) else keep.to(X_offset.dtype)[:, None]
 
     def matvec(v):
         if mask is not None:
