@@ -45,7 +45,7 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-# Non-default settings that take other code paths (solvers, kernels, ODE solvers,
+# Non-default settings that take other code paths (solvers, penalties, kernels, ODE solvers,
 # the Hutchinson divergence), checked in full too. Settings that sklearn's own
 # estimators cannot pass either are left out: early_stopping (partial_fit refuses
 # it, tiny data cannot be split), LogisticRegression(fit_intercept=False)
@@ -54,6 +54,7 @@ def test_sklearn_compatible_estimator(estimator, check):
 VARIANTS = [
     skmath.LinearRegression(positive=True, device="cpu"),
     skmath.LogisticRegression(C=float("inf"), max_iter=200, device="cpu"),
+    skmath.LogisticRegression(solver="saga", l1_ratio=0.5, device="cpu"),
     skmath.KMeans(algorithm="elkan", init="random", n_init=3, device="cpu"),
     skmath.MLPClassifier(solver="lbfgs", activation="logistic", max_iter=50, device="cpu"),
     skmath.MLPClassifier(solver="sgd", activation="tanh", max_iter=50, device="cpu"),

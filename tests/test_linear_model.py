@@ -572,11 +572,108 @@ def test_logistic_n_iter_counts_like_sklearn():
     assert clf.fit(X, y).n_iter_.tolist() == ref.fit(X, y).n_iter_.tolist() == [0]
 
 
-def test_logistic_rejects_l1_ratio():
-    # The unsupported elastic-net penalty is refused, not silently ignored.
+@SKLEARN_1_9
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(l1_ratio=0.5),
+        dict(l1_ratio=1.0),
+        dict(penalty="l1", l1_ratio=1.0),
+        dict(penalty="elasticnet", l1_ratio=0.5),
+    ],
+)
+def test_logistic_lbfgs_refuses_l1_like_sklearn(kw):
+    # An L1 part with solver='lbfgs' is sklearn's ValueError (message included),
+    # pointing to 'saga'; never silently an L2 fit.
     X, y = _scaled(load_iris)
-    with pytest.raises(ValueError, match="l1_ratio"):
-        LogisticRegression(l1_ratio=0.5, device="cpu").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the deprecated penalty
+        with pytest.raises(ValueError) as ref:
+            sk.LogisticRegression(**kw).fit(X, y)
+        with pytest.raises(ValueError, match="solver='saga'") as ours:
+            LogisticRegression(device="cpu", **kw).fit(X, y)
+    assert str(ours.value).startswith(str(ref.value))
+
+
+def _sklearn_saga(**kw):
+    """sklearn's saga with an ``l1_ratio`` penalty; before 1.8 that needs ``penalty``."""
+    if parse_version(sklearn.__version__) < parse_version("1.8"):
+        kw["penalty"] = "elasticnet"
+    return sk.LogisticRegression(solver="saga", **kw)
+
+
+def _lasso_logistic_objective(est, X, y, C, l1_ratio):
+    """sklearn's objective ``C sum_i l_i + (1-r)/2 ||W||^2 + r ||W||_1`` of a fit."""
+    Z = X @ est.coef_.T + est.intercept_
+    index = np.searchsorted(est.classes_, y)
+    if Z.shape[1] == 1:
+        losses = np.logaddexp(0, Z[:, 0]) - Z[:, 0] * index
+    else:
+        losses = np.logaddexp.reduce(Z, axis=1) - Z[np.arange(len(y)), index]
+    W = est.coef_.astype(np.float64)
+    return C * losses.sum() + (1 - l1_ratio) / 2 * (W**2).sum() + l1_ratio * np.abs(W).sum()
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris, load_wine])
+@pytest.mark.parametrize("C, l1_ratio", [(0.05, 1.0), (0.5, 1.0), (0.5, 0.5), (0.3, 0.2)])
+def test_logistic_l1_and_elastic_net_reach_sklearn_saga_optimum(loader, C, l1_ratio):
+    # The same minimiser as sklearn's saga run to a tight tolerance: the same
+    # coefficients, the same exact zeros, an objective no higher.
+    X, y = _scaled(loader)
+    kw = dict(C=C, l1_ratio=l1_ratio, tol=1e-10)
+    ours = LogisticRegression(solver="saga", max_iter=5000, device="cpu", **kw).fit(X, y)
+    ref = _sklearn_saga(max_iter=50000, **kw).fit(X, y)
+    assert_allclose(ours.coef_, ref.coef_, atol=5e-5 * np.abs(ref.coef_).max())
+    assert_allclose(ours.intercept_, ref.intercept_, atol=5e-5 * np.abs(ref.coef_).max())
+    assert ((ours.coef_ == 0) == (ref.coef_ == 0)).all()
+    assert 0 < (ours.coef_ == 0).sum() < ours.coef_.size or l1_ratio < 1
+    objective = _lasso_logistic_objective(ours, X, y, C, l1_ratio)
+    assert objective <= _lasso_logistic_objective(ref, X, y, C, l1_ratio) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_logistic_l1_zero_solution_below_the_critical_C(fit_intercept):
+    # W = 0 is optimal iff ||grad_W at (0, b*)||_inf <= 1/C. Closed form: with
+    # an intercept, b* gives the mean probability p = mean(y) and the critical
+    # C is 1 / max_j |x_j^T (p - y)|; without, sklearn's ``l1_min_c``. Just
+    # below it every coefficient is zero; just above, only the steepest one
+    # moves.
+    from sklearn.svm import l1_min_c
+
+    X, y = _scaled(load_breast_cancer)
+    if fit_intercept:
+        gradient = X.T @ (y.mean() - y)
+        critical = 1.0 / np.abs(gradient).max()
+    else:
+        X = X + 0.5  # a non-zero mean, so that the intercept matters
+        gradient = X.T @ (0.5 - y)
+        critical = l1_min_c(X, y, loss="log", fit_intercept=False)
+        assert np.isclose(critical, 1.0 / np.abs(gradient).max())
+    kw = dict(solver="saga", l1_ratio=1.0, tol=1e-12, max_iter=2000,
+              fit_intercept=fit_intercept, device="cpu")
+    below = LogisticRegression(C=0.99 * critical, **kw).fit(X, y)
+    assert (below.coef_ == 0).all()
+    if fit_intercept:  # the intercept alone: log-odds of the class frequency
+        assert_allclose(below.intercept_, np.log(y.mean() / (1 - y.mean())), rtol=1e-6)
+    above = LogisticRegression(C=1.01 * critical, **kw).fit(X, y)
+    assert np.flatnonzero(above.coef_[0]).tolist() == [np.abs(gradient).argmax()]
+
+
+def test_logistic_l1_sparse_weighted_warm_start():
+    # Sparse X equals dense; sample weights; a warm start from the L1 optimum
+    # stops at once; inputs untouched.
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 60, density=0.1, format="csr", random_state=rng) * 3
+    X_before = X.copy()
+    y = np.asarray(X @ rng.randn(60, 3)).argmax(axis=1)
+    w = rng.uniform(0.5, 2.0, size=300)
+    kw = dict(solver="saga", C=0.5, l1_ratio=0.7, tol=1e-10, max_iter=3000, device="cpu")
+    dense = LogisticRegression(**kw).fit(X.toarray(), y, sample_weight=w)
+    ours = LogisticRegression(warm_start=True, **kw).fit(X, y, sample_weight=w)
+    assert_allclose(ours.coef_, dense.coef_, atol=1e-7)
+    assert ((ours.coef_ == 0) == (dense.coef_ == 0)).all() and (ours.coef_ == 0).any()
+    assert ours.fit(X, y, sample_weight=w).n_iter_[0] <= 1
+    assert X.format == "csr" and (X != X_before).nnz == 0
 
 
 def test_logistic_warm_start_continues():
@@ -648,6 +745,14 @@ def _fit_recording_warnings(est, X, y):
         dict(C=np.inf, l1_ratio=0.5),
         dict(C=np.inf, l1_ratio=1.0),
         dict(l1_ratio=None),
+        dict(solver="saga"),
+        dict(solver="saga", l1_ratio=1.0, C=0.05),
+        dict(solver="saga", l1_ratio=0.5, C=0.1),
+        dict(solver="saga", penalty="l1", C=0.05),
+        dict(solver="saga", penalty="l1", l1_ratio=1.0, C=0.05),
+        dict(solver="saga", penalty="elasticnet", l1_ratio=0.5, C=0.1),
+        dict(solver="saga", penalty="l2", l1_ratio=0.5),
+        dict(solver="saga", C=np.inf, l1_ratio=1.0),
     ],
 )
 def test_logistic_sklearn_settings_fit_and_warn_like_sklearn(kw):
@@ -672,12 +777,9 @@ def test_logistic_sklearn_settings_fit_and_warn_like_sklearn(kw):
     [
         *[
             (dict(solver=solver), f"solver='{solver}'.*solver='lbfgs'")
-            for solver in ["liblinear", "newton-cg", "newton-cholesky", "sag", "saga"]
+            for solver in ["liblinear", "newton-cg", "newton-cholesky", "sag"]
         ],
         (dict(dual=True), "dual=True.*dual=False"),
-        (dict(penalty="l1"), "penalty='l1'.*saga"),
-        (dict(penalty="elasticnet", l1_ratio=0.5), "penalty='elasticnet'.*saga"),
-        (dict(l1_ratio=1.0), "l1_ratio=1.0.*saga"),
     ],
 )
 def test_logistic_unsupported_settings_raise_clear_errors(kw, match):

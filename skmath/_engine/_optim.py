@@ -254,7 +254,7 @@ def _threadpools():
     return ThreadpoolController()
 
 
-def minimize_lbfgs(value_and_grad, x0, **options):
+def minimize_lbfgs(value_and_grad, x0, *, bounds=None, **options):
     """Minimise with scipy's L-BFGS-B (the optimizer of sklearn's ``lbfgs`` solvers).
 
     The objective and gradient come from torch (the work); the iterate, a
@@ -269,6 +269,8 @@ def minimize_lbfgs(value_and_grad, x0, **options):
         ``value_and_grad(x) -> (float, ndarray of float64)`` for a flat ``x``.
     x0 : ndarray
         Starting point (flattened, converted to float64).
+    bounds : scipy.optimize.Bounds or None, default=None
+        Box constraints on the (flat) iterate, as scipy takes them.
     **options
         scipy's L-BFGS-B options (``maxiter``, ``maxfun``, ``gtol``, ...).
 
@@ -287,5 +289,5 @@ def minimize_lbfgs(value_and_grad, x0, **options):
     x0 = np.asarray(x0, dtype=np.float64).ravel()
     with _threadpools().limit(limits=1, user_api="blas"):
         return scipy.optimize.minimize(
-            value_and_grad, x0, method="L-BFGS-B", jac=True, options=options
+            value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds, options=options
         )
