@@ -871,3 +871,16 @@ def test_tolerance_ignores_sample_weight_as_sklearn(sparse, tol):
     ours = KMeans(3, init=X[[0, 1, 2]], tol=tol, device="cpu").fit(X_in, sample_weight=w)
     ref = sk.KMeans(3, init=X[[0, 1, 2]], n_init=1, tol=tol).fit(X_in, sample_weight=w)
     _assert_same_fit(ours, ref)
+
+
+@pytest.mark.parametrize("k", [1, 2, 255, 256, 300])
+def test_predict_is_the_brute_force_argmin_for_any_number_of_clusters(k):
+    # The first center within rounding reach (a uint8 rank below 256 clusters,
+    # int32 from 256) is the exact nearest center on untied data.
+    rng = np.random.RandomState(0)
+    X = rng.randn(3000, 8)
+    centers = X[rng.choice(3000, k, replace=False)] + 0.01
+    km = KMeans(k, init=centers, n_init=1, max_iter=1, device="cpu").fit(X)
+    dist = ((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    assert_array_equal(km.predict(X), dist.argmin(axis=1))
+    assert_allclose(km.transform(X), np.sqrt(dist), rtol=1e-12, atol=1e-12)

@@ -539,7 +539,14 @@ def _labels(X, centers, pool):
 def _closest(X, x_sq, centers_t, c_sq):
     """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, and their error bound.
 
-    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`_transposed`).
+    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see
+    :func:`~skmath._engine.transpose_for`). The distances are laid out
+    ``(k, b)``, one row per center: BLAS computes ``C X^T`` faster than
+    ``X C^T`` when ``k`` is small (200k x 32 rows, k = 16, float64: 239 us
+    against 396 us a block of 10922 rows, one thread), and the reductions
+    over the centers run along contiguous rows (``amin`` 22 us where
+    ``torch.min(dist, dim=1)`` over a ``(b, k)`` block took 260 us). CSR
+    blocks are multiplied as ``(b, k)`` (sparse times dense) and copied.
 
     Returns
     -------
@@ -548,7 +555,12 @@ def _closest(X, x_sq, centers_t, c_sq):
     err : Tensor, shape (b,)
         The rounding-error bound of each row (:func:`_matmul_error`).
     """
-    dist = torch.addmm(c_sq, X, centers_t, alpha=-2.0, out=_dist_buffer(X, centers_t.shape[1]))
+    k = centers_t.shape[1]
+    dist = scratch("distances_by_center", (k, X.shape[0]), dtype=X.dtype, device=X.device)
+    if _is_sparse(X):
+        dist.copy_(torch.addmm(c_sq, X, centers_t, alpha=-2.0).T)
+    else:
+        torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
     err = _matmul_error(X, x_sq, c_sq)
     return (*_nearest(dist, err), err)
 
@@ -574,12 +586,13 @@ def _nearest(dist, err):
     """Closest center of each row, the lowest index among (near-)ties.
 
     ``dist`` holds ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd iteration
-    compares) and ``err`` a bound on its rounding error per row. The label is
-    the first ``j`` with ``dist_j <= min(dist) + err``: centers at exactly the
-    same distance (integer-valued data) are then told apart by their index,
-    not by rounding, which depends on the row's block size in the matrix
-    product; so labels do not depend on row order, repetition or blocking.
-    Elsewhere this is ``argmin``. ``dist`` is overwritten.
+    compares), one row per center (shape ``(k, b)``), and ``err`` a bound on
+    its rounding error per sample. The label is the first ``j`` with
+    ``dist_j <= min(dist) + err``: centers at exactly the same distance
+    (integer-valued data) are then told apart by their index, not by
+    rounding, which depends on the block size in the matrix product; so
+    labels do not depend on row order, repetition or blocking. Elsewhere
+    this is ``argmin``. ``dist`` is overwritten.
 
     Returns
     -------
@@ -589,19 +602,31 @@ def _nearest(dist, err):
     second : Tensor, shape (b,) or None
         A lower bound on ``dist`` of the other centers (None when k == 1).
     tied : Tensor of int64
-        Rows with a near-tie.
+        Samples with a near-tie.
+
+    Examples
+    --------
+    >>> import torch
+    >>> dist = torch.tensor([[3.0, 1.0], [1.0, 1.0], [2.0, 1.0 + 1e-17]])
+    >>> labels, closest, second, tied = _nearest(dist, torch.tensor([0.0, 1e-16]))
+    >>> labels.tolist(), closest.tolist(), second.tolist(), tied.tolist()
+    ([1, 0], [1.0, 1.0], [2.0, 1.0], [1])
     """
-    closest, labels = torch.min(dist, dim=1)
-    if dist.shape[1] == 1:
+    k = dist.shape[0]
+    closest = dist.amin(dim=0)
+    if k == 1:
+        labels = torch.zeros(dist.shape[1], dtype=torch.int64, device=dist.device)
         return labels, closest, None, labels[:0]
-    dist.scatter_(1, labels[:, None], math.inf)
-    second = dist.amin(dim=1)
     reach = closest + err
+    # The first center within reach: k - max_j (k - j) [dist_j <= reach], a
+    # reduction along contiguous rows (argmax over dim 0 is 100x slower).
+    rank = torch.arange(k, 0, -1, device=dist.device)
+    rank = rank.to(torch.uint8 if k < 256 else torch.int32)[:, None]
+    labels = k - (torch.le(dist, reach) * rank).amax(dim=0).long()
+    dist.scatter_(0, labels[None], math.inf)
+    second = dist.amin(dim=0)
     tied = torch.nonzero(second <= reach).squeeze(1)
     if tied.shape[0]:
-        near = dist.index_select(0, tied) <= reach.index_select(0, tied)[:, None]
-        first = torch.argmax(near.to(torch.uint8), dim=1)
-        labels.index_copy_(0, tied, torch.minimum(labels.index_select(0, tied), first))
         second.index_copy_(0, tied, closest.index_select(0, tied))
     return labels, closest, second, tied
 
