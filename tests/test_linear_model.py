@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import sklearn
 import torch
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import linear_model as sk
 from sklearn.datasets import (
     load_breast_cancer,
@@ -595,11 +595,13 @@ def test_logistic_lbfgs_refuses_l1_like_sklearn(kw):
     assert str(ours.value).startswith(str(ref.value))
 
 
-def _sklearn_saga(**kw):
-    """sklearn's saga with an ``l1_ratio`` penalty; before 1.8 that needs ``penalty``."""
-    if parse_version(sklearn.__version__) < parse_version("1.8"):
-        kw["penalty"] = "elasticnet"
-    return sk.LogisticRegression(solver="saga", **kw)
+def _sklearn_logistic(**kw):
+    """sklearn's LogisticRegression with an ``l1_ratio`` penalty; before 1.8
+    that needs ``penalty``."""
+    l1_ratio = kw.get("l1_ratio", 0.0)
+    if parse_version(sklearn.__version__) < parse_version("1.8") and l1_ratio > 0:
+        kw["penalty"] = "l1" if l1_ratio == 1 else "elasticnet"
+    return sk.LogisticRegression(**kw)
 
 
 def _lasso_logistic_objective(est, X, y, C, l1_ratio):
@@ -622,7 +624,7 @@ def test_logistic_l1_and_elastic_net_reach_sklearn_saga_optimum(loader, C, l1_ra
     X, y = _scaled(loader)
     kw = dict(C=C, l1_ratio=l1_ratio, tol=1e-10)
     ours = LogisticRegression(solver="saga", max_iter=5000, device="cpu", **kw).fit(X, y)
-    ref = _sklearn_saga(max_iter=50000, **kw).fit(X, y)
+    ref = _sklearn_logistic(solver="saga", max_iter=50000, **kw).fit(X, y)
     assert_allclose(ours.coef_, ref.coef_, atol=5e-5 * np.abs(ref.coef_).max())
     assert_allclose(ours.intercept_, ref.intercept_, atol=5e-5 * np.abs(ref.coef_).max())
     assert ((ours.coef_ == 0) == (ref.coef_ == 0)).all()
@@ -772,28 +774,91 @@ def test_logistic_sklearn_settings_fit_and_warn_like_sklearn(kw):
     assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() < 1e-4
 
 
+@SKLEARN_1_9
 @pytest.mark.parametrize(
-    "kw, match",
+    "kw",
     [
-        *[
-            (dict(solver=solver), f"solver='{solver}'.*solver='lbfgs'")
-            for solver in ["liblinear", "newton-cg", "newton-cholesky", "sag"]
-        ],
-        (dict(dual=True), "dual=True.*dual=False"),
+        dict(dual=True),
+        dict(solver="newton-cg", dual=True),
+        dict(solver="sag", l1_ratio=1.0),
+        dict(solver="newton-cholesky", penalty="elasticnet", l1_ratio=0.5),
+        dict(solver="liblinear", l1_ratio=0.5),
+        dict(solver="liblinear", C=np.inf),
+        dict(solver="liblinear", penalty=None),
+        dict(solver="liblinear", l1_ratio=1.0, dual=True),
     ],
 )
-def test_logistic_unsupported_settings_raise_clear_errors(kw, match):
-    # What sklearn offers and skmath does not implement is refused at fit with a
-    # ValueError naming what is supported and sklearn's estimator.
-    X, y = _scaled(load_iris)
-    est = LogisticRegression(device="cpu", **kw)  # constructing never fails
+def test_logistic_refuses_what_sklearn_refuses(kw):
+    # Every solver's problem is solved by L-BFGS-B, but sklearn's rules of
+    # which solver takes which penalty and dual setting hold, with its
+    # ValueError and message, at fit (constructing never fails).
+    X, y = _scaled(load_breast_cancer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the deprecated penalty
-        with pytest.raises(ValueError, match=match) as info:
+        with pytest.raises(ValueError) as ref:
+            sk.LogisticRegression(**kw).fit(X, y)
+        est = LogisticRegression(device="cpu", **kw)
+        with pytest.raises(ValueError) as ours:
             est.fit(X, y)
-    assert not isinstance(info.value, InvalidParameterError)
-    assert "sklearn's LogisticRegression" in str(info.value)
+    assert not isinstance(ours.value, InvalidParameterError)
+    assert str(ours.value).startswith(str(ref.value))
     assert not hasattr(est, "coef_")
+
+
+@SKLEARN_1_9
+def test_logistic_liblinear_refuses_multiclass_like_sklearn():
+    X, y = _scaled(load_iris)
+    with pytest.raises(ValueError, match="does not support multiclass") as ref:
+        sk.LogisticRegression(solver="liblinear").fit(X, y)
+    with pytest.raises(ValueError) as ours:
+        LogisticRegression(solver="liblinear", device="cpu").fit(X, y)
+    assert str(ours.value) == str(ref.value)
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "sag"])
+def test_logistic_other_l2_solvers_reach_the_same_optimum(solver):
+    # sklearn's other L2 solvers minimise lbfgs's objective: skmath solves it
+    # the same way (identical coefficients) and meets sklearn's solver.
+    X, y = make_classification(300, 5, n_informative=3, n_classes=3, flip_y=0.2,
+                               random_state=0)
+    kw = dict(tol=1e-10, max_iter=5000)
+    ours = LogisticRegression(solver=solver, device="cpu", **kw).fit(X, y)
+    assert_array_equal(ours.coef_, LogisticRegression(device="cpu", **kw).fit(X, y).coef_)
+    ref = sk.LogisticRegression(solver=solver, **kw).fit(X, y)
+    assert _rel(ours.coef_, ref.coef_) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(dual=True),
+        dict(l1_ratio=1.0),
+        dict(l1_ratio=1.0, intercept_scaling=10.0),
+        dict(C=0.1, intercept_scaling=0.1),
+        dict(l1_ratio=1.0, fit_intercept=False),
+    ],
+)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_logistic_liblinear_problem_matches_sklearn(kw, sparse):
+    # liblinear's problem penalises the intercept, as the weight of a constant
+    # feature ``intercept_scaling``: a different minimiser from lbfgs's, met
+    # to 5e-5 (sklearn's liblinear at tol=1e-10), zeros included.
+    X, y = _scaled(load_breast_cancer)
+    kw = dict(solver="liblinear", tol=1e-10, **kw)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X))
+    ref = _sklearn_logistic(max_iter=10000, **kw).fit(X, y)
+    ours = LogisticRegression(max_iter=5000, device="cpu", **kw).fit(X, y)
+    scale = np.abs(ref.coef_).max()
+    assert_allclose(ours.coef_, ref.coef_, atol=5e-5 * scale)
+    assert_allclose(ours.intercept_, ref.intercept_, atol=5e-5 * scale)
+    assert ((ours.coef_ == 0) == (ref.coef_ == 0)).all()
+    if kw.get("fit_intercept", True):
+        # The unpenalised intercept of the same penalty is another one.
+        other = LogisticRegression(max_iter=5000, device="cpu",
+                                   **{**kw, "solver": "saga", "dual": False}).fit(X, y)
+        assert np.abs(ours.intercept_ - other.intercept_).max() > 1e-3
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from scipy.optimize import Bounds
 from scipy.special import expit, log_softmax, softmax
@@ -145,6 +146,80 @@ def l1_split_objective(objective, n_features, l1_reg):
     return split_objective
 
 
+def _check_solver(solver, penalty, dual):
+    """sklearn's rules of which solver takes which penalty, with its messages.
+
+    skmath solves every one of these problems with L-BFGS-B, but keeps the
+    rules so that a setting sklearn refuses is refused here too.
+    """
+    if solver not in ("liblinear", "saga") and penalty not in ("l2", None):
+        raise ValueError(
+            f"Solver {solver} supports only 'l2' or None penalties, got {penalty} "
+            "penalty. Use solver='saga' for the L1 and elastic-net penalties."
+        )
+    if solver != "liblinear" and dual:
+        raise ValueError(f"Solver {solver} supports only dual=False, got dual={dual}")
+    if penalty == "elasticnet" and solver != "saga":
+        raise ValueError(
+            f"Only 'saga' solver supports elasticnet penalty, got solver={solver}."
+        )
+    if solver == "liblinear" and penalty is None:
+        raise ValueError(
+            "C=np.inf as well as penalty=None is not supported for the liblinear solver"
+        )
+    if solver == "liblinear" and penalty == "l1" and dual:
+        raise ValueError(
+            "Unsupported set of arguments: The combination of penalty='l1' and "
+            "loss='logistic_regression' are not supported when dual=True, "
+            "Parameters: penalty='l1', loss='logistic_regression', dual=True"
+        )
+
+
+def _with_constant_column(X, value):
+    """``X`` with a last column of ``value`` (dense or CSR, ``X``'s dtype)."""
+    column = np.full((X.shape[0], 1), value, dtype=X.dtype)
+    if sp.issparse(X):
+        return sp.hstack([X, sp.csr_matrix(column)], format="csr", dtype=X.dtype)
+    return np.hstack([X, column])
+
+
+def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_intercept,
+                        multinomial, max_iter, tol):
+    """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1`` with L-BFGS-B.
+
+    With an L1 part the problem is solved over ``[P, M, b]`` on the box
+    ``P, M >= 0`` (:func:`l1_split_objective`); otherwise over ``coef``
+    directly. ``X`` is a float64 tensor (dense or CSR).
+
+    Returns
+    -------
+    coef : Tensor, shape of ``coef0``
+    result : scipy.optimize.OptimizeResult
+    """
+    XT = csr_transpose(X) if X.layout is torch.sparse_csr else None
+    d = X.shape[1]
+
+    def fun(coef):
+        return logistic_objective(
+            coef, X, Y, sample_weight, l2_reg, fit_intercept, multinomial, XT
+        )
+
+    if l1_reg == 0:
+        return lbfgs(fun, coef0, max_iter=max_iter, tol=tol)
+    W0 = coef0[:, :d]
+    z0 = torch.cat([W0.clamp_min(0), (-W0).clamp_min(0), coef0[:, d:]], dim=1)
+    lower = np.full(tuple(z0.shape), -np.inf)
+    lower[:, : 2 * d] = 0.0
+    z, result = lbfgs(
+        l1_split_objective(fun, d, l1_reg),
+        z0,
+        max_iter=max_iter,
+        tol=tol,
+        bounds=Bounds(lower.ravel(), np.inf),
+    )
+    return torch.cat([z[:, :d] - z[:, d : 2 * d], z[:, 2 * d :]], dim=1), result
+
+
 def lbfgs(fun, x0, *, max_iter, tol, bounds=None):
     """Minimise ``fun`` (returning loss and gradient tensors) with scipy's L-BFGS-B.
 
@@ -188,13 +263,14 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     Drop-in for :class:`sklearn.linear_model.LogisticRegression` with its
     current (1.8+) API: every sklearn parameter is accepted with sklearn's
     default, ``C`` (``np.inf`` for no penalty), ``l1_ratio`` (L2, L1 and
-    elastic-net penalties), the ``lbfgs`` and ``saga`` solvers, the same
-    objective, fitted attributes, stopping rule and
-    :class:`~sklearn.exceptions.ConvergenceWarning`; float32 input gives
-    float32 coefficients and predictions (the objective is still computed in
-    float64). Sparse ``X`` stays sparse, as in sklearn. Settings sklearn
-    offers that skmath does not implement (the other solvers, ``dual=True``)
-    raise ``ValueError`` at fit.
+    elastic-net penalties), every ``solver`` with the problem sklearn's
+    solver minimises (liblinear's penalised intercept included) and sklearn's
+    rules of which solver takes which penalty, the same fitted attributes,
+    stopping rule and :class:`~sklearn.exceptions.ConvergenceWarning`;
+    float32 input gives float32 coefficients and predictions (the objective
+    is still computed in float64). Sparse ``X`` stays sparse, as in sklearn.
+    Every problem is solved by scipy's L-BFGS-B (see Notes), so ``n_iter_``
+    counts its iterations whatever ``solver``.
 
     Parameters
     ----------
@@ -217,9 +293,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         (deprecated in sklearn 1.8) means ``0.0``, with sklearn's
         ``FutureWarning``.
     dual : bool, default=False
-        Dual formulation. Only ``False`` (the primal problem, solved by lbfgs)
-        is supported; ``True`` (sklearn's liblinear only) raises ``ValueError``
-        at fit.
+        Dual formulation, as in sklearn allowed only with
+        ``solver="liblinear"`` and the L2 penalty (otherwise sklearn's
+        ``ValueError``). The dual problem has the primal's minimiser, which
+        skmath computes in the primal either way.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the gradient of the (scaled)
         objective is at most ``tol`` (of the projected gradient of the split
@@ -227,8 +304,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     intercept_scaling : float, default=1
-        Kept for compatibility with scikit-learn; not used (in sklearn it only
-        affects the ``liblinear`` solver; here the intercept is never penalised).
+        With ``solver="liblinear"`` (only, as in sklearn): the intercept is the
+        weight of a constant feature of this value, penalised with the other
+        weights (liblinear's problem), and ``intercept_ = intercept_scaling *
+        weight``. The other solvers never penalise the intercept.
     class_weight : dict or "balanced", default=None
         Weights multiplied into ``sample_weight`` per class, as in sklearn.
         ``"balanced"`` with a class whose samples all have zero
@@ -240,13 +319,16 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``liblinear``).
     solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", \
             "saga"}, default="lbfgs"
-        ``"lbfgs"`` (L2 or no penalty, as in sklearn) and ``"saga"`` (any
-        ``l1_ratio``, as in sklearn). Both run scipy's L-BFGS-B on the full
-        objective, so they reach the same minimiser as sklearn's solvers;
-        ``"saga"`` is not sklearn's stochastic average gradient, it is
-        accepted so that code written for sklearn's L1 and elastic-net
-        penalties runs unchanged (see Notes). Any other solver raises
-        ``ValueError`` at fit (use sklearn's estimator for it).
+        Which of sklearn's problems to solve, with sklearn's rules:
+        ``"lbfgs"``, ``"newton-cg"``, ``"newton-cholesky"`` and ``"sag"``
+        take the L2 penalty or none; ``"saga"`` any ``l1_ratio``;
+        ``"liblinear"`` the L2 or L1 penalty, binary problems only, with a
+        penalised intercept (see ``intercept_scaling``). skmath solves each
+        with scipy's L-BFGS-B on the full objective (the L1 part through a
+        split, see Notes), reaching the minimiser sklearn's solver reaches;
+        it does not run sklearn's algorithms (no stochastic average gradient,
+        no Newton steps, no coordinate descent), so the solver names select
+        the problem, and code written for any of them runs unchanged.
     max_iter : int, default=100
         Maximum number of L-BFGS-B iterations.
     verbose : int, default=0
@@ -254,7 +336,8 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start from the previous solution when refitting. As in sklearn, a
         previous ``coef_`` of another shape (other number of classes or
-        features) raises ``ValueError``.
+        features) raises ``ValueError``, and ``solver="liblinear"`` always
+        starts from zero.
     n_jobs : int, default=None
         Kept for compatibility with scikit-learn; not used (the work runs in
         torch's threads). Deprecated in sklearn 1.8: a value other than
@@ -299,7 +382,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     constraints; coefficients the penalty removes are exact zeros, as in
     sklearn. Tested against sklearn's ``saga`` at tight tolerance (same
     coefficients to 1e-5, same zeros), it takes tens to hundreds of
-    iterations where ``saga`` takes thousands of epochs.
+    iterations where ``saga`` takes thousands of epochs. With
+    ``solver="liblinear"`` and ``fit_intercept``, ``X`` gets a constant
+    column ``intercept_scaling`` whose weight is penalised with ``W``
+    (liblinear's problem), and there is no separate ``b``.
     The objective and its gradient (the two products with ``X`` that are all
     the work) are computed in torch, on ``device``, in float64; the iterates
     are taken by scipy's L-BFGS-B, the optimizer of sklearn's ``lbfgs``
@@ -389,24 +475,12 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.device = device
 
     def _check_settings(self):
-        """Refuse what skmath does not implement; return the ``C`` and ``l1_ratio`` to fit with.
+        """sklearn 1.9's reading of the penalty settings: the ``C`` and ``l1_ratio`` to fit with.
 
         ``penalty`` (deprecated), ``l1_ratio=None`` and ``n_jobs`` are read as
-        sklearn 1.9 reads them, with its warnings and errors.
+        sklearn 1.9 reads them, with its warnings, and :func:`_check_solver`
+        refuses what sklearn refuses.
         """
-        if self.solver not in ("lbfgs", "saga"):
-            raise ValueError(
-                f"solver={self.solver!r} is not supported by skmath's "
-                "LogisticRegression, which implements solver='lbfgs' (sklearn's "
-                "default) and solver='saga' (for the L1 and elastic-net penalties); "
-                f"use one of those or sklearn's LogisticRegression(solver={self.solver!r})."
-            )
-        if self.dual:
-            raise ValueError(
-                "dual=True (the dual formulation) is not supported by skmath's "
-                "LogisticRegression, which solves the primal problem; use "
-                "dual=False or sklearn's LogisticRegression(solver='liblinear', dual=True)."
-            )
         l1_ratio = self.l1_ratio
         if self.penalty == "deprecated":
             if l1_ratio is None:
@@ -422,12 +496,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             warnings.warn(_PENALTY_DEPRECATED, FutureWarning)
             penalty = self.penalty
-        if self.solver == "lbfgs" and penalty not in ("l2", None):
-            # sklearn's message, and where to go.
-            raise ValueError(
-                f"Solver lbfgs supports only 'l2' or None penalties, got {penalty} "
-                "penalty. Use solver='saga' for the L1 and elastic-net penalties."
-            )
+        _check_solver(self.solver, penalty, self.dual)
         # sklearn's warnings when the penalty makes l1_ratio or C irrelevant.
         if penalty != "elasticnet" and l1_ratio is not None and 0 < l1_ratio < 1:
             warnings.warn(
@@ -507,11 +576,24 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         n_classes = classes.shape[0]
         multinomial = n_classes > 2
+        liblinear = self.solver == "liblinear"
+        if liblinear and multinomial:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification "
+                "(n_classes >= 3). Either use another solver or wrap the estimator in "
+                "a OneVsRestClassifier to keep applying a one-versus-rest scheme."
+            )
         k = n_classes if multinomial else 1
         d = X.shape[1]
-        device = self._resolve_device()
-        coef0 = np.zeros((k, d + int(self.fit_intercept)))
-        if self.warm_start and getattr(self, "coef_", None) is not None:
+        # liblinear's problem: the intercept is the coefficient of a constant
+        # feature ``intercept_scaling``, penalised with the others.
+        fit_intercept = self.fit_intercept and not liblinear
+        X_fit = X
+        if liblinear and self.fit_intercept:
+            X_fit = _with_constant_column(X, self.intercept_scaling)
+        coef0 = np.zeros((k, X_fit.shape[1] + int(fit_intercept)))
+        # sklearn's liblinear does not warm start.
+        if self.warm_start and not liblinear and getattr(self, "coef_", None) is not None:
             previous = self.coef_
             if self.fit_intercept:
                 previous = np.hstack([previous, self.intercept_[:, None]])
@@ -528,10 +610,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             coef0 = previous.astype(np.float64)
 
+        device = self._resolve_device()
         with torch_threads():
             # The objective is computed in float64 whatever X's dtype.
-            Xt = as_tensor(X, device, dtype=np.float64)
-            XT = csr_transpose(Xt) if Xt.layout is torch.sparse_csr else None
+            Xt = as_tensor(X_fit, device, dtype=np.float64)
             if multinomial:
                 Y = torch.nn.functional.one_hot(
                     as_tensor(y_index, device).long(), n_classes
@@ -542,35 +624,16 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             # C * sum_i w_i l_i + (1 - l1_ratio) / 2 ||W||^2 + l1_ratio ||W||_1,
             # divided by C * sum(w).
             reg = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
-            l1_reg = l1_ratio * reg
-
-            def fun(coef):
-                return logistic_objective(
-                    coef, Xt, Y, wt, reg - l1_reg, self.fit_intercept, multinomial, XT
-                )
-
-            if l1_reg > 0:
-                W0 = coef0[:, :d]
-                z0 = np.hstack([np.maximum(W0, 0), np.maximum(-W0, 0), coef0[:, d:]])
-                lower = np.full(z0.shape, -np.inf)
-                lower[:, : 2 * d] = 0.0
-                z, result = lbfgs(
-                    l1_split_objective(fun, d, l1_reg),
-                    as_tensor(z0, device),
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                    bounds=Bounds(lower.ravel(), np.inf),
-                )
-                z = to_numpy(z)
-                coef = np.hstack([z[:, :d] - z[:, d : 2 * d], z[:, 2 * d :]])
-            else:
-                coef, result = lbfgs(
-                    fun, as_tensor(coef0, device), max_iter=self.max_iter, tol=self.tol
-                )
-                coef = to_numpy(coef)
+            coef, result = _minimize_penalised(
+                Xt, Y, wt, as_tensor(coef0, device),
+                l1_reg=l1_ratio * reg, l2_reg=(1 - l1_ratio) * reg,
+                fit_intercept=fit_intercept, multinomial=multinomial,
+                max_iter=self.max_iter, tol=self.tol,
+            )
+        coef = to_numpy(coef)
         # As sklearn: scipy may count one iteration more than max_iter allows.
         n_iter = min(int(result.nit), self.max_iter)
-        name = "lbfgs" if self.solver == "lbfgs" else "L-BFGS-B (skmath's solver='saga')"
+        name = "lbfgs" if self.solver == "lbfgs" else f"L-BFGS-B (skmath's solver={self.solver!r})"
         if result.status != 0:
             warnings.warn(
                 f"{name} failed to converge after {n_iter} iteration(s) "
@@ -584,9 +647,11 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         # float32 input gives float32 coefficients, as in sklearn.
         self.coef_ = np.ascontiguousarray(coef[:, :d], dtype=X.dtype)
-        self.intercept_ = (
-            coef[:, d].astype(X.dtype) if self.fit_intercept else np.zeros(k, dtype=X.dtype)
-        )
+        if self.fit_intercept:
+            scale = self.intercept_scaling if liblinear else 1.0
+            self.intercept_ = (scale * coef[:, d]).astype(X.dtype)
+        else:
+            self.intercept_ = np.zeros(k, dtype=X.dtype)
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
