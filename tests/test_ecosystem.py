@@ -265,3 +265,27 @@ def test_sparse_fit_on_cuda_equals_cpu(name):
         gpu = cls(device="cuda", **params).fit(X, target)
     for method, value in _outputs(cpu, X).items():
         assert_allclose(_outputs(gpu, X)[method], value, rtol=1e-6, atol=1e-8, err_msg=method)
+
+
+@pytest.mark.parametrize(
+    "ours, module, name",
+    [
+        (skmath.LinearRegression, "sklearn.linear_model", "LinearRegression"),
+        (skmath.LogisticRegression, "sklearn.linear_model", "LogisticRegression"),
+        (skmath.KMeans, "sklearn.cluster", "KMeans"),
+        (skmath.MLPClassifier, "sklearn.neural_network", "MLPClassifier"),
+        (skmath.MLPRegressor, "sklearn.neural_network", "MLPRegressor"),
+    ],
+)
+def test_drop_ins_have_every_public_method_of_sklearns(ours, module, name):
+    # A drop-in answers every public method its sklearn original has (e.g.
+    # LogisticRegression.sparsify); ``set_callbacks`` (sklearn 1.9's callback
+    # API, lbfgs only there) is not implemented.
+    import importlib
+
+    ref = getattr(importlib.import_module(module), name)
+
+    def public(cls):
+        return {m for m in dir(cls) if not m.startswith("_") and callable(getattr(cls, m))}
+
+    assert public(ref) - public(ours) <= {"set_callbacks"}

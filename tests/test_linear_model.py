@@ -19,7 +19,7 @@ from sklearn.datasets import (
     make_regression,
 )
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -982,3 +982,27 @@ def test_logistic_sparse_X_matches_dense_and_sklearn(n_classes):
     ref = sk.LogisticRegression(**kw).fit(X, y, sample_weight=w)
     assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
     assert X.format == "csr" and (X != X_before).nnz == 0  # input untouched
+
+
+def test_logistic_sparsify_densify_like_sklearn():
+    # sklearn's SparseCoefMixin: sparsify() makes coef_ CSR (nonzeros only),
+    # predictions unchanged on dense and sparse X; densify() restores the
+    # array; a warm start from a sparsified model works.
+    X, y = _scaled(load_breast_cancer)
+    kw = dict(solver="saga", l1_ratio=1.0, C=0.05, tol=1e-10)
+    ours = LogisticRegression(max_iter=1000, device="cpu", **kw).fit(X, y)
+    ref = _sklearn_logistic(max_iter=50000, **kw).fit(X, y)
+    proba = ours.predict_proba(X)
+    assert ours.sparsify() is ours
+    assert sp.issparse(ours.coef_) and sp.issparse(ref.sparsify().coef_)
+    assert ours.coef_.format == ref.coef_.format
+    assert ours.coef_.nnz == ref.coef_.nnz == np.count_nonzero(ref.coef_.toarray()) < X.shape[1]
+    assert_allclose(ours.predict_proba(X), proba, rtol=1e-12)
+    assert_allclose(ours.predict_proba(sp.csr_matrix(X)), proba, rtol=1e-12)
+    assert_allclose(ours.decision_function(X), ref.decision_function(X), atol=1e-4)
+    ours.set_params(warm_start=True).fit(X, y)
+    assert isinstance(ours.coef_, np.ndarray) and ours.n_iter_[0] <= 1
+    assert isinstance(ours.sparsify().densify().coef_, np.ndarray)
+    assert_allclose(ours.predict_proba(X), proba, rtol=1e-6)  # at most one step on
+    with pytest.raises(NotFittedError):
+        LogisticRegression().sparsify()
