@@ -4,7 +4,7 @@ Does skmath's LogisticRegression draw sklearn's decision regions?
 =================================================================
 
 :class:`skmath.LogisticRegression` minimises scikit-learn's objective
-(``C * sum_i loss_i + ||W||^2 / 2``) with an L-BFGS solver written in PyTorch.
+(``C * sum_i loss_i + ||W||^2 / 2``), computed in PyTorch, with SciPy's L-BFGS-B.
 If it reaches the same optimum, the multinomial model on the iris flowers must
 draw the same decision regions and give the same class probabilities
 everywhere in the plane, not only on the training points.
