@@ -884,3 +884,18 @@ def test_predict_is_the_brute_force_argmin_for_any_number_of_clusters(k):
     dist = ((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
     assert_array_equal(km.predict(X), dist.argmin(axis=1))
     assert_allclose(km.transform(X), np.sqrt(dist), rtol=1e-12, atol=1e-12)
+
+
+def test_canonical_sort_of_keys_is_torchs_stable_float_sort():
+    # The radix sort of the keys' bit patterns orders as the float sort does,
+    # ties kept in row order: magnitudes from subnormal to 1e300, both signs,
+    # +-0, +-inf, repeated keys.
+    from skmath.cluster._kmeans import _argsort_stable
+
+    g = torch.Generator().manual_seed(0)
+    scale = 10.0 ** torch.randint(-320, 300, (10000,), generator=g).double()
+    special = torch.tensor([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324] * 3, dtype=torch.float64)
+    x = torch.cat([torch.randn(10000, generator=g, dtype=torch.float64) * scale, special])
+    x = x[torch.randperm(len(x), generator=g)]
+    x = torch.cat([x, x[:500]])
+    assert torch.equal(_argsort_stable(x), torch.sort(x, stable=True)[1])

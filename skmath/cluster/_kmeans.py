@@ -289,7 +289,7 @@ def _canonical_order(X, w, pool):
         sums = torch.zeros(d, dtype=torch.float64, device=X.device)
         sums.index_add_(0, cols, values * w.to(torch.float64).index_select(0, _row_ids(X)))
         mean = _round_significand((sums / float(w.sum(dtype=torch.float64))).to(X.dtype))
-        return torch.sort(key, stable=True)[1], key, mean
+        return _argsort_stable(key), key, mean
     key = empty(n, dtype=torch.float64, device=X.device)
 
     def project(blk):
@@ -303,8 +303,26 @@ def _canonical_order(X, w, pool):
 
     blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
     mean = _round_significand(_sum_in_order(map_blocks(project, blocks, pool)) / w.sum())
-    order = torch.sort(key, stable=True)[1]
-    return order, key, mean
+    return _argsort_stable(key), key, mean
+
+
+def _argsort_stable(x):
+    """``torch.sort(x, stable=True)[1]`` for float64 ``x`` (no NaN), sorted as integers.
+
+    IEEE 754 doubles order as their bit patterns read as int64 once the
+    magnitude bits of the negative ones are flipped (``-0.0`` made ``+0.0``
+    first), and torch sorts integers with a radix sort: 200k keys in 1.1 ms
+    against 16 ms as floats, on one CPU thread.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([2.0, -0.0, -3.5, 0.0, float("inf"), -1e-310], dtype=torch.float64)
+    >>> _argsort_stable(x).tolist()
+    [2, 5, 1, 3, 0, 4]
+    """
+    bits = (x + 0.0).view(torch.int64)
+    return torch.sort(bits ^ ((bits >> 63) & 0x7FFFFFFFFFFFFFFF), stable=True)[1]
 
 
 def _round_significand(x):
@@ -738,7 +756,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         if 4 * todo.shape[0] <= n:
             return _pruned_pass(
                 X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bound, todo,
-                margin, sums, weight_in_clusters,
+                margin, sums, weight_in_clusters, pool,
             )
 
     # No bounds yet, or most rows in doubt: recompute every row, in parallel
@@ -786,20 +804,22 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
 
 
 def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bound, todo,
-                 margin, sums, weight_in_clusters):
+                 margin, sums, weight_in_clusters, pool):
     """The rows of ``todo`` (bounds not conclusive) of :func:`_assign`.
 
     Their upper bound is first tightened to the exact distance (for CSR
     ``X``, :func:`_sparse_sq_distances` plus the product form's rounding
     bound); the rows still in doubt get all their distances recomputed, and
     those that changed cluster are moved in ``sums`` and
-    ``weight_in_clusters``.
+    ``weight_in_clusters``. Blocks of ``todo`` run on ``pool``'s threads
+    (each writes its own rows of ``labels``, ``upper`` and ``lower``); the
+    moves are added block after block, so the result does not depend on the
+    number of threads.
     """
     k = centers.shape[0]
     sparse = _is_sparse(X)
-    n_changed = 0
-    block = _block_rows(_width(X) + k, X.dtype, X.device, large=True)
-    for blk in _row_blocks(todo.shape[0], block):
+
+    def block(blk):
         idx = todo[blk]
         Xi = take_rows(X, idx)
         old = labels.index_select(0, idx)
@@ -813,21 +833,28 @@ def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bou
         upper.index_copy_(0, idx, ui)
         doubt = torch.nonzero(ui >= bound.index_select(0, idx)).squeeze(1)
         if doubt.shape[0] == 0:
-            continue
+            return 0, None
         idx, Xi, old = idx[doubt], take_rows(Xi, doubt), old[doubt]
         new, up, lo = _distance_bounds(Xi, x_sq.index_select(0, idx), centers_t, c_sq, margin)
         labels.index_copy_(0, idx, new)
         upper.index_copy_(0, idx, up)
         lower.index_copy_(0, idx, lo)
         changed = torch.nonzero(new != old).squeeze(1)
-        n_changed += changed.shape[0]
-        if sums is not None and changed.shape[0]:
-            delta_sums, delta_weights = _moved_sums(
-                take_rows(Xi, changed), w.index_select(0, idx[changed]), old[changed],
-                new[changed], k,
-            )
-            sums += delta_sums
-            weight_in_clusters += delta_weights
+        if sums is None or changed.shape[0] == 0:
+            return changed.shape[0], None
+        moved = _moved_sums(
+            take_rows(Xi, changed), w.index_select(0, idx[changed]), old[changed],
+            new[changed], k,
+        )
+        return changed.shape[0], moved
+
+    blocks = _row_blocks(todo.shape[0], _block_rows(_width(X) + k, X.dtype, X.device))
+    n_changed = 0
+    for n_block, moved in map_blocks(block, blocks, pool):
+        n_changed += n_block
+        if moved is not None:
+            sums += moved[0]
+            weight_in_clusters += moved[1]
     return n_changed
 
 
