@@ -837,6 +837,7 @@ def test_logistic_other_l2_solvers_reach_the_same_optimum(solver):
         dict(l1_ratio=1.0, intercept_scaling=10.0),
         dict(C=0.1, intercept_scaling=0.1),
         dict(l1_ratio=1.0, fit_intercept=False),
+        dict(l1_ratio=1.0, class_weight="balanced"),
     ],
 )
 @pytest.mark.parametrize("sparse", [False, True])
