@@ -952,12 +952,25 @@ def test_pickle_roundtrip_predicts_the_same(est, data):
 
 
 @CUDA
-@pytest.mark.parametrize("est", [LinearRegression, LogisticRegression])
-def test_cuda_fit_matches_cpu_and_pickles(est):
+@pytest.mark.parametrize(
+    "est, kw",
+    [
+        (LinearRegression, {}),
+        (LogisticRegression, {}),
+        (LogisticRegression, dict(solver="saga", l1_ratio=0.5, C=0.3)),
+        (LogisticRegression, dict(solver="liblinear", l1_ratio=1.0)),
+    ],
+)
+def test_cuda_fit_matches_cpu_and_pickles(est, kw):
     # Fitting on CUDA gives the CPU model; the pickle carries only NumPy arrays.
-    X, y = _scaled(load_wine) if est is LogisticRegression else load_diabetes(return_X_y=True)
-    gpu = est(device="cuda").fit(X, y)
-    cpu = est(device="cpu").fit(X, y)
+    if est is LinearRegression:
+        X, y = load_diabetes(return_X_y=True)
+    else:
+        X, y = _scaled(load_wine)
+        if kw.get("solver") == "liblinear":
+            y = y == 0  # binary only
+    gpu = est(device="cuda", **kw).fit(X, y)
+    cpu = est(device="cpu", **kw).fit(X, y)
     assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-6)
     assert isinstance(gpu.coef_, np.ndarray)
     loaded = pickle.loads(pickle.dumps(gpu))
