@@ -288,9 +288,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     l1_ratio : float, default=0.0
         Elastic-net mixing ``r`` of the penalty
         ``(1 - r) / 2 ||W||^2 + r ||W||_1``: ``0.0`` is L2, ``1.0`` is L1.
-        A positive value needs ``solver="saga"``, as in sklearn (with
-        ``"lbfgs"`` it raises sklearn's ``ValueError``), unless ``C=np.inf``
-        (no penalty at all; ``l1_ratio`` is then ignored). ``None``
+        A positive value needs ``solver="saga"`` (or ``"liblinear"`` for
+        ``1.0``), as in sklearn (with ``"lbfgs"`` it raises sklearn's
+        ``ValueError``), unless ``C=np.inf`` (no penalty at all;
+        ``l1_ratio`` is then ignored). ``None``
         (deprecated in sklearn 1.8) means ``0.0``, with sklearn's
         ``FutureWarning``.
     dual : bool, default=False
@@ -315,7 +316,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``sample_weight`` raises ``ValueError`` (sklearn fits on NaN
         weights and returns zero coefficients).
     random_state : int, RandomState instance or None, default=None
-        Kept for compatibility with scikit-learn; not used (both solvers are
+        Kept for compatibility with scikit-learn; not used (L-BFGS-B is
         deterministic; in sklearn it only affects ``sag``, ``saga`` and
         ``liblinear``).
     solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", \
