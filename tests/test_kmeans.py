@@ -899,3 +899,43 @@ def test_canonical_sort_of_keys_is_torchs_stable_float_sort():
     x = x[torch.randperm(len(x), generator=g)]
     x = torch.cat([x, x[:500]])
     assert torch.equal(_argsort_stable(x), torch.sort(x, stable=True)[1])
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.array([[0.0], [1.0], [1e20], [-1e20]], dtype=np.float32),
+        np.array([[0.0], [1.0], [1e200], [-1e200]]),
+        sp.csr_matrix(np.array([[0.0], [1.0], [1e200], [-1e200]])),
+    ],
+)
+def test_overflowing_squares_raise_a_clear_error(X):
+    # Finite values whose squared distances overflow the dtype: a ValueError
+    # naming the cause, not an index error from inside the assignment.
+    with pytest.raises(ValueError, match="squared distances overflow"):
+        KMeans(n_clusters=2, n_init=1, random_state=0, device="cpu").fit(X)
+    small = np.array([[0.0], [1.0], [5.0], [6.0]], dtype=X.dtype)
+    km = KMeans(n_clusters=2, random_state=0, device="cpu").fit(small)
+    with pytest.raises(ValueError, match="squared distances overflow"):
+        km.predict(X[2:3])
+
+
+def test_fit_does_not_depend_on_the_number_of_threads():
+    # Labels, centers and inertia_ bit for bit with 1 and 2 torch threads
+    # (data small enough to run without the block pool, where torch's own
+    # reductions would split by thread).
+    rng = np.random.RandomState(2)
+    centers = rng.randn(20, 16) * 10
+    X = centers[rng.randint(20, size=6000)] + rng.randn(6000, 16)
+    before = torch.get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            km = KMeans(n_clusters=20, random_state=2, n_init=2, device="cpu").fit(X)
+            fits.append((km.inertia_, km.n_iter_, km.cluster_centers_, km.labels_))
+    finally:
+        torch.set_num_threads(before)
+    assert fits[0][:2] == fits[1][:2]
+    assert_array_equal(fits[0][2], fits[1][2])
+    assert_array_equal(fits[0][3], fits[1][3])

@@ -547,11 +547,26 @@ def _labels(X, centers, pool):
             Xb = torch.sub(Xb, origin, out=scratch("centred", Xb.shape, dtype=X.dtype,
                                                       device=X.device))
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        out[blk] = _closest(Xb, _sq_norms(Xb), centers_t, c_sq)[0]
+        labels, _, _, _, err = _closest(Xb, _sq_norms(Xb), centers_t, c_sq)
+        out[blk] = labels
+        return torch.isfinite(err).all()
 
     blocks = _row_blocks(n, _block_rows(_width(X) + centers.shape[0], X.dtype, X.device))
-    map_blocks(assign, blocks, pool)
+    finite = map_blocks(assign, blocks, pool)
+    _check_squares_finite(bool(torch.stack(finite).all()), X.dtype)
     return out
+
+
+def _check_squares_finite(finite, dtype):
+    """A clear error where squared norms overflow ``dtype`` (distances would be inf)."""
+    if not finite:
+        dtype = str(dtype).removeprefix("torch.")
+        raise ValueError(
+            f"KMeans cannot compare these rows: their squared distances overflow "
+            f"{dtype} (values above ~{math.sqrt(torch.finfo(getattr(torch, dtype)).max):.0e}). "
+            "Rescale X, e.g. with sklearn.preprocessing.StandardScaler"
+            + (", or pass float64 data." if dtype == "float32" else ".")
+        )
 
 
 def _closest(X, x_sq, centers_t, c_sq):
@@ -641,6 +656,9 @@ def _nearest(dist, err):
     rank = torch.arange(k, 0, -1, device=dist.device)
     rank = rank.to(torch.uint8 if k < 256 else torch.int32)[:, None]
     labels = k - (torch.le(dist, reach) * rank).amax(dim=0).long()
+    # No center is within reach only where distances overflow (inf or NaN):
+    # keep the index in range; fit and predict report the overflow.
+    labels.clamp_(max=k - 1)
     dist.scatter_(0, labels[None], math.inf)
     second = dist.amin(dim=0)
     tied = torch.nonzero(second <= reach).squeeze(1)
@@ -865,14 +883,17 @@ def _inertia(X, w, centers, labels, pool):
     """
     if _is_sparse(X):
         dist = _sparse_sq_distances(X, centers, (centers * centers).sum(dim=1), labels)
-        return float(dist.to(torch.float64) @ w.to(torch.float64))
+        return float(torch.cumsum(dist.to(torch.float64) * w.to(torch.float64), dim=0)[-1])
 
     def block(blk):
         Xb = X[blk]
         diff = scratch("difference", Xb.shape, dtype=X.dtype, device=X.device)
         torch.index_select(centers, 0, labels[blk], out=diff)
         torch.sub(Xb, diff, out=diff).square_()
-        return (diff.sum(dim=1) @ w[blk]).to(torch.float64)
+        # Added up in row order (a cumulative sum): a BLAS dot or a parallel
+        # sum splits the rows by the number of threads, and so its rounding.
+        weighted = diff.sum(dim=1).to(torch.float64) * w[blk].to(torch.float64)
+        return torch.cumsum(weighted, dim=0)[-1]
 
     blocks = _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
     return float(_sum_in_order(map_blocks(block, blocks, pool)))
@@ -1363,6 +1384,7 @@ class KMeans(
                 if not unit_weights:  # the variances are not weighted
                     variances = Xs.var(dim=0, correction=0)
             del Xt  # on GPU, only the centred copy stays in device memory
+            _check_squares_finite(bool(torch.isfinite(x_sq).all()), X.dtype)
             # sklearn's tolerance ignores sample_weight: tol * mean(var(X)).
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
 
