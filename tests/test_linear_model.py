@@ -674,7 +674,8 @@ def test_logistic_l1_sparse_weighted_warm_start():
     ours = LogisticRegression(warm_start=True, **kw).fit(X, y, sample_weight=w)
     assert_allclose(ours.coef_, dense.coef_, atol=1e-7)
     assert ((ours.coef_ == 0) == (dense.coef_ == 0)).all() and (ours.coef_ == 0).any()
-    assert ours.fit(X, y, sample_weight=w).n_iter_[0] <= 1
+    cold_iterations = ours.n_iter_[0]
+    assert ours.fit(X, y, sample_weight=w).n_iter_[0] <= min(3, cold_iterations // 10)
     assert X.format == "csr" and (X != X_before).nnz == 0
 
 
@@ -1015,8 +1016,50 @@ def test_logistic_sparsify_densify_like_sklearn():
     assert_allclose(ours.predict_proba(sp.csr_matrix(X)), proba, rtol=1e-12)
     assert_allclose(ours.decision_function(X), ref.decision_function(X), atol=1e-4)
     ours.set_params(warm_start=True).fit(X, y)
-    assert isinstance(ours.coef_, np.ndarray) and ours.n_iter_[0] <= 1
+    assert isinstance(ours.coef_, np.ndarray) and ours.n_iter_[0] <= 3
     assert isinstance(ours.sparsify().densify().coef_, np.ndarray)
     assert_allclose(ours.predict_proba(X), proba, rtol=1e-6)  # at most one step on
     with pytest.raises(NotFittedError):
         LogisticRegression().sparsify()
+
+
+def _l1_kkt_violation(est, X, y, C):
+    """Largest violation of the optimality conditions of ``C sum_i l_i + ||W||_1``:
+    ``C g_j + sign(w_j) = 0`` where ``w_j != 0`` and ``|C g_j| <= 1`` where
+    ``w_j = 0`` (``g`` the log-loss gradient); the intercept's gradient is 0."""
+    Z = X @ est.coef_.T + est.intercept_
+    if Z.shape[1] == 1:
+        R = (1 / (1 + np.exp(-Z))) - (y == est.classes_[1])[:, None]
+    else:
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        R = P / P.sum(axis=1, keepdims=True) - (y[:, None] == est.classes_)
+    G = C * (R.T @ X)
+    W = est.coef_
+    violation = np.where(W != 0, np.abs(G + np.sign(W)), np.maximum(np.abs(G) - 1, 0))
+    return max(violation.max(), np.abs(C * R.sum(axis=0)).max())
+
+
+@pytest.mark.parametrize("case", ["unscaled", "weak penalty", "binary weak penalty"])
+def test_logistic_l1_reaches_the_optimality_conditions(case):
+    # L-BFGS-B on the L1 split can stall (its ftol test) far from the
+    # minimiser on badly scaled or weakly penalised problems; skmath restarts
+    # it until the projected gradient is below tol. Checked against the
+    # optimality (KKT) conditions, computed here independently.
+    if case == "unscaled":
+        X, y = make_classification(100, 3, n_informative=3, n_redundant=0, n_classes=3,
+                                   n_clusters_per_class=1, random_state=14)
+        X, C = X * [1, 10, 100], 1.0
+    else:
+        X, y = make_classification(300, 12, n_informative=5, random_state=1,
+                                   n_classes=2 if case.startswith("binary") else 3)
+        X, C = StandardScaler().fit_transform(X), 100.0
+    est = LogisticRegression(solver="saga", l1_ratio=1.0, C=C, tol=1e-8, max_iter=5000,
+                             device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    # In the units of the scaled objective (divided by C n), whose projected
+    # gradient tol bounds: stalled runs were off by 2.8 (unscaled) and 8e-4
+    # (weak penalty); 3.7e-7 is float64's floor on the unscaled problem
+    # (restarts no longer lower the objective), 1e-8 on the others.
+    assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 1e-6

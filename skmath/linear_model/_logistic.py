@@ -244,18 +244,63 @@ def lbfgs(fun, x0, *, max_iter, tol, bounds=None):
         loss, grad = fun(torch.from_numpy(x).view(shape).to(device=device, dtype=dtype))
         return float(loss), to_numpy(grad).astype(np.float64, copy=False).ravel()
 
-    result = minimize_lbfgs(
-        value_and_grad,
-        to_numpy(x0),
-        bounds=bounds,
-        maxiter=max_iter,
-        maxls=50,
-        gtol=tol,
-        ftol=_FTOL,
-        maxcor=_HISTORY,
-    )
+    def run(start, iterations):
+        return minimize_lbfgs(
+            value_and_grad,
+            start,
+            bounds=bounds,
+            maxiter=iterations,
+            maxls=50,
+            gtol=tol,
+            ftol=_FTOL,
+            maxcor=_HISTORY,
+        )
+
+    result = run(to_numpy(x0), max_iter)
+    if bounds is not None:
+        result = _restart_until_stationary(run, result, bounds, max_iter=max_iter, tol=tol)
     x = torch.from_numpy(result.x.reshape(shape)).to(device=device, dtype=dtype)
     return x, result
+
+
+def _projected_gradient(x, grad, lower):
+    """Largest entry of the gradient projected on the box ``x >= lower``: 0 at
+    a minimiser of the bound-constrained problem (KKT)."""
+    at_bound = x <= lower
+    return float(np.abs(np.where(at_bound, np.minimum(grad, 0.0), grad)).max(initial=0.0))
+
+
+def _restart_until_stationary(run, result, bounds, *, max_iter, tol):
+    """Restart L-BFGS-B (fresh curvature pairs) while it stops on its ``ftol``
+    test with the projected gradient still above ``tol``.
+
+    On the L1 split, badly scaled or weakly penalised problems make L-BFGS-B
+    stall: steps that reduce the objective by less than ``ftol`` end the run
+    as "converged" far from the minimiser (measured: 38% above it, the
+    projected gradient 280). A restart from that point makes progress again.
+    Iterations of all runs count against ``max_iter``. A restart that
+    cannot lower the objective by more than ``ftol`` means the point is a
+    minimiser to the precision of the objective (a ``tol`` below what float64
+    resolves): accepted, as scipy's ``ftol`` test would. Running out of
+    iterations with the projected gradient above ``tol`` is reported
+    (``status`` 1) so the caller warns.
+    """
+    lower = bounds.lb
+    n_iter = result.nit
+    while result.status == 0 and _projected_gradient(result.x, result.jac, lower) > tol:
+        if n_iter >= max_iter:
+            result.status = 1
+            result.message = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT (restarts)"
+            break
+        previous = result
+        result = run(result.x, max_iter - n_iter)
+        n_iter += result.nit
+        if not previous.fun - result.fun > _FTOL * max(abs(previous.fun), 1.0):
+            if result.fun > previous.fun:
+                result = previous
+            break
+    result.nit = n_iter
+    return result
 
 
 class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
