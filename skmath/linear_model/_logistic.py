@@ -427,7 +427,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``W = P - M`` with ``P, M >= 0`` (it becomes ``r * sum(P + M)``), a
     problem with the same minimiser that L-BFGS-B solves on its box
     constraints; coefficients the penalty removes are exact zeros, as in
-    sklearn. Tested against sklearn's ``saga`` at tight tolerance (same
+    sklearn; where L-BFGS-B stalls on the split (its ``ftol`` test far from
+    the minimiser, on badly scaled or weakly penalised problems) it is
+    restarted from that point while the projected gradient exceeds ``tol``.
+    Tested against sklearn's ``saga`` at tight tolerance (same
     coefficients to 1e-5, same zeros), it takes tens to hundreds of
     iterations where ``saga`` takes thousands of epochs. With
     ``solver="liblinear"`` and ``fit_intercept``, ``X`` gets a constant
