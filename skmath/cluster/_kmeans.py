@@ -560,12 +560,13 @@ def _labels(X, centers, pool):
 def _check_squares_finite(finite, dtype):
     """A clear error where squared norms overflow ``dtype`` (distances would be inf)."""
     if not finite:
-        dtype = str(dtype).removeprefix("torch.")
+        name = str(dtype).removeprefix("torch.")
+        largest = math.sqrt(torch.finfo(dtype).max)
         raise ValueError(
             f"KMeans cannot compare these rows: their squared distances overflow "
-            f"{dtype} (values above ~{math.sqrt(torch.finfo(getattr(torch, dtype)).max):.0e}). "
-            "Rescale X, e.g. with sklearn.preprocessing.StandardScaler"
-            + (", or pass float64 data." if dtype == "float32" else ".")
+            f"{name} (values above ~{largest:.0e}). Rescale X, e.g. with "
+            "sklearn.preprocessing.StandardScaler"
+            + (", or pass float64 data." if dtype == torch.float32 else ".")
         )
 
 
@@ -591,7 +592,7 @@ def _closest(X, x_sq, centers_t, c_sq):
     k = centers_t.shape[1]
     dist = scratch("distances_by_center", (k, X.shape[0]), dtype=X.dtype, device=X.device)
     if _is_sparse(X):
-        dist.copy_(torch.addmm(c_sq, X, centers_t, alpha=-2.0).T)
+        dist.copy_(torch.addmm(c_sq, X, centers_t, alpha=-2.0, out=_dist_buffer(X, k)).T)
     else:
         torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
     err = _matmul_error(X, x_sq, c_sq)
@@ -1384,7 +1385,7 @@ class KMeans(
                 if not unit_weights:  # the variances are not weighted
                     variances = Xs.var(dim=0, correction=0)
             del Xt  # on GPU, only the centred copy stays in device memory
-            _check_squares_finite(bool(torch.isfinite(x_sq).all()), X.dtype)
+            _check_squares_finite(bool(torch.isfinite(x_sq).all()), Xs.dtype)
             # sklearn's tolerance ignores sample_weight: tol * mean(var(X)).
             tol = float(variances.mean()) * self.tol if self.tol > 0 else 0.0
 
