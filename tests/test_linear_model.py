@@ -271,6 +271,24 @@ def test_linear_no_intercept_is_scalar_zero_and_string_targets():
     ours = LinearRegression(device="cpu").fit(X, y[:, 0].astype(str))
     assert_allclose(ours.coef_, sk.LinearRegression().fit(X, y[:, 0]).coef_, rtol=1e-8)
 
+@SKLEARN_1_9
+def test_linear_refuses_string_X_like_sklearn():
+    # sklearn validates X with dtype="numeric": strings are refused at fit and
+    # predict (not parsed as numbers); integers, booleans and float16 give float64.
+    X, y = make_regression(30, 3, random_state=0)
+    message = "dtype='numeric' is not compatible with arrays of bytes/strings"
+    for est in (LinearRegression(device="cpu"), sk.LinearRegression()):
+        with pytest.raises(ValueError, match=message):
+            est.fit(X.astype(str), y)
+        with pytest.raises(ValueError, match=message):
+            est.fit(X, y).predict(X.astype(str).tolist())
+    for dtype in (np.int64, bool, np.float16):
+        ours = LinearRegression(device="cpu").fit(X.astype(dtype), y)
+        assert ours.coef_.dtype == np.float64
+        ref = sk.LinearRegression().fit(X.astype(dtype).astype(np.float64), y)
+        assert_allclose(ours.predict(X.astype(dtype)), ref.predict(X.astype(dtype)), rtol=1e-6)
+
+
 def _sparse_problem(n=300, d=40, n_targets=None, density=0.1, seed=0):
     rng = np.random.RandomState(seed)
     X = sp.random(n, d, density=density, format="csr", random_state=rng) * 3 + sp.eye(n, d)
@@ -861,6 +879,40 @@ def test_logistic_liblinear_problem_matches_sklearn(kw, sparse):
         other = LogisticRegression(max_iter=5000, device="cpu",
                                    **{**kw, "solver": "saga", "dual": False}).fit(X, y)
         assert np.abs(ours.intercept_ - other.intercept_).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_logistic_liblinear_attributes_typed_like_sklearn(dtype, fit_intercept):
+    # sklearn's liblinear returns float64 coefficients whatever X's dtype, and
+    # the scalar intercept_ 0.0 without an intercept.
+    X, y = _scaled(load_breast_cancer)
+    X = X.astype(dtype)
+    kw = dict(solver="liblinear", fit_intercept=fit_intercept, tol=1e-10)
+    ours = LogisticRegression(max_iter=5000, device="cpu", **kw).fit(X, y)
+    ref = sk.LogisticRegression(max_iter=10000, **kw).fit(X, y)
+    assert ours.coef_.dtype == ref.coef_.dtype == np.float64
+    assert type(ours.intercept_) is type(ref.intercept_)
+    assert np.asarray(ours.intercept_).dtype == np.asarray(ref.intercept_).dtype
+    if not fit_intercept:
+        assert ours.intercept_ == ref.intercept_ == 0.0
+    for method in ["decision_function", "predict_proba", "predict_log_proba"]:
+        assert getattr(ours, method)(X).dtype == getattr(ref, method)(X).dtype
+    assert_allclose(ours.decision_function(X), ref.decision_function(X), atol=1e-3)
+    # A warm start from that fit, with an intercept, starts it at zero.
+    ours.set_params(solver="lbfgs", fit_intercept=True, warm_start=True).fit(X, y)
+    assert ours.intercept_.shape == (1,) and ours.coef_.dtype == dtype
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "liblinear"])
+@pytest.mark.parametrize("weight", [np.inf, np.nan])
+def test_logistic_non_finite_class_weight_dict_raises(solver, weight):
+    # sklearn fits on such weights (zeros) or hangs (liblinear); skmath refuses
+    # them, naming the class, not with the message for "balanced".
+    X, y = _scaled(load_breast_cancer)
+    clf = LogisticRegression(solver=solver, class_weight={0: weight, 1: 1.0}, device="cpu")
+    with pytest.raises(ValueError, match=r"class_weight must be finite.*\[0\]"):
+        clf.fit(X, y)
 
 
 @pytest.mark.parametrize(

@@ -685,10 +685,12 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             X,
             y,
             accept_sparse=False if self.positive else ["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
+            dtype="numeric",  # as sklearn: strings refused, not parsed
             multi_output=True,
             y_numeric=True,
         )
+        if X.dtype not in (np.float64, np.float32):
+            X = X.astype(np.float64)  # integers, booleans, float16
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
@@ -754,8 +756,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         """
         check_is_fitted(self)
         X = validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
+            self, X, reset=False, accept_sparse=["csr", "csc", "coo"], dtype="numeric"
         )
         return X @ self.coef_.T + self.intercept_
 

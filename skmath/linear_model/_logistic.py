@@ -314,7 +314,8 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     rules of which solver takes which penalty, the same fitted attributes,
     stopping rule and :class:`~sklearn.exceptions.ConvergenceWarning`;
     float32 input gives float32 coefficients and predictions (the objective
-    is still computed in float64). Sparse ``X`` stays sparse, as in sklearn.
+    is still computed in float64), except with ``solver="liblinear"``,
+    float64 as in sklearn. Sparse ``X`` stays sparse, as in sklearn.
     Every problem is solved by scipy's L-BFGS-B (see Notes), so ``n_iter_``
     counts its iterations whatever ``solver``.
 
@@ -358,8 +359,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     class_weight : dict or "balanced", default=None
         Weights multiplied into ``sample_weight`` per class, as in sklearn.
         ``"balanced"`` with a class whose samples all have zero
-        ``sample_weight`` raises ``ValueError`` (sklearn fits on NaN
-        weights and returns zero coefficients).
+        ``sample_weight``, or a dict with an infinite or NaN weight, raises
+        ``ValueError`` (sklearn fits on NaN weights and returns zero
+        coefficients; its ``"liblinear"`` never returns).
     random_state : int, RandomState instance or None, default=None
         Kept for compatibility with scikit-learn; not used (L-BFGS-B is
         deterministic; in sklearn it only affects ``sag``, ``saga`` and
@@ -399,8 +401,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         Class labels.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Coefficients; one row for a binary problem.
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Intercepts; zeros when ``fit_intercept=False``.
+    intercept_ : ndarray of shape (1,) or (n_classes,), or float
+        Intercepts; zeros when ``fit_intercept=False`` (the scalar ``0.0``
+        with ``solver="liblinear"``, as in sklearn).
     n_iter_ : ndarray of shape (1,)
         Number of L-BFGS-B iterations run (at most ``max_iter``; 0 when a
         warm start is already optimal; not comparable to sklearn's ``saga``
@@ -613,10 +616,15 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             if not np.isfinite(per_class).all():
                 # sklearn fits on NaN weights (0 * inf) and returns zeros.
+                bad = classes[~np.isfinite(per_class)].tolist()
+                if isinstance(self.class_weight, dict):
+                    raise ValueError(
+                        f"class_weight must be finite; got a non-finite weight for "
+                        f"class(es) {bad}."
+                    )
                 raise ValueError(
                     "class_weight='balanced' needs a positive total sample_weight in "
-                    "every class; class(es) "
-                    f"{classes[~np.isfinite(per_class)].tolist()} have none. Drop "
+                    f"every class; class(es) {bad} have none. Drop "
                     "those samples or pass class_weight as a dict."
                 )
             sample_weight = sample_weight * per_class[y_index]
@@ -646,7 +654,9 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.warm_start and not liblinear and getattr(self, "coef_", None) is not None:
             previous = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
             if self.fit_intercept:
-                previous = np.hstack([previous, self.intercept_[:, None]])
+                # A liblinear fit without intercept leaves the scalar 0.0.
+                intercept = np.broadcast_to(self.intercept_, previous.shape[:1])
+                previous = np.hstack([previous, intercept[:, None]])
             if previous.shape != coef0.shape:
                 # sklearn's error (its binary coef may also be 1-D).
                 expected = coef0.shape
@@ -695,13 +705,17 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(f"[LogisticRegression] {name}: {n_iter} iterations, {result.message}")
         self.classes_ = classes
-        # float32 input gives float32 coefficients, as in sklearn.
-        self.coef_ = np.ascontiguousarray(coef[:, :d], dtype=X.dtype)
+        # As sklearn: float32 input gives float32 coefficients, except with
+        # liblinear (float64 always, and a scalar 0.0 intercept without one).
+        dtype = np.float64 if liblinear else X.dtype
+        self.coef_ = np.ascontiguousarray(coef[:, :d], dtype=dtype)
         if self.fit_intercept:
             scale = self.intercept_scaling if liblinear else 1.0
-            self.intercept_ = (scale * coef[:, d]).astype(X.dtype)
+            self.intercept_ = (scale * coef[:, d]).astype(dtype)
+        elif liblinear:
+            self.intercept_ = 0.0
         else:
-            self.intercept_ = np.zeros(k, dtype=X.dtype)
+            self.intercept_ = np.zeros(k, dtype=dtype)
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
