@@ -14,6 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import check_regressor_multioutput
 
 from skmath import MCDropoutClassifier, MCDropoutRegressor, MLPRegressor
 from skmath.metrics import gaussian_nll, interval_coverage
@@ -175,6 +177,15 @@ def test_multioutput_regression_shapes():
     assert reg.noise_std_.shape == (2,)
     assert 5 < reg.noise_std_[1] / reg.noise_std_[0] < 20
     assert reg.sample_y(X[:4], n_samples=3).shape == (4, 2, 3)
+
+
+def test_multioutput_target_tag_is_declared_as_mlpregressors():
+    # Multi-output y is supported (above), so the target tag says so, as
+    # MLPRegressor's does; scikit-learn's estimator checks (test_common) then
+    # run their multi-output check on it, which passes.
+    assert get_tags(MCDropoutRegressor()).target_tags.multi_output
+    assert get_tags(MLPRegressor()).target_tags.multi_output
+    check_regressor_multioutput("MCDropoutRegressor", MCDropoutRegressor(max_iter=100, device="cpu"))
 
 
 @pytest.mark.parametrize("c", [1e-20, 1e-8, 1e8])

@@ -11,6 +11,7 @@ import torch
 from scipy.special import expit, log_softmax, xlogy
 from sklearn.datasets import load_digits, load_iris, make_friedman1, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
@@ -19,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from skmath import MLPClassifier, MLPRegressor
 from skmath._engine import make_generator, train
-from skmath.neural_network._base import _backprop, _init_layers
+from skmath.neural_network._base import _backprop, _init_layers, _validation_score
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -398,6 +399,66 @@ def test_early_stopping_keeps_the_weights_of_the_best_epoch():
     cut = MLPClassifier(max_iter=best_epoch, **params).fit(X / 16, y)
     for a, b in zip(full.coefs_ + full.intercepts_, cut.coefs_ + cut.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", [MLPClassifier, SkMLPClassifier], ids=["skmath", "sklearn"])
+def test_validation_scores_of_a_float32_model_are_float64_like_sklearn(cls):
+    # sklearn scores the held-out split with accuracy_score, in float64 also
+    # for a float32 model: with 25 validation rows every score is exactly
+    # k / 25 (float32 arithmetic gave 0.3199999928474426 for 0.32).
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:100]).astype(np.float32)
+    params = {"device": "cpu"} if cls is MLPClassifier else {}
+    est = cls(hidden_layer_sizes=(3,), early_stopping=True, validation_fraction=0.25,
+              max_iter=5, random_state=0, **params).fit(X, y[:100])
+    assert est.coefs_[0].dtype == np.float32
+    scores = est.validation_scores_ + [est.best_validation_score_]
+    assert all(s == round(s * 25) / 25 for s in scores)
+    assert any(0 < s < 1 for s in scores)
+
+
+def test_validation_r2_of_a_float32_model_is_sklearns_float64_r2_score():
+    # The regressors' early-stopping score is sklearn's r2_score of the
+    # float32 predictions, computed in float64 (multi-output: uniform average).
+    rng = check_random_state(0)
+    y = rng.normal(size=(50, 2)).astype(np.float32)
+    z = (y + rng.normal(size=(50, 2))).astype(np.float32)
+    w = rng.uniform(size=50).astype(np.float32)
+    for weights in (None, w):
+        score = _validation_score(
+            torch.from_numpy(z), torch.from_numpy(y), "identity",
+            None if weights is None else torch.from_numpy(weights),
+        )
+        expected = r2_score(y.astype(np.float64), z.astype(np.float64), sample_weight=weights)
+        assert score == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_from_lbfgs_continues_with_a_stochastic_solver(early_stopping):
+    # "lbfgs" keeps no loss curve; a warm start with "adam" from its solution
+    # starts one (sklearn raises AttributeError: no attribute 'loss_curve_'),
+    # with the attributes a fresh "adam" fit of that early_stopping has.
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=50, warm_start=True,
+                        random_state=0, device="cpu").fit(X, y)
+    lbfgs_loss = est.loss_
+    est.set_params(solver="adam", max_iter=5, early_stopping=early_stopping).fit(X, y)
+    assert est.n_iter_ == len(est.loss_curve_) == 5
+    # It went on from the L-BFGS solution (a fresh start's first loss is ~1.3).
+    assert est.loss_curve_[0] < 2 * lbfgs_loss < 0.1
+    if early_stopping:
+        assert est.best_loss_ is None and len(est.validation_scores_) == 5
+        assert est.best_validation_score_ == max(est.validation_scores_)
+    else:
+        assert est.best_loss_ == min(est.loss_curve_)
+        assert est.validation_scores_ is None and est.best_validation_score_ is None
+    # Back to a run without early stopping: no stale validation scores, as sklearn's
+    # fresh fit sets them (sklearn itself fails on this switch).
+    est.set_params(early_stopping=False).fit(X, y)
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    assert est.best_loss_ == min(est.loss_curve_[-est.n_iter_:])
 
 
 def test_training_loop_restores_the_weights_of_the_best_epoch():

@@ -421,26 +421,29 @@ def _validation_score(z, y, out_activation, sample_weight=None):
 
     Multi-label accuracy is subset accuracy, multi-output R^2 the uniform
     average over outputs, as sklearn's ``accuracy_score`` and ``r2_score``.
-    A non-finite prediction gives NaN, as in sklearn.
+    A non-finite prediction gives NaN, as in sklearn. The score is computed
+    in float64 for a float32 model too, as sklearn's are (an accuracy of
+    7/20 is 0.35, not float32's 0.3499999940395355).
     """
+    dtype = torch.float64
     w = sample_weight
-    if w is None:
-        w = torch.ones(z.shape[0], dtype=z.dtype, device=z.device)
+    w = torch.ones(z.shape[0], dtype=dtype, device=z.device) if w is None else w.to(dtype)
     if out_activation == "softmax":
-        correct = (z.argmax(1) == y).to(z.dtype)
+        correct = (z.argmax(1) == y).to(dtype)
         return float((correct * w).sum() / w.sum())
     if out_activation == "logistic":
-        correct = ((z > 0) == (y > 0.5)).all(1).to(z.dtype)
+        correct = ((z > 0) == (y > 0.5)).all(1).to(dtype)
         return float((correct * w).sum() / w.sum())
-    pred = _OUT_ACTIVATIONS[out_activation](z)
+    pred = _OUT_ACTIVATIONS[out_activation](z).to(dtype)
     if not bool(torch.isfinite(pred).all()):
         return math.nan
+    y = y.to(dtype)
     w = w[:, None]
     mean = (w * y).sum(0) / w.sum()
     ss_res = (w * (y - pred).square()).sum(0)
     ss_tot = (w * (y - mean).square()).sum(0)
     score = torch.where(
-        ss_tot > 0, 1 - ss_res / torch.where(ss_tot > 0, ss_tot, 1), (ss_res == 0).to(z.dtype)
+        ss_tot > 0, 1 - ss_res / torch.where(ss_tot > 0, ss_tot, 1), (ss_res == 0).to(dtype)
     )
     return float(score.mean())
 
@@ -735,14 +738,16 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
                     group["lr"] = lr / _ADAPTIVE_DIVISOR
                 return True
 
+        # getattr: a warm start from an "lbfgs" fit, which keeps no curve
+        # (sklearn raises AttributeError there).
+        best_loss = getattr(self, "best_loss_", None)
+        best_validation_score = getattr(self, "best_validation_score_", None)
         previous = TrainResult(
-            loss_curve=list(self.loss_curve_),
-            validation_scores=list(self.validation_scores_ or []),
-            best_loss=np.inf if self.best_loss_ is None else self.best_loss_,
+            loss_curve=list(getattr(self, "loss_curve_", [])),
+            validation_scores=list(getattr(self, "validation_scores_", None) or []),
+            best_loss=np.inf if best_loss is None else best_loss,
             best_validation_score=(
-                None
-                if self.best_validation_score_ in (None, -np.inf)
-                else self.best_validation_score_
+                None if best_validation_score in (None, -np.inf) else best_validation_score
             ),
             no_improvement=getattr(self, "_no_improvement_count", 0),
         )
@@ -782,6 +787,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             self.best_loss_ = None
         else:
             self.best_loss_ = result.best_loss
+            self.validation_scores_ = self.best_validation_score_ = None
         self._optimizer_state = (
             network.relayout_state(optimizer.state_dict(), to_stored=False)
             if self._keeps_optimizer_state() else None

@@ -601,6 +601,11 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         draws = to_numpy(z + noise * scale).transpose(1, 2, 0)  # (n, k, T)
         return draws[:, 0, :] if draws.shape[1] == 1 else draws
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
 
 class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     __doc__ = f"""Monte Carlo dropout classifier: class probabilities with model uncertainty.

@@ -166,6 +166,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     -----
     {_NOTES}
 
+    Unlike scikit-learn's, ``fit`` refuses a ``y`` with a single class (a
+    ``ValueError``, as :class:`LogisticRegression`'s), where scikit-learn's
+    fits one output unit and ``predict_proba`` returns two columns for its
+    one class. ``partial_fit`` accepts such a ``y`` when ``classes`` has two
+    or more.
+
     References
     ----------
     Glorot, X. and Bengio, Y. (2010). Understanding the difficulty of training
