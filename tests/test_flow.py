@@ -355,6 +355,17 @@ def test_invalid_inputs(moons_flow):
         FlowMatchingSampler(hidden_layer_sizes=(), device="cpu").fit(np.zeros((3, 2)))
 
 
+@pytest.mark.parametrize("n_samples, fraction", [(1, 0.1), (2, 0.9), (10, 0.95)])
+def test_early_stopping_without_training_rows_says_why(n_samples, fraction):
+    # When validation_fraction leaves no row to train on, the error names it
+    # (it said "needs at least 2 samples, got n_samples=10").
+    flow = FlowMatchingSampler(early_stopping=True, validation_fraction=fraction, device="cpu")
+    X = np.random.RandomState(0).normal(size=(n_samples, 2))
+    match = rf"validation_fraction={fraction}.*n_samples={n_samples}"
+    with pytest.raises(ValueError, match=match):
+        flow.fit(X)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fit_matches_cpu_quality(moons):
     # On CUDA the flow trains and scores; a CUDA-fitted model unpickles and scores on CPU.

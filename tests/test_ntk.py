@@ -738,6 +738,30 @@ def test_predictions_use_the_fitted_kernel_until_refit():
     assert "device='cpu'" in repr(refit.kernel_) and "device" not in repr(NTKKernel())
 
 
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_changing_the_training_arrays_after_fit_changes_nothing(kind):
+    # As GaussianProcessRegressor (copy_X_train=True): X_train_ and y_train_
+    # are the model's own copies. They were the caller's arrays, so scaling X
+    # in place after fit silently changed every later prediction.
+    X, y = _data()
+    X_fit, y_fit = X.copy(), y.copy()
+    reg = NTKRegressor(kernel=kind, normalize_y=False, alpha=1e-2, device="cpu").fit(X_fit, y_fit)
+    gpr = GaussianProcessRegressor(
+        NTKKernel(kernel="nngp", device="cpu"), alpha=1e-2, optimizer=None
+    ).fit(X_fit, y_fit)
+    before = reg.predict(X[:5], return_std=True)
+    X_fit *= 2.0
+    y_fit += 1.0
+    assert not np.shares_memory(reg.X_train_, X_fit)
+    assert not np.shares_memory(reg.y_train_, y_fit)
+    np.testing.assert_array_equal(reg.X_train_, X)
+    np.testing.assert_array_equal(reg.y_train_, y)
+    for a, b in zip(before, reg.predict(X[:5], return_std=True)):
+        np.testing.assert_array_equal(a, b)
+    if kind == "nngp":
+        np.testing.assert_allclose(reg.predict(X[:5]), gpr.predict(X[:5]), rtol=1e-10)
+
+
 @pytest.mark.parametrize("scale", [1e-100, 1e-140, 1e100, 1e150])
 def test_relu_kernel_of_tiny_and_huge_inputs_is_homogeneous(scale):
     # Without bias the ReLU kernels are homogeneous: K(sX) = s^2 K(X). Below

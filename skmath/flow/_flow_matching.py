@@ -471,7 +471,10 @@ class FlowMatchingSampler(
             n_val = max(1, int(round(self.validation_fraction * n_samples)))
             if n_samples - n_val < 1:
                 raise ValueError(
-                    f"early_stopping needs at least 2 samples, got n_samples={n_samples}."
+                    f"early_stopping with validation_fraction={self.validation_fraction} "
+                    f"sets aside {n_val} of n_samples={n_samples} rows for validation, "
+                    "leaving none to train on: pass more samples (at least 2) or a "
+                    "smaller validation_fraction."
                 )
             order = rng.permutation(n_samples)
             train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])

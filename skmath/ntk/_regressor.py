@@ -158,9 +158,9 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         ``set_params`` takes effect at the next fit (as
         ``GaussianProcessRegressor.kernel_``).
     X_train_ : ndarray of shape (n_samples, n_features)
-        Training inputs, in float64 (needed at prediction).
+        Copy of the training inputs, in float64 (needed at prediction).
     y_train_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
-        Training targets, normalised when ``normalize_y``.
+        Copy of the training targets, normalised when ``normalize_y``.
     L_ : ndarray of shape (n_samples, n_samples)
         Lower Cholesky factor of the training kernel plus ``alpha``.
     alpha_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
@@ -263,10 +263,13 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         self : object
             Fitted estimator.
         """
+        # X_train_ and y_train_ are the model's own copies, as with
+        # GaussianProcessRegressor's default copy_X_train=True: predictions
+        # must not change when the caller later modifies the arrays passed.
         X, y = validate_data(
-            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True
+            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, copy=True
         )
-        y = y.astype(np.float64, copy=False)
+        y = np.array(y, dtype=np.float64)
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] not in (1, X.shape[0])):
             raise ValueError(
