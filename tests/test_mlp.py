@@ -893,3 +893,27 @@ def test_keyboard_interrupt_keeps_the_model_trained_so_far(early_stopping, monke
     for a, b in zip(est.coefs_ + est.intercepts_, cut.coefs_ + cut.intercepts_):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(est.predict(X), cut.predict(X))
+
+
+def test_divergence_with_early_stopping_keeps_the_best_validated_weights():
+    # sklearn's gh-29504 (its test_mlp_diverging_loss): with early_stopping a
+    # diverging loss stops the fit with the best validated weights instead of
+    # failing; skmath says so with a ConvergenceWarning (not silent NaN weights).
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=100, activation="identity", solver="sgd",
+                  learning_rate_init=1, max_iter=20, early_stopping=True,
+                  random_state=0, device="cpu")
+    est = MLPRegressor(**params)
+    with pytest.warns(ConvergenceWarning, match="diverged at epoch"):
+        est.fit(X, y)
+    assert not np.isfinite(est.loss_curve_[-1]) and np.isnan(est.validation_scores_[-1])
+    assert len(est.loss_curve_) == len(est.validation_scores_) == est.n_iter_ < 20
+    assert all(np.isfinite(W).all() for W in est.coefs_ + est.intercepts_)
+    # The restored weights are those of the best validation epoch.
+    best_epoch = int(np.nanargmax(est.validation_scores_)) + 1
+    again = MLPRegressor(**dict(params, max_iter=best_epoch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), again.predict(X))
+    assert est.best_validation_score_ == max(again.validation_scores_)

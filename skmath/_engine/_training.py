@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from ._core import take_rows
@@ -168,7 +169,11 @@ def train(
     DivergenceError
         When the loss becomes NaN or infinite: the weights are not left as NaN
         silently, the caller is told to lower the learning rate. A
-        ``FloatingPointError`` and a ``ValueError``.
+        ``FloatingPointError`` and a ``ValueError``. With
+        ``validation_score``, once an epoch has been scored, the loop instead
+        stops, restores the best epoch's weights and warns
+        (:class:`~sklearn.exceptions.ConvergenceWarning`), as sklearn's
+        early stopping does.
     """
     result = TrainResult() if result is None else result
     n_samples = data[0].shape[0]
@@ -194,6 +199,20 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 total.add_(loss.detach(), alpha=idx.shape[0])
             epoch_loss = float(total) / n_samples
+            if not math.isfinite(epoch_loss) and best_state is not None:
+                # Early stopping: keep the best validated weights, as sklearn
+                # does since its gh-29504 fix, but say so.
+                result.n_iter += 1
+                result.loss_curve.append(epoch_loss)
+                result.validation_scores.append(math.nan)
+                warnings.warn(
+                    f"Training diverged at epoch {result.n_iter} (loss {epoch_loss}); "
+                    "stopped, keeping the weights of the best validation score. "
+                    "Lower learning_rate_init or standardise the inputs.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+                break
             if not math.isfinite(epoch_loss):
                 raise DivergenceError(
                     f"Training diverged at epoch {result.n_iter + 1}: the loss is "

@@ -121,7 +121,9 @@ _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's 
     A diverging fit (NaN or infinite loss) raises an error that is both a
     ``FloatingPointError`` and a ``ValueError`` (scikit-learn raises
     ``ValueError``) instead of leaving NaN weights, and leaves the estimator
-    as it was. As in scikit-learn, a ``KeyboardInterrupt`` (Ctrl-C) during a
+    as it was; with ``early_stopping``, once an epoch has been validated,
+    the fit stops with the best validation epoch's weights and a
+    ``ConvergenceWarning`` instead. As in scikit-learn, a ``KeyboardInterrupt`` (Ctrl-C) during a
     ``"sgd"`` or ``"adam"`` fit stops it with the warning "Training
     interrupted by user." and keeps the model of the epochs completed (with
     ``early_stopping``, the best of them).
