@@ -114,7 +114,10 @@ _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's 
     comparable) and the stopping rule are scikit-learn's; the arithmetic is
     torch's, on CPU or GPU, with the data kept on the device for the whole
     fit. As in scikit-learn, float32 input is fitted in float32 (faster,
-    especially on GPU) and anything else in float64. The fitted ``coefs_`` and
+    especially on GPU) and anything else in float64; with ``solver="lbfgs"``
+    too, where scikit-learn's ``coefs_`` come back float64 from SciPy's
+    optimizer (skmath's stay float32, and so do its predictions). The
+    fitted ``coefs_`` and
     ``intercepts_`` are NumPy arrays: a model fitted on a GPU pickles and
     predicts on a CPU-only machine.
 
