@@ -271,6 +271,7 @@ def test_linear_no_intercept_is_scalar_zero_and_string_targets():
     ours = LinearRegression(device="cpu").fit(X, y[:, 0].astype(str))
     assert_allclose(ours.coef_, sk.LinearRegression().fit(X, y[:, 0]).coef_, rtol=1e-8)
 
+
 @SKLEARN_1_9
 def test_linear_refuses_string_X_like_sklearn():
     # sklearn validates X with dtype="numeric": strings are refused at fit and
