@@ -254,7 +254,7 @@ def _threadpools():
     return ThreadpoolController()
 
 
-def minimize_lbfgs(value_and_grad, x0, *, bounds=None, **options):
+def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options):
     """Minimise with scipy's L-BFGS-B (the optimizer of sklearn's ``lbfgs`` solvers).
 
     The objective and gradient come from torch (the work); the iterate, a
@@ -271,6 +271,8 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, **options):
         Starting point (flattened, converted to float64).
     bounds : scipy.optimize.Bounds or None, default=None
         Box constraints on the (flat) iterate, as scipy takes them.
+    callback : callable or None, default=None
+        ``callback(xk)`` after each iteration, as scipy calls it.
     **options
         scipy's L-BFGS-B options (``maxiter``, ``maxfun``, ``gtol``, ...).
 
@@ -289,5 +291,6 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, **options):
     x0 = np.asarray(x0, dtype=np.float64).ravel()
     with _threadpools().limit(limits=1, user_api="blas"):
         return scipy.optimize.minimize(
-            value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds, options=options
+            value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds,
+            callback=callback, options=options,
         )

@@ -148,7 +148,10 @@ def train(
         Called when the plateau rule triggers; return True to keep training
         (e.g. after lowering the learning rate), False to stop. ``None`` stops.
     on_epoch_end : callable or None
-        ``on_epoch_end(epoch, loss)`` after each epoch (learning-rate schedules).
+        ``on_epoch_end(epoch, loss)`` after each epoch, once its loss and
+        validation score are recorded (learning-rate schedules, callbacks);
+        a true return value stops training (the best epoch's weights are
+        still restored with ``validation_score``).
     verbose : bool
         Show a ``tqdm`` progress bar with the running loss.
     result : TrainResult or None
@@ -220,9 +223,6 @@ def train(
                 )
             result.n_iter += 1
             result.loss_curve.append(epoch_loss)
-            if on_epoch_end is not None:
-                on_epoch_end(result.n_iter, epoch_loss)
-
             if validation_score is not None:
                 model.eval()
                 with torch.no_grad():
@@ -240,6 +240,8 @@ def train(
             no_improvement = no_improvement + 1 if stalled else 0
             if verbose:
                 bar.set_postfix(loss=f"{epoch_loss:.5g}")
+            if on_epoch_end is not None and on_epoch_end(result.n_iter, epoch_loss):
+                break
             if no_improvement > n_iter_no_change:
                 if on_plateau is not None and on_plateau():
                     no_improvement = 0

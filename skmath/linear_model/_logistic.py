@@ -18,6 +18,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._callbacks import CallbackSupportMixin, FitTasks
 from .._compat import _check_sample_weight, compute_class_weight
 from .._engine import (
     TorchEstimatorMixin,
@@ -185,12 +186,13 @@ def _with_constant_column(X, value):
 
 
 def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_intercept,
-                        multinomial, max_iter, tol):
+                        multinomial, max_iter, tol, callback=None):
     """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1`` with L-BFGS-B.
 
     With an L1 part the problem is solved over ``[P, M, b]`` on the box
     ``P, M >= 0`` (:func:`l1_split_objective`); otherwise over ``coef``
-    directly. ``X`` is a float64 tensor (dense or CSR).
+    directly. ``X`` is a float64 tensor (dense or CSR). ``callback(coef)``
+    gets each iterate as a ``[W, b]`` array, shape of ``coef0``.
 
     Returns
     -------
@@ -206,22 +208,29 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
         )
 
     if l1_reg == 0:
-        return lbfgs(fun, coef0, max_iter=max_iter, tol=tol)
+        return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
     W0 = coef0[:, :d]
     z0 = torch.cat([W0.clamp_min(0), (-W0).clamp_min(0), coef0[:, d:]], dim=1)
     lower = np.full(tuple(z0.shape), -np.inf)
     lower[:, : 2 * d] = 0.0
+    on_split = None
+    if callback is not None:
+
+        def on_split(z):
+            callback(np.hstack([z[:, :d] - z[:, d : 2 * d], z[:, 2 * d :]]))
+
     z, result = lbfgs(
         l1_split_objective(fun, d, l1_reg),
         z0,
         max_iter=max_iter,
         tol=tol,
         bounds=Bounds(lower.ravel(), np.inf),
+        callback=on_split,
     )
     return torch.cat([z[:, :d] - z[:, d : 2 * d], z[:, 2 * d :]], dim=1), result
 
 
-def lbfgs(fun, x0, *, max_iter, tol, bounds=None):
+def lbfgs(fun, x0, *, max_iter, tol, bounds=None, callback=None):
     """Minimise ``fun`` (returning loss and gradient tensors) with scipy's L-BFGS-B.
 
     The optimizer sklearn's ``lbfgs`` solver uses, with its options (``gtol``:
@@ -230,6 +239,7 @@ def lbfgs(fun, x0, *, max_iter, tol, bounds=None):
     projected gradient where ``bounds`` constrain ``x``), fed by
     the objective and gradient computed in torch on ``x0``'s device. The
     iterate itself (``k x d`` numbers) lives in NumPy: the work is in ``fun``.
+    ``callback(x)`` gets each iterate, an array shaped as ``x0``.
 
     Returns
     -------
@@ -249,6 +259,7 @@ def lbfgs(fun, x0, *, max_iter, tol, bounds=None):
             value_and_grad,
             start,
             bounds=bounds,
+            callback=None if callback is None else lambda xk: callback(xk.reshape(shape)),
             maxiter=iterations,
             maxls=50,
             gtol=tol,
@@ -303,7 +314,9 @@ def _restart_until_stationary(run, result, bounds, *, max_iter, tol):
     return result
 
 
-class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(
+    CallbackSupportMixin, TorchEstimatorMixin, ClassifierMixin, BaseEstimator
+):
     """Logistic regression (binary and multinomial), its objective computed in PyTorch.
 
     Drop-in for :class:`sklearn.linear_model.LogisticRegression` with its
@@ -607,7 +620,10 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "This solver needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {classes[0]!r}"
             )
+        weighted = sample_weight is not None
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True)
+        # What callbacks are given (the weights before class weights).
+        metadata = {"sample_weight": sample_weight} if weighted else None
         if self.class_weight is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # A class of zero total weight is reported just below.
@@ -670,6 +686,17 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             coef0 = previous.astype(np.float64)
 
+        # Callbacks (scikit-learn >= 1.9): a task per L-BFGS-B iteration, as
+        # sklearn's lbfgs solver reports its iterations, whatever the solver.
+        dtype = np.float64 if liblinear else X.dtype
+
+        def fitted(coef):
+            return lambda: {"classes_": classes, **self._coef_attributes(coef, d, dtype)}
+
+        tasks = FitTasks(
+            self, X, y, max_iter=self.max_iter, task_name="lbfgs-iter",
+            metadata=metadata, start=fitted(coef0),
+        )
         device = self._resolve_device()
         with torch_threads():
             # The objective is computed in float64 whatever X's dtype.
@@ -689,6 +716,7 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 l1_reg=l1_ratio * reg, l2_reg=(1 - l1_ratio) * reg,
                 fit_intercept=fit_intercept, multinomial=multinomial,
                 max_iter=self.max_iter, tol=self.tol,
+                callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
             )
         coef = to_numpy(coef)
         # As sklearn: scipy may count one iteration more than max_iter allows.
@@ -705,19 +733,26 @@ class LogisticRegression(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(f"[LogisticRegression] {name}: {n_iter} iterations, {result.message}")
         self.classes_ = classes
-        # As sklearn: float32 input gives float32 coefficients, except with
-        # liblinear (float64 always, and a scalar 0.0 intercept without one).
-        dtype = np.float64 if liblinear else X.dtype
-        self.coef_ = np.ascontiguousarray(coef[:, :d], dtype=dtype)
+        self.__dict__.update(self._coef_attributes(coef, d, dtype))
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        tasks.end()
+        return self
+
+    def _coef_attributes(self, coef, d, dtype):
+        """``coef_`` and ``intercept_`` from the solver's ``[W, b]``, ``d`` features.
+
+        As sklearn: float32 input gives float32 coefficients, except with
+        liblinear (float64 always, and a scalar 0.0 intercept without one).
+        """
+        liblinear = self.solver == "liblinear"
         if self.fit_intercept:
             scale = self.intercept_scaling if liblinear else 1.0
-            self.intercept_ = (scale * coef[:, d]).astype(dtype)
+            intercept = (scale * coef[:, d]).astype(dtype)
         elif liblinear:
-            self.intercept_ = 0.0
+            intercept = 0.0
         else:
-            self.intercept_ = np.zeros(k, dtype=dtype)
-        self.n_iter_ = np.array([n_iter], dtype=np.int32)
-        return self
+            intercept = np.zeros(coef.shape[0], dtype=dtype)
+        return {"coef_": np.ascontiguousarray(coef[:, :d], dtype=dtype), "intercept_": intercept}
 
     def decision_function(self, X):
         """Confidence scores: the signed linear scores ``X @ coef_.T + intercept_``.

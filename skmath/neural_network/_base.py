@@ -43,6 +43,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._callbacks import CallbackSupportMixin, FitTasks
 from .._compat import _check_sample_weight
 from .._engine import (
     SGD,
@@ -63,6 +64,8 @@ from .._engine import (
 )
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+# What a failed fit keeps: sklearn's _fit_context tears the callbacks down from it.
+_CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 # In-place hidden activations: the affine output they overwrite is never needed
 # again (backpropagation uses the activation's output, see below), so
@@ -476,7 +479,7 @@ def _state_to_cpu(value):
     return value
 
 
-class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
+class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     """Base of the four perceptron estimators (not for direct use).
 
     Subclasses define ``_validate_input`` (returns validated ``X`` and a 2-D
@@ -520,8 +523,10 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
     def _network_dropout(self):
         return 0.0
 
-    def _after_training(self, network, X, y):
-        """Hook run on the trained network and the (prepared) training tensors."""
+    def _trained_attributes(self, network, X, y):
+        """Fitted attributes computed from the trained network and the
+        (prepared) training tensors, besides the weights (none here)."""
+        return {}
 
     def _prepare_fit(self, X, y, first_pass, rng):
         """Transform validated ``X, y`` before training (identity here)."""
@@ -576,16 +581,23 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        # A failed fit (bad input, diverging loss) leaves the estimator as it was.
+        # A failed fit (bad input, diverging loss) leaves the estimator as it
+        # was, except for the callbacks' context: sklearn's _fit_context
+        # tears the callbacks down with it.
         before = dict(self.__dict__)
         try:
             return self._fit_unchecked(X, y, sample_weight, incremental)
         except BaseException:
+            callbacks = {key: value for key, value in self.__dict__.items()
+                         if key in _CALLBACK_STATE}
             self.__dict__.clear()
-            self.__dict__.update(before)
+            self.__dict__.update(before, **callbacks)
             raise
 
     def _fit_unchecked(self, X, y, sample_weight, incremental):
+        # Given to callbacks (their scorers take the data as the user passed it).
+        data = (X, y)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         hidden = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -625,17 +637,47 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             )
             yt = self._targets(y2d, device, X.dtype)
             wt = None if sample_weight is None else as_tensor(sample_weight, device)
+            # Callbacks (scikit-learn >= 1.9): a task per epoch (per L-BFGS-B
+            # iteration with "lbfgs"); none for partial_fit, as in sklearn.
+            tasks = None
+            if not incremental:
+                tasks = FitTasks(
+                    self, *data, max_iter=self.max_iter, metadata=metadata,
+                    task_name="lbfgs-iter" if self.solver == "lbfgs" else "epoch",
+                    start=self._fitted_state(network, Xt, yt),
+                )
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(network, Xt, yt, wt, y2d, rng, generator, incremental)
+                self._fit_stochastic(
+                    network, Xt, yt, wt, y2d, rng, generator, incremental, tasks
+                )
             else:
-                self._fit_lbfgs(network, Xt, yt, wt)
-            self._after_training(network, Xt, yt)
-            coefs, intercepts = self._from_network_params(
-                network.coefs, [b.detach() for b in network.intercepts]
-            )
-            self.coefs_ = [np.array(to_numpy(W), order="C") for W in coefs]
-            self.intercepts_ = [to_numpy(b).copy() for b in intercepts]
+                self._fit_lbfgs(network, Xt, yt, wt, tasks)
+            self.__dict__.update(self._fitted_state(network, Xt, yt)())
+        if tasks is not None:
+            tasks.end()
         return self
+
+    def _fitted_state(self, network, X, y):
+        """A callable giving the fitted attributes of ``network`` as it is
+        when called: ``coefs_``, ``intercepts_`` and the
+        ``_trained_attributes`` of the training tensors ``X, y``."""
+
+        def attributes():
+            training = network.training
+            network.eval()
+            with torch.no_grad():
+                coefs, intercepts = self._from_network_params(
+                    network.coefs, [b.detach() for b in network.intercepts]
+                )
+                state = self._trained_attributes(network, X, y)
+            network.train(training)
+            return {
+                **state,
+                "coefs_": [np.array(to_numpy(W), order="C") for W in coefs],
+                "intercepts_": [to_numpy(b).copy() for b in intercepts],
+            }
+
+        return attributes
 
     def _n_network_outputs(self, y2d):
         # Classifier targets arrive binarised: one column per output unit.
@@ -662,7 +704,7 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             )
         return np.sort(train_idx), np.sort(val_idx)
 
-    def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental):
+    def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental, tasks):
         optimizer = _make_optimizer(
             self.solver,
             [network.flat],
@@ -726,6 +768,8 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 for group in optimizer.param_groups:
                     group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+            # A callback may stop the fit.
+            return tasks is not None and tasks(self._fitted_state(network, Xt, yt))
 
         on_plateau = None
         if self.solver == "sgd" and self.learning_rate == "adaptive":
@@ -805,8 +849,13 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
     def _validation_score(self, z, y, w=None):
         return _validation_score(z, y, self.out_activation_, w)
 
-    def _fit_lbfgs(self, network, Xt, yt, wt):
-        """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`."""
+    def _fit_lbfgs(self, network, Xt, yt, wt, tasks=None):
+        """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`.
+
+        With callbacks (``tasks``), the network is set to each iterate for
+        them (the next evaluation sets it anyway). A callback cannot stop
+        L-BFGS-B, as in sklearn 1.9's LogisticRegression.
+        """
 
         # A sparse X is transposed once for all the evaluations.
         XT = csr_transpose(Xt) if Xt.layout is torch.sparse_csr else None
@@ -819,9 +868,18 @@ class _BaseMLP(TorchEstimatorMixin, BaseEstimator):
             # A copy: the buffer is overwritten by the next evaluation.
             return float(loss), np.array(to_numpy(network.flat_grad), dtype=np.float64)
 
+        callback = None
+        if tasks is not None and tasks.active:
+
+            def callback(theta):
+                with torch.no_grad():
+                    network.flat.copy_(torch.from_numpy(theta))
+                tasks(self._fitted_state(network, Xt, yt))
+
         theta0 = to_numpy(network.flat).astype(np.float64)
         result = minimize_lbfgs(
-            loss_and_grad, theta0, maxfun=self.max_fun, maxiter=self.max_iter, gtol=self.tol
+            loss_and_grad, theta0, maxfun=self.max_fun, maxiter=self.max_iter, gtol=self.tol,
+            callback=callback,
         )
         loss_and_grad(result.x)  # leave the network at the solution
         network.eval()

@@ -467,9 +467,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     _validate_input = MLPRegressor._validate_input
     _targets = MLPRegressor._targets
 
-    def _after_training(self, network, X, y):
+    def _trained_attributes(self, network, X, y):
         # X, y: standardised training tensors; the network works on them.
-        network.eval()
         with torch.no_grad():
             coefs, intercepts = list(network.coefs), list(network.intercepts)
             generator = make_generator(self._mc_seed, torch.device("cpu"))
@@ -489,7 +488,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 for i in range(0, X.shape[0], rows)
             )
         noise_std = np.sqrt(to_numpy(variance)) * self._y_scale
-        self.noise_std_ = float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std
+        return {"noise_std_": float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

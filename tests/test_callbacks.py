@@ -1,0 +1,298 @@
+"""scikit-learn's callback API (``set_callbacks``, sklearn >= 1.9) on skmath's iterative estimators.
+
+The task structure is compared with scikit-learn's own LogisticRegression;
+the ``fitted_estimator`` a callback gets at iteration ``i`` with a fit
+stopped after ``i`` iterations (``max_iter=i``).
+"""
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmath import (
+    LogisticRegression,
+    MCDropoutClassifier,
+    MCDropoutRegressor,
+    MLPClassifier,
+    MLPRegressor,
+)
+
+ITERATIVE = [LogisticRegression, MLPClassifier, MLPRegressor, MCDropoutClassifier,
+             MCDropoutRegressor]
+
+
+# Callbacks need scikit-learn >= 1.9 (tests/test_ecosystem.py checks that
+# the estimators have set_callbacks exactly where sklearn has it).
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("sklearn.callback") is None,
+    reason="callbacks need scikit-learn >= 1.9",
+)
+
+
+class Recorder:
+    """Records every hook call: (hook, estimator class, task name, task id, fitted copy)."""
+
+    def __init__(self, stop_after=None):
+        self.record = []
+        self.stop_after = stop_after
+
+    def setup(self, estimator, context):
+        self.record.append(("setup", type(estimator).__name__))
+
+    def teardown(self, estimator, context):
+        self.record.append(("teardown", type(estimator).__name__))
+
+    def on_fit_task_begin(self, estimator, context, *, fitted_estimator=None):
+        self.record.append(
+            ("begin", type(estimator).__name__, context.task_name, context.task_id,
+             fitted_estimator)
+        )
+
+    def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None):
+        self.record.append(
+            ("end", type(estimator).__name__, context.task_name, context.task_id,
+             fitted_estimator, metadata)
+        )
+        return (
+            self.stop_after is not None
+            and context.task_name != "fit"
+            and context.task_id + 1 >= self.stop_after
+        )
+
+    def structure(self):
+        return [entry[:4] for entry in self.record]
+
+    def fitted(self, hook):
+        """The fitted copies given to ``hook`` of the iteration tasks, by task id."""
+        return [e[4] for e in self.record if e[0] == hook and len(e) > 4 and e[2] != "fit"]
+
+
+class AutoRecorder(Recorder):
+    """Propagated by meta-estimators to their sub-estimators (an AutoPropagatedCallback)."""
+
+    max_propagation_depth = None
+
+
+def _expected_structure(name, task_name, n_iter):
+    """scikit-learn's LogisticRegression layout: the fit's task, one task per
+    iteration (at least one), one more empty task at the end."""
+    iterations = []
+    for i in range(max(n_iter, 1) + 1):
+        iterations += [("begin", name, task_name, i), ("end", name, task_name, i)]
+    return [("setup", name), ("begin", name, "fit", 0), *iterations,
+            ("end", name, "fit", 0), ("teardown", name)]
+
+
+def _quiet_fit(estimator, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("max_iter", [0, 2, 1000])
+def test_logistic_tasks_as_sklearns(max_iter):
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    X, y = make_classification(n_features=4, random_state=0)
+    structures = []
+    for Estimator in (LogisticRegression, SkLogisticRegression):
+        recorder = Recorder()
+        model = _quiet_fit(Estimator(max_iter=max_iter).set_callbacks(recorder), X, y)
+        n_iter = int(model.n_iter_[0])
+        assert recorder.structure() == _expected_structure(
+            "LogisticRegression", "lbfgs-iter", n_iter
+        )
+        structures.append(recorder.structure())
+    # Same iterations as sklearn's lbfgs on this problem: the same record.
+    assert structures[0] == structures[1]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"fit_intercept": True},
+        {"fit_intercept": False},
+        {"solver": "saga", "l1_ratio": 1.0, "C": 0.05},
+        {"solver": "liblinear", "intercept_scaling": 10.0},
+    ],
+)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_fitted_estimator_is_the_fit_stopped_there(params, n_classes):
+    if params.get("solver") == "liblinear" and n_classes == 3:
+        pytest.skip("liblinear is binary only")
+    X, y = make_classification(n_features=4, n_informative=4, n_redundant=0,
+                               n_classes=n_classes, random_state=0)
+    X = X * [1, 10, 100, 0.1]  # badly scaled: enough iterations to compare
+    recorder = Recorder()
+    model = _quiet_fit(LogisticRegression(**params).set_callbacks(recorder), X, y)
+    n_iter = int(model.n_iter_[0])
+    ends = recorder.fitted("end")
+    assert len(ends) == n_iter + 1 and ends[-1] is None  # the empty last task
+    assert n_iter > 5
+    for i, fitted in enumerate(ends[:-1]):
+        stopped = _quiet_fit(LogisticRegression(**params, max_iter=i + 1), X, y)
+        assert_allclose(fitted.coef_, stopped.coef_, rtol=1e-10, atol=1e-12)
+        assert_allclose(fitted.intercept_, stopped.intercept_, rtol=1e-10, atol=1e-12)
+        assert fitted.coef_.dtype == stopped.coef_.dtype
+        assert_array_equal(fitted.predict(X), stopped.predict(X))
+    # The begin of iteration i + 1 is the end of iteration i; the first, the start.
+    begins = recorder.fitted("begin")
+    assert_array_equal(begins[0].coef_, 0.0)
+    for end, begin in zip(ends[:-1], begins[1:]):
+        assert_array_equal(end.coef_, begin.coef_)
+    # The fit's own task ends with (a copy of) the fitted estimator.
+    assert_array_equal(recorder.record[-2][4].coef_, model.coef_)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor, MCDropoutClassifier,
+                                       MCDropoutRegressor])
+def test_perceptron_epoch_tasks_are_the_fit_stopped_there(Estimator):
+    if Estimator in (MLPRegressor, MCDropoutRegressor):
+        X, y = make_regression(80, 5, noise=5.0, random_state=0)
+        y = y / 50
+    else:
+        X, y = make_classification(80, 5, random_state=0)
+    params = {"hidden_layer_sizes": (7,), "max_iter": 6, "random_state": 0}
+    recorder = Recorder()
+    sample_weight = np.linspace(0.5, 1.5, len(y))
+    kwargs = {} if Estimator.__name__.startswith("MC") else {"sample_weight": sample_weight}
+    model = _quiet_fit(Estimator(**params).set_callbacks(recorder), X, y, **kwargs)
+    name = Estimator.__name__
+    assert recorder.structure() == _expected_structure(name, "epoch", model.n_iter_)
+    ends = recorder.fitted("end")
+    for i, fitted in enumerate(ends[:-1]):
+        # CPU training is bit-for-bit reproducible: the same weights exactly.
+        stopped = _quiet_fit(Estimator(**{**params, "max_iter": i + 1}), X, y, **kwargs)
+        for ours, theirs in zip(fitted.coefs_ + fitted.intercepts_,
+                                stopped.coefs_ + stopped.intercepts_):
+            assert_array_equal(ours, theirs)
+        assert_array_equal(fitted.predict(X), stopped.predict(X))
+        if Estimator is MCDropoutRegressor:
+            assert fitted.noise_std_ == stopped.noise_std_
+    # Hooks get the data and the weights as passed to fit.
+    metadata = recorder.record[-2][5]
+    if kwargs:
+        assert_array_equal(metadata["sample_weight"], sample_weight)
+    else:
+        assert metadata is None
+
+
+def test_mlp_lbfgs_iteration_tasks():
+    X, y = make_classification(80, 5, random_state=0)
+    params = {"hidden_layer_sizes": (7,), "solver": "lbfgs", "max_iter": 5, "random_state": 0}
+    recorder = Recorder()
+    model = _quiet_fit(MLPClassifier(**params).set_callbacks(recorder), X, y)
+    assert recorder.structure() == _expected_structure("MLPClassifier", "lbfgs-iter",
+                                                       model.n_iter_)
+    for i, fitted in enumerate(recorder.fitted("end")[:-1]):
+        stopped = _quiet_fit(MLPClassifier(**{**params, "max_iter": i + 1}), X, y)
+        for ours, theirs in zip(fitted.coefs_, stopped.coefs_):
+            assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_callback_stops_training(early_stopping):
+    X, y = make_classification(300, 5, random_state=0)
+    params = {"hidden_layer_sizes": (7,), "max_iter": 50, "random_state": 0,
+              "early_stopping": early_stopping, "n_iter_no_change": 100}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # stopping is not a failure
+        model = MLPClassifier(**params).set_callbacks(Recorder(stop_after=3)).fit(X, y)
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    stopped = _quiet_fit(MLPClassifier(**{**params, "max_iter": 3}), X, y)
+    assert_array_equal(model.coefs_[0], stopped.coefs_[0])
+    if early_stopping:
+        assert len(model.validation_scores_) == 3
+        assert model.best_validation_score_ == max(stopped.validation_scores_)
+
+
+def test_scoring_monitor_logs_each_epochs_score():
+    # sklearn's own callback: the score of each epoch's model, the last one the final model's.
+    X, y = make_regression(120, 4, noise=1.0, random_state=0)
+    y = y / 50
+    from sklearn.callback import ScoringMonitor
+
+    monitor = ScoringMonitor(scoring="r2")
+    model = _quiet_fit(MCDropoutRegressor(max_iter=4, random_state=0).set_callbacks(monitor),
+                       X, y)
+    rows = monitor.get_logs().data
+    epochs = [row for row in rows if row["task_name"] == "epoch"]
+    assert [row["task_id"] for row in epochs] == [0, 1, 2, 3]
+    assert epochs[-1]["r2"] == pytest.approx(model.score(X, y), rel=1e-12)
+    assert [row["r2"] for row in rows if row["task_name"] == "fit"] == [epochs[-1]["r2"]]
+    assert epochs[0]["r2"] < epochs[-1]["r2"]  # the fit improves the model
+
+
+@pytest.mark.parametrize("estimator", [LogisticRegression(max_iter=3),
+                                       MLPClassifier((5,), max_iter=3, random_state=0)])
+def test_meta_estimators_propagate_to_skmath(estimator):
+    X, y = make_classification(60, 4, random_state=0)
+    recorder = AutoRecorder()
+    pipe = make_pipeline(StandardScaler(), estimator).set_callbacks(recorder)
+    with warnings.catch_warnings():
+        # sklearn warns when a sub-estimator does not support callbacks.
+        warnings.filterwarnings("error", message=".*does not support callbacks")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    name = type(estimator).__name__
+    task = "lbfgs-iter" if name == "LogisticRegression" else "epoch"
+    inner = [entry for entry in recorder.structure() if entry[1] == name and entry[2] == task]
+    assert len(inner) == 2 * (3 + 1)
+    # One task tree: set up and torn down once, by the pipeline.
+    assert recorder.structure()[0] == ("setup", "Pipeline")
+    assert recorder.structure()[-1] == ("teardown", "Pipeline")
+    # Removed from the sub-estimator after the fit.
+    assert not hasattr(pipe[-1], "_skl_callbacks") and not hasattr(pipe[-1], "_callback_fit_ctx")
+
+    search = GridSearchCV(clone(estimator), {"tol": [1e-4, 1e-3]}, cv=2)
+    recorder = AutoRecorder()
+    _quiet_fit(search.set_callbacks(recorder), X, y)
+    fits = [e for e in recorder.structure() if e[:3] == ("begin", name, "fit")]
+    assert len(fits) == 2 * 2 + 1  # 2 candidates x 2 folds, then the refit
+
+
+def test_callbacks_torn_down_after_a_failed_fit():
+    rng = np.random.RandomState(0)
+    X, y = 1e3 * rng.randn(100, 3), rng.randn(100)
+    recorder = Recorder()
+    model = MLPRegressor(solver="sgd", learning_rate_init=10.0, random_state=0)
+    with pytest.raises(ValueError, match="diverged"):
+        model.set_callbacks(recorder).fit(X, y)
+    assert recorder.structure()[:3] == [("setup", "MLPRegressor"),
+                                        ("begin", "MLPRegressor", "fit", 0),
+                                        ("begin", "MLPRegressor", "epoch", 0)]
+    assert recorder.structure()[-1] == ("teardown", "MLPRegressor")
+    assert not hasattr(model, "_callback_fit_ctx") and not hasattr(model, "coefs_")
+
+
+def test_callbacks_survive_clone_and_not_partial_fit():
+    X, y = make_classification(60, 4, random_state=0)
+    recorder = Recorder()
+    model = clone(MLPClassifier((5,), max_iter=2).set_callbacks(recorder))
+    model.partial_fit(X, y, classes=[0, 1])
+    assert recorder.record == []  # sklearn reports fit's tasks only
+    _quiet_fit(model, X, y)
+    assert recorder.structure()[0] == ("setup", "MLPClassifier")
+
+
+def test_no_callbacks_no_change():
+    # The bookkeeping leaves the fit alone: the same model with and without a callback.
+    X, y = make_classification(100, 5, random_state=0)
+    for Estimator in ITERATIVE:
+        plain = _quiet_fit(Estimator(max_iter=3, random_state=0), X, y)
+        watched = _quiet_fit(Estimator(max_iter=3, random_state=0).set_callbacks(Recorder()),
+                             X, y)
+        assert_array_equal(plain.predict(X), watched.predict(X))
+        first = plain.coef_ if hasattr(plain, "coef_") else plain.coefs_[0]
+        assert_array_equal(first, watched.coef_ if hasattr(watched, "coef_")
+                           else watched.coefs_[0])
+
