@@ -296,3 +296,24 @@ def test_no_callbacks_no_change():
         assert_array_equal(first, watched.coef_ if hasattr(watched, "coef_")
                            else watched.coefs_[0])
 
+
+
+def test_flow_epoch_tasks_are_the_fit_stopped_there():
+    from skmath import FlowMatchingSampler
+
+    X, _ = make_regression(64, 2, random_state=0)
+    params = {"hidden_layer_sizes": (16,), "max_iter": 4, "learning_rate": "constant",
+              "n_steps": 4, "solver": "rk4", "random_state": 0}
+    recorder = Recorder()
+    model = FlowMatchingSampler(**params).set_callbacks(recorder).fit(X)
+    assert recorder.structure() == _expected_structure("FlowMatchingSampler", "epoch",
+                                                       model.n_iter_)
+    for i, fitted in enumerate(recorder.fitted("end")[:-1]):
+        stopped = FlowMatchingSampler(**{**params, "max_iter": i + 1}).fit(X)
+        assert_array_equal(fitted.score_samples(X), stopped.score_samples(X))
+    # Each epoch's copy is its own network, not the one still training.
+    first, last = recorder.fitted("end")[0], recorder.fitted("end")[-2]
+    assert not np.array_equal(first.score_samples(X), last.score_samples(X))
+    # Stopped by a callback after two epochs.
+    model = FlowMatchingSampler(**params).set_callbacks(Recorder(stop_after=2)).fit(X)
+    assert model.n_iter_ == 2

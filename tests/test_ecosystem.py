@@ -293,7 +293,7 @@ def test_drop_ins_have_every_public_method_of_sklearns(ours, module, name):
 @pytest.mark.parametrize(
     "Estimator",
     [skmath.LogisticRegression, skmath.MLPClassifier, skmath.MLPRegressor,
-     skmath.MCDropoutClassifier, skmath.MCDropoutRegressor],
+     skmath.MCDropoutClassifier, skmath.MCDropoutRegressor, skmath.FlowMatchingSampler],
 )
 def test_iterative_estimators_take_callbacks_where_sklearn_does(Estimator):
     # sklearn 1.9's experimental callback API (tests/test_callbacks.py); none before.

@@ -1,5 +1,6 @@
 """Density estimation with a continuous normalising flow trained by flow matching."""
 
+import copy
 import math
 from numbers import Integral, Real
 
@@ -21,6 +22,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._callbacks import CallbackSupportMixin, FitTasks
 from .._engine import (
     Adam,
     TorchEstimatorMixin,
@@ -187,7 +189,24 @@ def _standard_normal_logpdf(z):
     return -0.5 * (z.square().sum(dim=1) + z.shape[1] * _LOG_2PI)
 
 
+def _fitted_field(model, *, in_place=False):
+    """A callable giving ``vector_field_`` from the network being trained as
+    it is when called (a copy, or ``model`` itself with ``in_place``).
+
+    Evaluated in float64: the ODE and its divergence integral are then
+    accurate to far below the model's error, and a row's result does not
+    depend on the other rows of its block.
+    """
+
+    def attributes():
+        field = model if in_place else copy.deepcopy(model)
+        return {"vector_field_": field.to(torch.float64).requires_grad_(False).eval()}
+
+    return attributes
+
+
 class FlowMatchingSampler(
+    CallbackSupportMixin,
     TorchEstimatorMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -506,15 +525,19 @@ class FlowMatchingSampler(
                     make_generator(int(seed_val), device),
                 )
 
-            on_epoch_end = None
-            if self.learning_rate == "cosine":
+            # Callbacks (scikit-learn >= 1.9): a task per epoch.
+            tasks = FitTasks(self, X, y, max_iter=self.max_iter, task_name="epoch",
+                             start=_fitted_field(model))
 
-                def on_epoch_end(epoch, loss):
+            def on_epoch_end(epoch, loss):
+                if self.learning_rate == "cosine":
                     lr = 0.5 * self.learning_rate_init * (
                         1 + math.cos(math.pi * epoch / self.max_iter)
                     )
                     for group in optimizer.param_groups:
                         group["lr"] = lr
+                # A callback may stop the fit.
+                return tasks(_fitted_field(model))
 
             if self.tol is None:
                 tol = 0.0 if self.early_stopping else -math.inf
@@ -535,10 +558,7 @@ class FlowMatchingSampler(
                 verbose=self.verbose,
                 desc="FlowMatchingSampler",
             )
-        # Evaluate in float64: the ODE and its divergence integral are then
-        # accurate to far below the model's error, and a row's result does not
-        # depend on the other rows of its block.
-        self.vector_field_ = model.to(torch.float64).requires_grad_(False)
+        self.vector_field_ = _fitted_field(model, in_place=True)()["vector_field_"]
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         if self.early_stopping:
@@ -547,6 +567,7 @@ class FlowMatchingSampler(
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+        tasks.end()
         return self
 
     def _validation_score(self, model, x1, generator):
