@@ -547,7 +547,7 @@ def _labels(X, centers, pool):
             Xb = torch.sub(Xb, origin, out=scratch("centred", Xb.shape, dtype=X.dtype,
                                                       device=X.device))
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        labels, _, _, _, err = _closest(Xb, _sq_norms(Xb), centers_t, c_sq)
+        labels, _, _, _, err = _closest(Xb, _sq_norms(Xb), centers_t, c_sq, second=False)
         out[blk] = labels
         return torch.isfinite(err).all()
 
@@ -570,7 +570,7 @@ def _check_squares_finite(finite, dtype):
         )
 
 
-def _closest(X, x_sq, centers_t, c_sq):
+def _closest(X, x_sq, centers_t, c_sq, *, second=True):
     """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, and their error bound.
 
     ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see
@@ -596,7 +596,7 @@ def _closest(X, x_sq, centers_t, c_sq):
     else:
         torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
     err = _matmul_error(X, x_sq, c_sq)
-    return (*_nearest(dist, err), err)
+    return (*_nearest(dist, err, second=second), err)
 
 
 def _dist_buffer(X, k):
@@ -616,7 +616,7 @@ def _matmul_error(X, x_sq, c_sq):
     return (2 * (terms + 2) * eps) * (x_sq + c_sq.max())
 
 
-def _nearest(dist, err):
+def _nearest(dist, err, *, second=True):
     """Closest center of each row, the lowest index among (near-)ties.
 
     ``dist`` holds ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd iteration
@@ -626,7 +626,8 @@ def _nearest(dist, err):
     (integer-valued data) are then told apart by their index, not by
     rounding, which depends on the block size in the matrix product; so
     labels do not depend on row order, repetition or blocking. Elsewhere
-    this is ``argmin``. ``dist`` is overwritten.
+    this is ``argmin``. ``dist`` is overwritten. ``second=False`` skips the
+    second-closest distance and the ties (labels only: half the work).
 
     Returns
     -------
@@ -634,9 +635,10 @@ def _nearest(dist, err):
     closest : Tensor, shape (b,)
         ``min_j dist_j``.
     second : Tensor, shape (b,) or None
-        A lower bound on ``dist`` of the other centers (None when k == 1).
-    tied : Tensor of int64
-        Samples with a near-tie.
+        A lower bound on ``dist`` of the other centers (None when k == 1 or
+        not ``second``).
+    tied : Tensor of int64 or None
+        Samples with a near-tie (None when not ``second``).
 
     Examples
     --------
@@ -660,6 +662,8 @@ def _nearest(dist, err):
     # No center is within reach only where distances overflow (inf or NaN):
     # keep the index in range; fit and predict report the overflow.
     labels.clamp_(max=k - 1)
+    if not second:
+        return labels, closest, None, None
     dist.scatter_(0, labels[None], math.inf)
     second = dist.amin(dim=0)
     tied = torch.nonzero(second <= reach).squeeze(1)
@@ -788,7 +792,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
                 Xb, x_sq[blk], centers_t, c_sq, margin
             )
         else:  # the bounds would never be used
-            new = _closest(Xb, x_sq[blk], centers_t, c_sq)[0]
+            new = _closest(Xb, x_sq[blk], centers_t, c_sq, second=False)[0]
         n_new = (new != labels[blk]).sum()
         labels[blk] = new
         if not with_sums:
