@@ -72,14 +72,18 @@ class FitTasks:
         self._root = estimator._init_callback_context(max_subtasks=max(max_iter, 1) + 1)
         self._root.call_on_fit_task_begin(estimator=estimator, **self._data)
         self.active = bool(getattr(estimator, "_skl_callbacks", None))
-        self._task = self._begin(start) if self.active else None
+        # The iteration task begun and not yet ended (None when there is none).
+        self._task = None
+        if self.active:
+            self._begin(start)
 
     def _begin(self, attributes):
-        task = self._root.subcontext(task_name=self._task_name)
-        task.call_on_fit_task_begin(
+        # Recorded before its hooks run: if one raises (or Ctrl-C, which the
+        # training loop catches, lands in it), the task still gets its end.
+        self._task = self._root.subcontext(task_name=self._task_name)
+        self._task.call_on_fit_task_begin(
             estimator=self._estimator, **self._data, reconstruction_attributes=attributes
         )
-        return task
 
     def iteration_end(self, attributes):
         """End the current iteration at ``attributes()``, begin the next.
@@ -91,10 +95,13 @@ class FitTasks:
         """
         if not self.active:
             return False
-        stop = self._task.call_on_fit_task_end(
+        # Forgotten before its hooks run: a task is ended once, even when a
+        # hook raises.
+        task, self._task = self._task, None
+        stop = task.call_on_fit_task_end(
             estimator=self._estimator, **self._data, reconstruction_attributes=attributes
         )
-        self._task = self._begin(attributes)
+        self._begin(attributes)
         return bool(stop)
 
     __call__ = iteration_end
@@ -105,8 +112,9 @@ class FitTasks:
         Call it once the fitted attributes are set: the fit's
         ``fitted_estimator`` is the estimator as it stands.
         """
-        if self.active:
+        if self._task is not None:
             self._task.call_on_fit_task_end(estimator=self._estimator)
+            self._task = None
         self._root.call_on_fit_task_end(
             estimator=self._estimator, **self._data, reconstruction_attributes={}
         )

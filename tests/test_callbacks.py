@@ -153,15 +153,19 @@ def test_logistic_fitted_estimator_is_the_fit_stopped_there(params, n_classes):
     assert_array_equal(recorder.record[-2][4].coef_, model.coef_)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor, MCDropoutClassifier,
                                        MCDropoutRegressor])
-def test_perceptron_epoch_tasks_are_the_fit_stopped_there(Estimator):
+def test_perceptron_epoch_tasks_are_the_fit_stopped_there(Estimator, early_stopping):
+    # With early stopping, a fit stopped at epoch i returns the best validated
+    # epoch so far: so does the fitted_estimator of epoch i.
     if Estimator in (MLPRegressor, MCDropoutRegressor):
         X, y = make_regression(80, 5, noise=5.0, random_state=0)
         y = y / 50
     else:
         X, y = make_classification(80, 5, random_state=0)
-    params = {"hidden_layer_sizes": (7,), "max_iter": 6, "random_state": 0}
+    params = {"hidden_layer_sizes": (7,), "max_iter": 8, "random_state": 0,
+              "early_stopping": early_stopping, "learning_rate_init": 0.05}
     recorder = Recorder()
     sample_weight = np.linspace(0.5, 1.5, len(y))
     kwargs = {} if Estimator.__name__.startswith("MC") else {"sample_weight": sample_weight}
@@ -274,14 +278,44 @@ def test_callbacks_torn_down_after_a_failed_fit():
     assert not hasattr(model, "_callback_fit_ctx") and not hasattr(model, "coefs_")
 
 
-def test_callbacks_survive_clone_and_not_partial_fit():
+def test_callbacks_survive_clone_and_partial_fit_reports_its_epoch():
+    # As sklearn's StandardScaler.partial_fit reports its fit: one "fit" task,
+    # here with its one epoch.
     X, y = make_classification(60, 4, random_state=0)
     recorder = Recorder()
     model = clone(MLPClassifier((5,), max_iter=2).set_callbacks(recorder))
     model.partial_fit(X, y, classes=[0, 1])
-    assert recorder.record == []  # sklearn reports fit's tasks only
+    assert recorder.structure() == _expected_structure("MLPClassifier", "epoch", 1)
+    assert_array_equal(recorder.fitted("end")[0].coefs_[0], model.coefs_[0])
+    recorder.record.clear()
     _quiet_fit(model, X, y)
-    assert recorder.structure()[0] == ("setup", "MLPClassifier")
+    assert recorder.structure() == _expected_structure("MLPClassifier", "epoch", 2)
+
+
+@pytest.mark.parametrize("hook", ["on_fit_task_begin", "on_fit_task_end"])
+def test_ctrl_c_in_a_hook_ends_every_task_once(hook):
+    # The training loop catches Ctrl-C (as sklearn's): the tasks stay paired.
+    class Interrupting(Recorder):
+        def on_fit_task_begin(self, estimator, context, *, fitted_estimator=None):
+            super().on_fit_task_begin(estimator, context)
+            if hook == "on_fit_task_begin" and context.task_name == "epoch" and \
+                    context.task_id == 2:
+                raise KeyboardInterrupt
+
+        def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None):
+            super().on_fit_task_end(estimator, context)
+            if hook == "on_fit_task_end" and context.task_name == "epoch" and \
+                    context.task_id == 1:
+                raise KeyboardInterrupt
+
+    X, y = make_classification(60, 4, random_state=0)
+    recorder = Interrupting()
+    with pytest.warns(UserWarning, match="interrupted"):
+        model = MLPClassifier((5,), max_iter=6, random_state=0).set_callbacks(recorder).fit(X, y)
+    begins = [e[2:4] for e in recorder.structure() if e[0] == "begin"]
+    ends = [e[2:4] for e in recorder.structure() if e[0] == "end"]
+    assert sorted(begins) == sorted(ends) and len(set(ends)) == len(ends)
+    assert model.n_iter_ == 2
 
 
 def test_no_callbacks_no_change():
@@ -298,12 +332,15 @@ def test_no_callbacks_no_change():
 
 
 
-def test_flow_epoch_tasks_are_the_fit_stopped_there():
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_flow_epoch_tasks_are_the_fit_stopped_there(early_stopping):
+    # Under a constant learning rate (the cosine schedule depends on max_iter).
     from skmath import FlowMatchingSampler
 
     X, _ = make_regression(64, 2, random_state=0)
-    params = {"hidden_layer_sizes": (16,), "max_iter": 4, "learning_rate": "constant",
-              "n_steps": 4, "solver": "rk4", "random_state": 0}
+    params = {"hidden_layer_sizes": (16,), "max_iter": 6, "learning_rate": "constant",
+              "n_steps": 4, "solver": "rk4", "random_state": 0,
+              "early_stopping": early_stopping, "learning_rate_init": 0.05}
     recorder = Recorder()
     model = FlowMatchingSampler(**params).set_callbacks(recorder).fit(X)
     assert recorder.structure() == _expected_structure("FlowMatchingSampler", "epoch",
@@ -317,3 +354,25 @@ def test_flow_epoch_tasks_are_the_fit_stopped_there():
     # Stopped by a callback after two epochs.
     model = FlowMatchingSampler(**params).set_callbacks(Recorder(stop_after=2)).fit(X)
     assert model.n_iter_ == 2
+
+
+def test_a_failed_refit_keeps_the_previous_flow():
+    # A hook raising mid-fit: the previous model stays whole, not mixed with the new data's scaling.
+    from skmath import FlowMatchingSampler
+
+    class Failing(Recorder):
+        def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None):
+            if context.task_name == "epoch" and context.task_id == 1:
+                raise RuntimeError("hook failed")
+
+    rng = np.random.RandomState(0)
+    X1, X2 = rng.randn(64, 2), 100 * rng.randn(64, 2) + 50
+    model = FlowMatchingSampler(hidden_layer_sizes=(8,), max_iter=4, n_steps=4, solver="rk4",
+                                random_state=0).fit(X1)
+    before = model.score_samples(X1)
+    mean = model.mean_.copy()
+    with pytest.raises(RuntimeError, match="hook failed"):
+        model.set_callbacks(Failing()).fit(X2)
+    assert_array_equal(model.mean_, mean)
+    assert_array_equal(model.score_samples(X1), before)
+    assert not hasattr(model, "_callback_fit_ctx")

@@ -466,7 +466,12 @@ def test_training_loop_restores_the_weights_of_the_best_epoch():
     model = torch.nn.Linear(2, 1)
     X, y = torch.randn(64, 2, generator=make_generator(0, "cpu")), torch.zeros(64, 1)
     scripted = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.1, 0.0])
-    snapshots = []
+    snapshots, returned = [], []
+
+    def on_epoch_end(epoch, loss, returned_state):
+        snapshots.append(model.weight.detach().clone())
+        returned.append(returned_state()["weight"].clone())
+
     result = train(
         model,
         lambda xb, yb: torch.nn.functional.mse_loss(model(xb), yb),
@@ -477,10 +482,13 @@ def test_training_loop_restores_the_weights_of_the_best_epoch():
         generator=make_generator(0, "cpu"),
         n_iter_no_change=10,
         validation_score=lambda: next(scripted),
-        on_epoch_end=lambda epoch, loss: snapshots.append(model.weight.detach().clone()),
+        on_epoch_end=on_epoch_end,
     )
     assert result.n_iter == 7 and result.best_validation_score == 0.5
     assert torch.equal(model.weight, snapshots[1])
+    # What the loop would return if stopped after each epoch: the best so far.
+    for epoch, best in enumerate([0, 1, 1, 1, 1, 1, 1]):
+        assert torch.equal(returned[epoch], snapshots[best])
 
 
 def test_training_loop_takes_gradients_written_by_the_batch_function():

@@ -23,6 +23,7 @@ from ._core import (
     torch_dtype,
     torch_threads,
     transpose_for,
+    unchanged_on_failure,
 )
 from ._optim import SGD, Adam, minimize_lbfgs
 from ._training import DivergenceError, TrainResult, minibatches, train
@@ -57,4 +58,5 @@ __all__ = [
     "torch_threads",
     "train",
     "transpose_for",
+    "unchanged_on_failure",
 ]

@@ -423,6 +423,30 @@ def single_threaded_torch():
                 torch.set_num_threads(_SINGLE_THREAD_STATE["saved"])
 
 
+# scikit-learn's callback context (>= 1.9): its _fit_context tears the
+# callbacks down from it after the fit, failed or not.
+_CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
+
+@contextmanager
+def unchanged_on_failure(estimator):
+    """A fit that raises leaves ``estimator`` as it was before it.
+
+    Attributes it set are removed and those it changed restored (a failed
+    refit does not leave a model mixing two fits), except scikit-learn's
+    callback context, which its ``_fit_context`` still needs.
+    """
+    before = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        kept = {key: value for key, value in estimator.__dict__.items()
+                if key in _CALLBACK_STATE}
+        estimator.__dict__.clear()
+        estimator.__dict__.update(before, **kept)
+        raise
+
+
 _WORKSPACE = threading.local()
 
 

@@ -148,10 +148,13 @@ def train(
         Called when the plateau rule triggers; return True to keep training
         (e.g. after lowering the learning rate), False to stop. ``None`` stops.
     on_epoch_end : callable or None
-        ``on_epoch_end(epoch, loss)`` after each epoch, once its loss and
-        validation score are recorded (learning-rate schedules, callbacks);
-        a true return value stops training (the best epoch's weights are
-        still restored with ``validation_score``).
+        ``on_epoch_end(epoch, loss, returned_state)`` after each epoch, once
+        its loss and validation score are recorded (learning-rate schedules,
+        callbacks); ``returned_state()`` is the ``state_dict`` training would
+        return if it stopped now (the best validated epoch's with
+        ``validation_score``, else the model's own, not a copy). A true
+        return value stops training (the best epoch's weights are still
+        restored with ``validation_score``).
     verbose : bool
         Show a ``tqdm`` progress bar with the running loss.
     result : TrainResult or None
@@ -186,6 +189,10 @@ def train(
     # sklearn's best_validation_score_ starts at -inf (a NaN score never replaces it).
     best_val = -math.inf if result.best_validation_score is None else result.best_validation_score
     bar = tqdm(range(max_iter), desc=desc, disable=not verbose, leave=False)
+
+    def returned_state():
+        return model.state_dict() if best_state is None else best_state
+
     model.train()
     optimizer.zero_grad(set_to_none=True)
     try:
@@ -240,7 +247,9 @@ def train(
             no_improvement = no_improvement + 1 if stalled else 0
             if verbose:
                 bar.set_postfix(loss=f"{epoch_loss:.5g}")
-            if on_epoch_end is not None and on_epoch_end(result.n_iter, epoch_loss):
+            if on_epoch_end is not None and on_epoch_end(
+                result.n_iter, epoch_loss, returned_state
+            ):
                 break
             if no_improvement > n_iter_no_change:
                 if on_plateau is not None and on_plateau():

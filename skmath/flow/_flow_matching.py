@@ -32,6 +32,7 @@ from .._engine import (
     to_numpy,
     torch_threads,
     train,
+    unchanged_on_failure,
 )
 from ._cfm import (
     OT_BLOCK_SIZE,
@@ -189,9 +190,10 @@ def _standard_normal_logpdf(z):
     return -0.5 * (z.square().sum(dim=1) + z.shape[1] * _LOG_2PI)
 
 
-def _fitted_field(model, *, in_place=False):
+def _fitted_field(model, state=None, *, in_place=False):
     """A callable giving ``vector_field_`` from the network being trained as
-    it is when called (a copy, or ``model`` itself with ``in_place``).
+    it is when called, or with the parameters ``state()`` (a copy, or
+    ``model`` itself with ``in_place``).
 
     Evaluated in float64: the ODE and its divergence integral are then
     accurate to far below the model's error, and a row's result does not
@@ -200,6 +202,8 @@ def _fitted_field(model, *, in_place=False):
 
     def attributes():
         field = model if in_place else copy.deepcopy(model)
+        if state is not None:
+            field.load_state_dict(state())
         return {"vector_field_": field.to(torch.float64).requires_grad_(False).eval()}
 
     return attributes
@@ -476,6 +480,11 @@ class FlowMatchingSampler(
         self : object
             Fitted estimator.
         """
+        # A failed refit leaves the previous model whole.
+        with unchanged_on_failure(self):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         sizes = self._hidden_sizes()
         n_samples, n_features = X.shape
@@ -529,15 +538,16 @@ class FlowMatchingSampler(
             tasks = FitTasks(self, X, y, max_iter=self.max_iter, task_name="epoch",
                              start=_fitted_field(model))
 
-            def on_epoch_end(epoch, loss):
+            def on_epoch_end(epoch, loss, returned_state):
                 if self.learning_rate == "cosine":
                     lr = 0.5 * self.learning_rate_init * (
                         1 + math.cos(math.pi * epoch / self.max_iter)
                     )
                     for group in optimizer.param_groups:
                         group["lr"] = lr
-                # A callback may stop the fit.
-                return tasks(_fitted_field(model))
+                # Callbacks get the model this fit would return if it
+                # stopped now (early stopping's best epoch), and may stop it.
+                return tasks(_fitted_field(model, returned_state))
 
             if self.tol is None:
                 tol = 0.0 if self.early_stopping else -math.inf

@@ -61,11 +61,10 @@ from .._engine import (
     torch_dtype,
     torch_threads,
     train,
+    unchanged_on_failure,
 )
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-# What a failed fit keeps: sklearn's _fit_context tears the callbacks down from it.
-_CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 # In-place hidden activations: the affine output they overwrite is never needed
 # again (backpropagation uses the activation's output, see below), so
@@ -400,6 +399,13 @@ class _Network(torch.nn.Module):
         }
         return {**state_dict, "state": state}
 
+    def with_vector(self, vector):
+        """A network of this layout whose parameters are a copy of ``vector``
+        (a ``flat`` in this network's layout)."""
+        weights, intercepts = self._views(vector.detach())
+        return _Network([W.T for W in weights], list(intercepts), self.activation,
+                        sparse_input=self._input_major)
+
     @property
     def coefs(self):
         """The weights as sklearn's ``coefs_`` shape them, (fan_in, fan_out) views."""
@@ -581,18 +587,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        # A failed fit (bad input, diverging loss) leaves the estimator as it
-        # was, except for the callbacks' context: sklearn's _fit_context
-        # tears the callbacks down with it.
-        before = dict(self.__dict__)
-        try:
+        # A failed fit (bad input, diverging loss) leaves the estimator as it was.
+        with unchanged_on_failure(self):
             return self._fit_unchecked(X, y, sample_weight, incremental)
-        except BaseException:
-            callbacks = {key: value for key, value in self.__dict__.items()
-                         if key in _CALLBACK_STATE}
-            self.__dict__.clear()
-            self.__dict__.update(before, **callbacks)
-            raise
 
     def _fit_unchecked(self, X, y, sample_weight, incremental):
         # Given to callbacks (their scorers take the data as the user passed it).
@@ -638,14 +635,14 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             yt = self._targets(y2d, device, X.dtype)
             wt = None if sample_weight is None else as_tensor(sample_weight, device)
             # Callbacks (scikit-learn >= 1.9): a task per epoch (per L-BFGS-B
-            # iteration with "lbfgs"); none for partial_fit, as in sklearn.
-            tasks = None
-            if not incremental:
-                tasks = FitTasks(
-                    self, *data, max_iter=self.max_iter, metadata=metadata,
-                    task_name="lbfgs-iter" if self.solver == "lbfgs" else "epoch",
-                    start=self._fitted_state(network, Xt, yt),
-                )
+            # iteration with "lbfgs"); partial_fit's one epoch, as sklearn's
+            # StandardScaler.partial_fit reports its fit.
+            tasks = FitTasks(
+                self, *data, max_iter=1 if incremental else self.max_iter,
+                metadata=metadata,
+                task_name="lbfgs-iter" if self.solver == "lbfgs" else "epoch",
+                start=self._fitted_state(network, Xt, yt),
+            )
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(
                     network, Xt, yt, wt, y2d, rng, generator, incremental, tasks
@@ -653,24 +650,25 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             else:
                 self._fit_lbfgs(network, Xt, yt, wt, tasks)
             self.__dict__.update(self._fitted_state(network, Xt, yt)())
-        if tasks is not None:
-            tasks.end()
+        tasks.end()
         return self
 
-    def _fitted_state(self, network, X, y):
+    def _fitted_state(self, network, X, y, flat=None):
         """A callable giving the fitted attributes of ``network`` as it is
-        when called: ``coefs_``, ``intercepts_`` and the
-        ``_trained_attributes`` of the training tensors ``X, y``."""
+        when called (or of the parameter vector ``flat()``): ``coefs_``,
+        ``intercepts_`` and the ``_trained_attributes`` of the training
+        tensors ``X, y``."""
 
         def attributes():
-            training = network.training
-            network.eval()
+            net = network if flat is None else network.with_vector(flat())
+            training = net.training
+            net.eval()
             with torch.no_grad():
                 coefs, intercepts = self._from_network_params(
-                    network.coefs, [b.detach() for b in network.intercepts]
+                    net.coefs, [b.detach() for b in net.intercepts]
                 )
-                state = self._trained_attributes(network, X, y)
-            network.train(training)
+                state = self._trained_attributes(net, X, y)
+            net.train(training)
             return {
                 **state,
                 "coefs_": [np.array(to_numpy(W), order="C") for W in coefs],
@@ -763,13 +761,16 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 sample_weight=w_batch, dropout=dropout, generator=generator,
             )
 
-        def on_epoch_end(epoch, loss):
+        def on_epoch_end(epoch, loss, returned_state):
             self.t_ += n_samples
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 for group in optimizer.param_groups:
                     group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            # A callback may stop the fit.
-            return tasks is not None and tasks(self._fitted_state(network, Xt, yt))
+            # Callbacks get the model this fit would return if it stopped
+            # now (early stopping's best epoch), and may stop it.
+            return tasks(
+                self._fitted_state(network, Xt, yt, lambda: returned_state()["flat"])
+            )
 
         on_plateau = None
         if self.solver == "sgd" and self.learning_rate == "adaptive":
