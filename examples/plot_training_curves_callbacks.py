@@ -1,7 +1,7 @@
 """
-=========================================================
+==========================================================
 Watching a fit with callbacks: per-epoch likelihood curves
-=========================================================
+==========================================================
 
 scikit-learn 1.9 added callbacks (:mod:`sklearn.callback`, experimental):
 objects given to ``set_callbacks`` that see each task of a fit. skmath's
