@@ -594,7 +594,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     The solver forms the centred Gram matrix ``X^T W X - sw mu mu^T`` in one
     pass over the data (no centred copy of ``X``) and diagonalises it (one
     ``d x d`` eigendecomposition). When its condition number
-    is below about ``0.1 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
+    is below about ``10 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
     equations are solved from it; otherwise the thin SVD of ``X`` gives the
     minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
 

@@ -334,7 +334,7 @@ class LogisticRegression(
 
     Parameters
     ----------
-    penalty : {"l2", None}, default="deprecated"
+    penalty : {"l1", "l2", "elasticnet", None}, default="deprecated"
         Deprecated in sklearn 1.8 (removed in 1.10) and handled as sklearn
         1.9 does: leave it unset and use ``C`` and ``l1_ratio``. Setting it
         gives sklearn's ``FutureWarning``. ``"l2"`` is the L2 penalty whatever
