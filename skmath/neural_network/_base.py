@@ -850,11 +850,10 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     def _validation_score(self, z, y, w=None):
         return _validation_score(z, y, self.out_activation_, w)
 
-    def _fit_lbfgs(self, network, Xt, yt, wt, tasks=None):
+    def _fit_lbfgs(self, network, Xt, yt, wt, tasks):
         """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`.
 
-        With callbacks (``tasks``), the network is set to each iterate for
-        them (the next evaluation sets it anyway). A callback cannot stop
+        Each iterate is a callback task (``tasks``); a callback cannot stop
         L-BFGS-B, as in sklearn 1.9's LogisticRegression.
         """
 
@@ -870,12 +869,11 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             return float(loss), np.array(to_numpy(network.flat_grad), dtype=np.float64)
 
         callback = None
-        if tasks is not None and tasks.active:
+        if tasks.active:
 
             def callback(theta):
-                with torch.no_grad():
-                    network.flat.copy_(torch.from_numpy(theta))
-                tasks(self._fitted_state(network, Xt, yt))
+                iterate = torch.from_numpy(theta).to(network.flat)
+                tasks(self._fitted_state(network, Xt, yt, lambda: iterate))
 
         theta0 = to_numpy(network.flat).astype(np.float64)
         result = minimize_lbfgs(
