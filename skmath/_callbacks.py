@@ -7,16 +7,45 @@ and may get a ``fitted_estimator``, a copy that predicts as if the fit had
 stopped there. skmath's iterative estimators report their solver's iterations
 (L-BFGS-B iterations, training epochs) the way scikit-learn's
 ``LogisticRegression`` reports its lbfgs iterations. With an older
-scikit-learn the estimators have no ``set_callbacks``, as scikit-learn's own.
+scikit-learn the estimators have no ``set_callbacks``, as scikit-learn's own;
+nor with a release whose callback API (experimental) changed from 1.9's.
 """
 
+import inspect
+
 try:
-    from sklearn.callback import CallbackSupportMixin
+    from sklearn.callback import CallbackContext, CallbackSupportMixin
 except ImportError:  # scikit-learn < 1.9
+    CallbackContext = CallbackSupportMixin = None
+
+
+def _api_as_in_1_9():
+    """True when :mod:`sklearn.callback` has the (experimental) API of 1.9
+    that :class:`FitTasks` calls; a release that changed it gets no
+    ``set_callbacks`` rather than fits that fail."""
+    if CallbackSupportMixin is None:
+        return False
+    try:
+        return (
+            "max_subtasks" in inspect.signature(
+                CallbackSupportMixin._init_callback_context).parameters
+            and "task_name" in inspect.signature(CallbackContext.subcontext).parameters
+            and all(
+                "reconstruction_attributes" in inspect.signature(hook).parameters
+                for hook in (CallbackContext.call_on_fit_task_begin,
+                             CallbackContext.call_on_fit_task_end)
+            )
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+if not _api_as_in_1_9():
 
     class CallbackSupportMixin:
-        """scikit-learn < 1.9 has no callbacks: no ``set_callbacks``, and a
-        fit's callback context accepts every hook and does nothing."""
+        """No callbacks (scikit-learn < 1.9, or an API other than 1.9's): no
+        ``set_callbacks``, and a fit's callback context accepts every hook
+        and does nothing."""
 
         def _init_callback_context(self, **kwargs):
             return _NoContext()

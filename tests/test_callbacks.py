@@ -5,7 +5,6 @@ the ``fitted_estimator`` a callback gets at iteration ``i`` with a fit
 stopped after ``i`` iterations (``max_iter=i``).
 """
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -25,16 +24,17 @@ from skmath import (
     MLPClassifier,
     MLPRegressor,
 )
+from skmath._callbacks import _api_as_in_1_9
 
 ITERATIVE = [LogisticRegression, MLPClassifier, MLPRegressor, MCDropoutClassifier,
              MCDropoutRegressor]
 
 
-# Callbacks need scikit-learn >= 1.9 (tests/test_ecosystem.py checks that
-# the estimators have set_callbacks exactly where sklearn has it).
+# Callbacks need scikit-learn >= 1.9, with 1.9's (experimental) API
+# (tests/test_ecosystem.py checks that the estimators have set_callbacks
+# exactly then).
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("sklearn.callback") is None,
-    reason="callbacks need scikit-learn >= 1.9",
+    not _api_as_in_1_9(), reason="needs scikit-learn's callback API as in 1.9"
 )
 
 
