@@ -863,3 +863,25 @@ def test_predictive_covariance_exactly_symmetric_and_sample_y_does_not_warn(kind
                                        normalize_y=True, optimizer=None).fit(X, y)
         np.testing.assert_allclose(cov, gpr.predict(Xs, return_cov=True)[1], rtol=1e-6,
                                    atol=1e-9 * np.abs(cov).max())
+
+
+@pytest.mark.parametrize("bad_fit", ["overflow", "cholesky"])
+def test_a_failed_refit_keeps_the_previous_model(bad_fit):
+    # The target normalisation used to be stored before the kernel and the
+    # Cholesky could fail: the old model then predicted with the new call's
+    # y mean and scale (1.0 became 2000.0).
+    X, y = np.array([[0.0], [1.0], [2.0]]), np.array([0.0, 1.0, 2.0])
+    reg = NTKRegressor(device="cpu").fit(X, y)
+    mean, std = reg.predict([[1.5]], return_std=True)
+    if bad_fit == "overflow":
+        args, match = ([[1e200], [2e200]], [1000.0, 3000.0]), "overflow"
+    else:  # alpha=0 and repeated rows: the kernel matrix is singular
+        reg.set_params(alpha=0.0)
+        X_bad = np.random.RandomState(0).randn(20, 1)
+        args, match = (np.vstack([X_bad, X_bad]), np.arange(40.0) * 100), "positive definite"
+    with pytest.raises(ValueError, match=match):
+        reg.fit(*args)
+    reg.set_params(alpha=1e-10)
+    new_mean, new_std = reg.predict([[1.5]], return_std=True)
+    np.testing.assert_array_equal(new_mean, mean)
+    np.testing.assert_array_equal(new_std, std)

@@ -498,11 +498,14 @@ class FlowMatchingSampler(
         if self.early_stopping:
             n_val = max(1, int(round(self.validation_fraction * n_samples)))
             if n_samples - n_val < 1:
+                advice = (
+                    "pass at least 2 samples" if n_samples < 2
+                    else "pass a smaller validation_fraction or more samples"
+                )
                 raise ValueError(
                     f"early_stopping with validation_fraction={self.validation_fraction} "
                     f"sets aside {n_val} of n_samples={n_samples} rows for validation, "
-                    "leaving none to train on: pass more samples (at least 2) or a "
-                    "smaller validation_fraction."
+                    f"leaving none to train on: {advice}."
                 )
             order = rng.permutation(n_samples)
             train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])

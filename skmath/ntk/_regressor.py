@@ -12,7 +12,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engine import TorchEstimatorMixin, as_tensor, to_numpy, torch_threads
+from .._engine import (
+    TorchEstimatorMixin,
+    as_tensor,
+    to_numpy,
+    torch_threads,
+    unchanged_on_failure,
+)
 from ._kernel import ARCHITECTURE_CONSTRAINTS, NTKKernel, architecture
 from ._kernels import nngp_ntk, nngp_ntk_diag
 
@@ -263,6 +269,13 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         self : object
             Fitted estimator.
         """
+        # A refit that fails (a kernel that overflows, a Cholesky that
+        # fails) leaves the previous model whole, not its normalisation mixed
+        # with the new call's.
+        with unchanged_on_failure(self):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         # X_train_ and y_train_ are the model's own copies, as with
         # GaussianProcessRegressor's default copy_X_train=True: predictions
         # must not change when the caller later modifies the arrays passed.
