@@ -131,3 +131,37 @@ def test_global_random_streams_are_left_alone(est):
             getattr(est, method)(X)
     assert torch.equal(torch_state, torch.random.get_rng_state())
     np.testing.assert_array_equal(numpy_state, np.random.get_state()[1])
+
+
+def _failing_refit(est, X, y):
+    """A refit on other data (5 features) that passes validation, then fails."""
+    name = type(est).__name__
+    kwargs = {}
+    if "sample_weight" in inspect.signature(est.fit).parameters:
+        kwargs["sample_weight"] = np.ones(X.shape[0] + 1)  # one weight too many
+    elif name == "NTKRegressor":
+        est.set_params(alpha=np.ones(X.shape[0] + 1))
+    elif name == "FlowMatchingSampler":
+        est.set_params(early_stopping=True, validation_fraction=0.99)  # no training row
+    else:  # the MC dropout nets: a validation split of one row is too small
+        est.set_params(early_stopping=True, validation_fraction=0.01)
+    return est.fit(X, **kwargs) if y is None else est.fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was(est):
+    # Not sklearn's behaviour (its estimators keep the failed call's
+    # n_features_in_): here nothing of the failed call is kept, and the model
+    # predicts as before.
+    X, y = _data(est)
+    est = _fit(est, X, y)
+    before = dict(est.__dict__)
+    method = next(m for m in ("predict", "score_samples") if hasattr(est, m))
+    expected = getattr(est, method)(X)
+    X_new, y_new = _data(est, n=20, d=5)
+    with pytest.raises(ValueError):
+        _failing_refit(est, X_new, y_new)
+    fitted = {key for key in before if key.endswith("_") and not key.startswith("__")}
+    assert fitted and all(est.__dict__[key] is before[key] for key in fitted)
+    assert set(est.__dict__) - set(before) == set()
+    np.testing.assert_array_equal(getattr(est, method)(X), expected)

@@ -64,6 +64,7 @@ from .._engine import (
     to_numpy,
     torch_threads,
     transpose_for,
+    unchanged_on_failure,
 )
 
 # Fewest rows of a block of row-wise work (see skmath._engine.block_rows).
@@ -1338,6 +1339,12 @@ class KMeans(
         self : object
             Fitted estimator.
         """
+        # A fit that fails leaves the estimator as it was (a refit does not
+        # leave the new call's n_features_in_ with the previous model).
+        with unchanged_on_failure(self):
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
         X = _canonical_csr(X)
         n_samples = X.shape[0]

@@ -19,6 +19,7 @@ from .._engine import (
     csr_with_values,
     to_numpy,
     torch_threads,
+    unchanged_on_failure,
 )
 
 # When the centred second moment of a column is below this fraction of its raw
@@ -680,6 +681,12 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         self : object
             Fitted estimator.
         """
+        # A fit that fails leaves the estimator as it was (a refit does not
+        # leave the new call's n_features_in_ with the previous model).
+        with unchanged_on_failure(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         X, y = validate_data(
             self,
             X,

@@ -28,6 +28,7 @@ from .._engine import (
     to_numpy,
     torch_threads,
     transpose_for,
+    unchanged_on_failure,
 )
 
 # scipy's L-BFGS-B ``ftol`` as sklearn sets it: relative change of the objective.
@@ -609,6 +610,12 @@ class LogisticRegression(
         self : object
             Fitted estimator.
         """
+        # A fit that fails leaves the estimator as it was (a refit does not
+        # leave the new call's n_features_in_ with the previous model).
+        with unchanged_on_failure(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         C, l1_ratio = self._check_settings()
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C"
