@@ -131,9 +131,11 @@ def _constant_columns(X, XT=None):
         lo, hi = torch.aminmax(X, dim=0)
     else:
         values, offsets = XT.values(), XT.crow_indices()
-        if values.numel() == 0:
-            return torch.full((X.shape[1],), torch.nan, dtype=X.dtype, device=X.device)
         full = offsets.diff() == X.shape[0]
+        if not bool(full.any()):
+            # The usual sparse case, decided without the two reductions over
+            # every stored value (2 ms each on 820k of them).
+            return torch.full((X.shape[1],), torch.nan, dtype=X.dtype, device=X.device)
         lo = torch.segment_reduce(values, "min", offsets=offsets).where(full, torch.nan)
         hi = torch.segment_reduce(values, "max", offsets=offsets)
     return lo.where(lo == hi, torch.nan)
