@@ -352,14 +352,23 @@ def _centered_operator(X, XT, X_offset, root_w, keep=None):
     def matvec(v):
         if mask is not None:
             v = v * mask
-        return root_w[:, None] * (X @ v - X_offset @ v)
+        return root_w[:, None] * (_sparse_times(X, v) - X_offset @ v)
 
     def rmatvec(u):
         u = root_w[:, None] * u
-        r = XT @ u - torch.outer(X_offset, u.sum(dim=0))
+        r = _sparse_times(XT, u) - torch.outer(X_offset, u.sum(dim=0))
         return r if mask is None else r * mask
 
     return matvec, rmatvec
+
+
+def _sparse_times(A, B):
+    """``A @ B`` for a sparse CSR ``A``; a single column through :func:`torch.mv`,
+    which is faster (20k x 2k, 820k non-zeros, two CPU threads: 175-230 us
+    against 290-350 us as a one-column product)."""
+    if B.shape[1] == 1:
+        return torch.mv(A, B[:, 0]).unsqueeze(1)
+    return A @ B
 
 
 def _sym_ortho(a, b):
