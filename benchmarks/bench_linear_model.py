@@ -57,45 +57,54 @@ def main():
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), device={args.device}")
     rows = []
 
+    def linear_row(name, X, y):
+        t_sk, ref = median_time(lambda: sk.LinearRegression().fit(X, y), args.repeat)
+        t_us, ours = median_time(
+            lambda: skmath.LinearRegression(device=args.device).fit(X, y), args.repeat
+        )
+        rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
+        rows.append((name, t_us, t_sk,
+                     f"R2 {r2_score(y, ours.predict(X)):.6f} vs {r2_score(y, ref.predict(X)):.6f}; "
+                     f"coef rel diff {rel:.1e}"))
+
+    def logistic_row(name, X, y, quality=None, **kw):
+        t_sk, ref = median_time(lambda: sk.LogisticRegression(**kw).fit(X, y), args.repeat)
+        t_us, ours = median_time(
+            lambda: skmath.LogisticRegression(device=args.device, **kw).fit(X, y), args.repeat
+        )
+        if quality is None:
+            quality = (
+                f"log-loss {log_loss(y, ours.predict_proba(X)):.6f} vs "
+                f"{log_loss(y, ref.predict_proba(X)):.6f}; "
+                f"n_iter {ours.n_iter_[0]} vs {ref.n_iter_[0]}"
+            )
+        else:
+            quality = quality(ours, ref)
+        rows.append((name, t_us, t_sk, quality))
+
     X, y = make_regression(200_000, 100, noise=1.0, random_state=0)
-    t_sk, ref = median_time(lambda: sk.LinearRegression().fit(X, y), args.repeat)
-    t_us, ours = median_time(lambda: skmath.LinearRegression(device=args.device).fit(X, y), args.repeat)
-    rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
-    rows.append(("LinearRegression 200k x 100", t_us, t_sk,
-                 f"R2 {r2_score(y, ours.predict(X)):.6f} vs {r2_score(y, ref.predict(X)):.6f}; coef rel diff {rel:.1e}"))
+    linear_row("LinearRegression 200k x 100", X, y)
 
     X, y = make_classification(100_000, 50, n_informative=30, n_classes=5, random_state=0)
-    kw = dict(C=1.0, max_iter=1000)
-    t_sk, ref = median_time(lambda: sk.LogisticRegression(**kw).fit(X, y), args.repeat)
-    t_us, ours = median_time(lambda: skmath.LogisticRegression(device=args.device, **kw).fit(X, y), args.repeat)
-    rows.append(("LogisticRegression 100k x 50, 5 classes", t_us, t_sk,
-                 f"log-loss {log_loss(y, ours.predict_proba(X)):.6f} vs {log_loss(y, ref.predict_proba(X)):.6f}; "
-                 f"n_iter {ours.n_iter_[0]} vs {ref.n_iter_[0]}"))
+    logistic_row("LogisticRegression 100k x 50, 5 classes", X, y, C=1.0, max_iter=1000)
 
     # L1 penalty: sklearn's saga against skmath's L-BFGS-B on the split W = P - M.
-    kw = dict(solver="saga", C=0.01, l1_ratio=1.0, max_iter=1000)
-    t_sk, ref = median_time(lambda: sk.LogisticRegression(**kw).fit(X, y), args.repeat)
-    t_us, ours = median_time(lambda: skmath.LogisticRegression(device=args.device, **kw).fit(X, y), args.repeat)
-    rows.append(("LogisticRegression L1 (saga), C=0.01, same", t_us, t_sk,
-                 f"objective {l1_objective(ours, X, y, kw['C']):.8f} vs "
-                 f"{l1_objective(ref, X, y, kw['C']):.8f}; non-zeros "
-                 f"{np.count_nonzero(ours.coef_)} vs {np.count_nonzero(ref.coef_)}"))
+    C = 0.01
+
+    def l1_quality(ours, ref):
+        return (f"objective {l1_objective(ours, X, y, C):.8f} vs "
+                f"{l1_objective(ref, X, y, C):.8f}; non-zeros "
+                f"{np.count_nonzero(ours.coef_)} vs {np.count_nonzero(ref.coef_)}")
+
+    logistic_row("LogisticRegression L1 (saga), C=0.01, same", X, y, quality=l1_quality,
+                 solver="saga", C=C, l1_ratio=1.0, max_iter=1000)
 
     # Sparse input (sklearn: lsqr for LinearRegression, lbfgs on CSR for LogisticRegression).
     X, rng = bag_of_words(20_000, 2_000, 41)
-    y = X @ rng.randn(2_000) + 0.01 * rng.randn(X.shape[0])
-    t_sk, ref = median_time(lambda: sk.LinearRegression().fit(X, y), args.repeat)
-    t_us, ours = median_time(lambda: skmath.LinearRegression(device=args.device).fit(X, y), args.repeat)
-    rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
-    rows.append(("LinearRegression sparse 20k x 2k", t_us, t_sk,
-                 f"R2 {r2_score(y, ours.predict(X)):.6f} vs {r2_score(y, ref.predict(X)):.6f}; coef rel diff {rel:.1e}"))
-    y = np.argmax(X @ rng.randn(2_000, 5), axis=1)
-    kw = dict(C=1.0, max_iter=1000)
-    t_sk, ref = median_time(lambda: sk.LogisticRegression(**kw).fit(X, y), args.repeat)
-    t_us, ours = median_time(lambda: skmath.LogisticRegression(device=args.device, **kw).fit(X, y), args.repeat)
-    rows.append(("LogisticRegression sparse 20k x 2k, 5 classes", t_us, t_sk,
-                 f"log-loss {log_loss(y, ours.predict_proba(X)):.6f} vs {log_loss(y, ref.predict_proba(X)):.6f}; "
-                 f"n_iter {ours.n_iter_[0]} vs {ref.n_iter_[0]}"))
+    linear_row("LinearRegression sparse 20k x 2k", X,
+               X @ rng.randn(2_000) + 0.01 * rng.randn(X.shape[0]))
+    logistic_row("LogisticRegression sparse 20k x 2k, 5 classes", X,
+                 np.argmax(X @ rng.randn(2_000, 5), axis=1), C=1.0, max_iter=1000)
 
     print(f"| {'benchmark':42s} | skmath (s) | sklearn (s) | ratio | quality (skmath vs sklearn) |")
     print(f"|{'-' * 44}|-----------:|------------:|------:|---|")
