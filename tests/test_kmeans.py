@@ -939,3 +939,26 @@ def test_fit_does_not_depend_on_the_number_of_threads():
     assert fits[0][:2] == fits[1][:2]
     assert_array_equal(fits[0][2], fits[1][2])
     assert_array_equal(fits[0][3], fits[1][3])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_predict_transform_score_do_not_depend_on_the_number_of_threads(sparse):
+    # One pass over blocks on torch's own threads (no block pool): the same
+    # labels, distances and score bit for bit with 1 and 2 threads, on data
+    # larger than a block, with integer entries (exact ties) and a shift.
+    rng = np.random.RandomState(3)
+    X = rng.randint(-3, 4, size=(60_000, 24)).astype(np.float64) + 100.0
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.rand(*X.shape) < 0.2, X, 0.0))
+    km = KMeans(n_clusters=7, n_init=1, random_state=0, device="cpu").fit(X)
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append((km.predict(X), km.transform(X), km.score(X)))
+    finally:
+        torch.set_num_threads(before)
+    assert_array_equal(results[0][0], results[1][0])
+    assert_array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2]
