@@ -16,7 +16,9 @@ functions below, which assume validated input (as in
 
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
 per block of rows, so memory stays bounded whatever the number of samples. On
-CPU the blocks are spread over threads (:func:`_block_pool`).
+CPU the fit's blocks are spread over threads (:func:`_block_pool`); the single
+passes of ``predict``, ``transform`` and ``score`` run their blocks in turn on
+torch's own threads, which is faster there.
 
 ``X`` may also be a sparse CSR tensor: the functions that touch it take its
 rows with :func:`_rows` / :func:`_dense_rows` and reduce over its nonzeros
