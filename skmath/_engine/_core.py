@@ -5,6 +5,7 @@ Every skmath estimator goes through these few functions, so that "which device",
 """
 
 import copy
+import functools
 import math
 import os
 import re
@@ -428,23 +429,28 @@ def single_threaded_torch():
 _CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 
-@contextmanager
-def unchanged_on_failure(estimator):
-    """A fit that raises leaves ``estimator`` as it was before it.
+def unchanged_on_failure(fit):
+    """Decorate a fit method: a call that raises leaves the estimator as it was.
 
-    Attributes it set are removed and those it changed restored (a failed
-    refit does not leave a model mixing two fits), except scikit-learn's
-    callback context, which its ``_fit_context`` still needs.
+    Attributes the call set are removed and those it changed restored (a
+    failed refit does not leave a model mixing two fits, nor the new call's
+    ``n_features_in_``), except scikit-learn's callback context, which its
+    ``_fit_context`` (applied outside this decorator) still needs.
     """
-    before = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        kept = {key: value for key, value in estimator.__dict__.items()
-                if key in _CALLBACK_STATE}
-        estimator.__dict__.clear()
-        estimator.__dict__.update(before, **kept)
-        raise
+
+    @functools.wraps(fit)
+    def wrapper(estimator, *args, **kwargs):
+        before = dict(estimator.__dict__)
+        try:
+            return fit(estimator, *args, **kwargs)
+        except BaseException:
+            kept = {key: value for key, value in estimator.__dict__.items()
+                    if key in _CALLBACK_STATE}
+            estimator.__dict__.clear()
+            estimator.__dict__.update(before, **kept)
+            raise
+
+    return wrapper
 
 
 _WORKSPACE = threading.local()

@@ -526,7 +526,7 @@ def _random_init(X, w, key, order, n_clusters, generator):
     return _dense_rows(X, indices)
 
 
-def _labels(X, centers, pool):
+def _labels(X, centers):
     """Index of the closest center of each row, in blocks (see :func:`_nearest`).
 
     Dense rows are compared around the mean of the centers, as fit compares
@@ -555,7 +555,7 @@ def _labels(X, centers, pool):
         return torch.isfinite(err).all()
 
     blocks = _row_blocks(n, _block_rows(_width(X) + centers.shape[0], X.dtype, X.device))
-    finite = map_blocks(assign, blocks, pool)
+    finite = [assign(blk) for blk in blocks]
     _check_squares_finite(bool(torch.stack(finite).all()), X.dtype)
     return out
 
@@ -1050,7 +1050,7 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     return bool(torch.equal(mapping[labels1], labels2))
 
 
-def _euclidean_distances(X, centers, pool):
+def _euclidean_distances(X, centers):
     """Distances ``||x_i - c_j||``, shape ``(n, k)``, in blocks, in float64.
 
     The product form ``||x||^2 - 2 x.c + ||c||^2`` is evaluated around the
@@ -1095,7 +1095,8 @@ def _euclidean_distances(X, centers, pool):
             dist[rows[part], cols[part]] = (diff * diff).sum(dim=1)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
-    map_blocks(block, _row_blocks(n, _block_rows(_width(X) + k, torch.float64, X.device)), pool)
+    for blk in _row_blocks(n, _block_rows(_width(X) + k, torch.float64, X.device)):
+        block(blk)
     return out
 
 
@@ -1322,6 +1323,7 @@ class KMeans(
         return _canonical_csr(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
@@ -1341,12 +1343,6 @@ class KMeans(
         self : object
             Fitted estimator.
         """
-        # A fit that fails leaves the estimator as it was (a refit does not
-        # leave the new call's n_features_in_ with the previous model).
-        with unchanged_on_failure(self):
-            return self._fit(X, sample_weight)
-
-    def _fit(self, X, sample_weight):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
         X = _canonical_csr(X)
         n_samples = X.shape[0]
@@ -1508,7 +1504,7 @@ class KMeans(
         with torch_threads():
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            labels = _labels(Xt, centers, None)
+            labels = _labels(Xt, centers)
         return to_numpy(labels).astype(np.int32)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -1552,7 +1548,7 @@ class KMeans(
         with torch_threads():
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device)
-            return to_numpy(_euclidean_distances(Xt, centers, None))
+            return to_numpy(_euclidean_distances(Xt, centers))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the value of ``X`` on the k-means objective.
@@ -1581,7 +1577,7 @@ class KMeans(
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            inertia = _inertia(Xt, wt, centers, _labels(Xt, centers, None), None)
+            inertia = _inertia(Xt, wt, centers, _labels(Xt, centers), None)
         return -inertia
 
     def __sklearn_tags__(self):

@@ -190,21 +190,22 @@ def _standard_normal_logpdf(z):
     return -0.5 * (z.square().sum(dim=1) + z.shape[1] * _LOG_2PI)
 
 
-def _fitted_field(model, state=None, *, in_place=False):
-    """A callable giving ``vector_field_`` from the network being trained as
-    it is when called, or with the parameters ``state()`` (a copy, or
-    ``model`` itself with ``in_place``).
+def _as_vector_field(model):
+    """The trained network as ``vector_field_`` (in place): evaluated in float64,
+    the ODE and its divergence integral are accurate to far below the model's
+    error, and a row's result does not depend on the other rows of its block."""
+    return model.to(torch.float64).requires_grad_(False).eval()
 
-    Evaluated in float64: the ODE and its divergence integral are then
-    accurate to far below the model's error, and a row's result does not
-    depend on the other rows of its block.
-    """
+
+def _fitted_field(model, state=None):
+    """A callable giving ``vector_field_`` from a copy of the network being
+    trained, as it is when called or with the parameters ``state()``."""
 
     def attributes():
-        field = model if in_place else copy.deepcopy(model)
+        field = copy.deepcopy(model)
         if state is not None:
             field.load_state_dict(state())
-        return {"vector_field_": field.to(torch.float64).requires_grad_(False).eval()}
+        return {"vector_field_": _as_vector_field(field)}
 
     return attributes
 
@@ -465,6 +466,7 @@ class FlowMatchingSampler(
         return [int(s) for s in sizes]
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
     def fit(self, X, y=None):
         """Fit the flow to the data.
 
@@ -480,11 +482,6 @@ class FlowMatchingSampler(
         self : object
             Fitted estimator.
         """
-        # A failed refit leaves the previous model whole.
-        with unchanged_on_failure(self):
-            return self._fit(X, y)
-
-    def _fit(self, X, y):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         sizes = self._hidden_sizes()
         n_samples, n_features = X.shape
@@ -571,7 +568,7 @@ class FlowMatchingSampler(
                 verbose=self.verbose,
                 desc="FlowMatchingSampler",
             )
-        self.vector_field_ = _fitted_field(model, in_place=True)()["vector_field_"]
+        self.vector_field_ = _as_vector_field(model)
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
         if self.early_stopping:

@@ -675,6 +675,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
     def fit(self, X, y, sample_weight=None):
         """Fit the linear model.
 
@@ -692,12 +693,6 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         self : object
             Fitted estimator.
         """
-        # A fit that fails leaves the estimator as it was (a refit does not
-        # leave the new call's n_features_in_ with the previous model).
-        with unchanged_on_failure(self):
-            return self._fit(X, y, sample_weight)
-
-    def _fit(self, X, y, sample_weight):
         X, y = validate_data(
             self,
             X,

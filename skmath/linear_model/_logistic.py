@@ -593,6 +593,7 @@ class LogisticRegression(
         return self.C, {"l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}.get(penalty, 0.0)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -610,12 +611,6 @@ class LogisticRegression(
         self : object
             Fitted estimator.
         """
-        # A fit that fails leaves the estimator as it was (a refit does not
-        # leave the new call's n_features_in_ with the previous model).
-        with unchanged_on_failure(self):
-            return self._fit(X, y, sample_weight)
-
-    def _fit(self, X, y, sample_weight):
         C, l1_ratio = self._check_settings()
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C"

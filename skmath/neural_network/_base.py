@@ -586,12 +586,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
+    @unchanged_on_failure  # bad input, a diverging loss, a failing callback
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        # A failed fit (bad input, diverging loss) leaves the estimator as it was.
-        with unchanged_on_failure(self):
-            return self._fit_unchecked(X, y, sample_weight, incremental)
-
-    def _fit_unchecked(self, X, y, sample_weight, incremental):
         # Given to callbacks (their scorers take the data as the user passed it).
         data = (X, y)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}

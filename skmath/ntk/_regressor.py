@@ -254,6 +254,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
     def fit(self, X, y):
         """Fit the infinite-width network (one kernel matrix, one Cholesky).
 
@@ -269,13 +270,6 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         self : object
             Fitted estimator.
         """
-        # A refit that fails (a kernel that overflows, a Cholesky that
-        # fails) leaves the previous model whole, not its normalisation mixed
-        # with the new call's.
-        with unchanged_on_failure(self):
-            return self._fit(X, y)
-
-    def _fit(self, X, y):
         # X_train_ and y_train_ are the model's own copies, as with
         # GaussianProcessRegressor's default copy_X_train=True: predictions
         # must not change when the caller later modifies the arrays passed.
