@@ -752,6 +752,51 @@ def test_sparse_blockwise_cluster_sums_equal_one_scatter(monkeypatch, weighted):
     assert_array_equal(weights.numpy(), np.bincount(labels.numpy(), weights=w, minlength=6))
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_full_pass_moves_only_changed_rows(monkeypatch, weighted):
+    # After the first E-step the CSR cluster sums are updated with the rows that changed
+    # cluster only (no scatter over every nonzero): they equal the sums from scratch, and
+    # the weights, recounted, are exact (an emptied cluster weighs exactly 0).
+    X = _tfidf(n=3000, d=150, seed=13)
+    w = np.random.RandomState(2).uniform(0.5, 2.0, X.shape[0]) if weighted else np.ones(3000)
+    monkeypatch.setattr(engine_core, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "CPU_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(kmeans_module, "_MIN_BLOCK_ROWS", 37)
+    cpu = torch.device("cpu")
+    Xt, wt = engine_core.as_tensor(X, cpu), torch.from_numpy(w)
+    x_sq = kmeans_module._sq_norms(Xt)
+    n, k = X.shape[0], 6
+    labels = torch.full((n,), -1, dtype=torch.int64)
+    upper, lower = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+    sums, weights = torch.zeros((k, X.shape[1]), dtype=torch.float64), torch.zeros(k).double()
+    scatters = []
+    scatter = kmeans_module._sparse_scatter
+    monkeypatch.setattr(
+        kmeans_module, "_sparse_scatter", lambda X, *a, **kw: scatters.append(X.shape[0])
+        or scatter(X, *a, **kw),
+    )
+    step = dict(unit_weights=not weighted, pool=None)
+    first = torch.from_numpy(_sparse_init(X, k, 4))
+    kmeans_module._assign(Xt, x_sq, wt, first, labels, upper, lower, sums, weights,
+                          shift=None, **step)
+    assert sum(scatters) == n
+    before = labels.clone()
+    # Centers 0 and 1 swapped and the rest moved: most rows change cluster, so the
+    # bounds cannot prune and every row is recomputed.
+    second = first[[1, 0, 3, 2, 5, 4]] + 0.01
+    scatters.clear()
+    n_changed = kmeans_module._assign(
+        Xt, x_sq, wt, second, labels, upper, lower, sums, weights,
+        shift=torch.full((k,), 10.0, dtype=torch.float64), **step,
+    )
+    assert n_changed == int((labels != before).sum()) > n // 2
+    assert sum(scatters) == 2 * n_changed  # moved out of the old cluster, into the new
+    # Moving out and back in leaves rounding (~1e-15) where a column of a cluster is empty.
+    scratch = kmeans_module._sparse_cluster_sums(Xt, wt, labels, k).numpy()
+    assert_allclose(sums.numpy(), scratch, rtol=1e-12, atol=1e-13)
+    assert_array_equal(weights.numpy(), np.bincount(labels.numpy(), weights=w, minlength=k))
+
+
 def test_large_sparse_fit_never_densifies(monkeypatch):
     # 20000 x 20000 at density 0.002 (dense: 3.2 GB): only a few rows are ever densified
     # (seeds, centers), and the fit from sklearn's centers has sklearn's inertia.

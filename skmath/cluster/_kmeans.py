@@ -786,10 +786,17 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
             )
 
     # No bounds yet, or most rows in doubt: recompute every row, in parallel
-    # blocks, and the cluster sums from scratch (for CSR X, each block gathers
-    # its nonzeros' scatter indices; they are added once all blocks are done).
+    # blocks. The dense cluster sums are computed from scratch (an addition
+    # per value, cheap next to the product). For CSR X, a scatter over every
+    # nonzero costs as much as the product, so once the sums hold the current
+    # labels' (after the first iteration) only the rows that changed cluster
+    # are moved, as in the pruned pass; the first time each block gathers its
+    # nonzeros' scatter indices, added once all blocks are done.
+    moves_only = sparse and with_sums and shift is not None
+
     def full_pass(blk):
         Xb = _rows(X, blk)
+        old = labels[blk].clone() if moves_only else None
         if prunes:
             new, upper[blk], lower[blk] = _distance_bounds(
                 Xb, x_sq[blk], centers_t, c_sq, margin
@@ -800,6 +807,15 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         labels[blk] = new
         if not with_sums:
             return n_new, None, None
+        if moves_only:
+            changed = torch.nonzero(new != old).squeeze(1)
+            if changed.shape[0] == 0:
+                return n_new, None, None
+            moved = _moved_sums(
+                take_rows(Xb, changed), w[blk].index_select(0, changed), old[changed],
+                new[changed], k,
+            )
+            return n_new, moved, None
         if sparse:  # gathered here, in parallel; scattered below, in order
             return n_new, _sparse_scatter(Xb, w[blk], new, unit_weights=unit_weights), None
         part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
@@ -811,7 +827,14 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
 
     blocks = _row_blocks(n, _block_rows(_width(X) + k, X.dtype, X.device))
     results = map_blocks(full_pass, blocks, pool)
-    if with_sums and sparse:
+    if moves_only:
+        # Moves added block after block: independent of the number of threads.
+        for _, moved, _ in results:
+            if moved is not None:
+                sums += moved[0]
+        # Weights from scratch: an emptied cluster weighs exactly zero.
+        weight_in_clusters.copy_(torch.bincount(labels, weights=w.to(torch.float64), minlength=k))
+    elif with_sums and sparse:
         # Block after block, the nonzeros are added in row order, as by one
         # scatter over all of them: independent of blocks and threads.
         sums.zero_()
