@@ -173,15 +173,22 @@ def test_perceptron_epoch_tasks_are_the_fit_stopped_there(Estimator, early_stopp
     name = Estimator.__name__
     assert recorder.structure() == _expected_structure(name, "epoch", model.n_iter_)
     ends = recorder.fitted("end")
+    # An epoch's MCDropoutRegressor carries the noise of the network's training rows
+    # (cv=None); the cross-fitted one (default cv) is set once the training is over.
+    epoch_params = {"cv": None} if Estimator is MCDropoutRegressor else {}
     for i, fitted in enumerate(ends[:-1]):
         # CPU training is bit-for-bit reproducible: the same weights exactly.
-        stopped = _quiet_fit(Estimator(**{**params, "max_iter": i + 1}), X, y, **kwargs)
+        stopped = _quiet_fit(Estimator(**{**params, "max_iter": i + 1, **epoch_params}), X, y,
+                             **kwargs)
         for ours, theirs in zip(fitted.coefs_ + fitted.intercepts_,
                                 stopped.coefs_ + stopped.intercepts_):
             assert_array_equal(ours, theirs)
         assert_array_equal(fitted.predict(X), stopped.predict(X))
         if Estimator is MCDropoutRegressor:
             assert fitted.noise_std_ == stopped.noise_std_
+    if Estimator is MCDropoutRegressor:  # the fit's own task ends with the fitted model
+        assert recorder.record[-2][4].noise_std_ == model.noise_std_
+        assert model.noise_std_ != fitted.noise_std_
     # Hooks get the data and the weights as passed to fit.
     metadata = recorder.record[-2][5]
     if kwargs:

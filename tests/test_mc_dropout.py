@@ -7,11 +7,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import load_diabetes, make_moons, make_multilabel_classification
+from sklearn.datasets import (
+    load_diabetes,
+    make_friedman1,
+    make_moons,
+    make_multilabel_classification,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import ShuffleSplit
+from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
@@ -19,6 +26,7 @@ from sklearn.utils.estimator_checks import check_regressor_multioutput
 
 from skmath import MCDropoutClassifier, MCDropoutRegressor, MLPRegressor
 from skmath.metrics import gaussian_nll, interval_coverage
+from skmath.neural_network._mc_dropout import _held_out_noise_variance
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -61,13 +69,89 @@ def test_diabetes_intervals_are_calibrated_and_beat_the_homoscedastic_mlp():
 
 
 def test_noise_variance_is_the_expected_training_squared_error():
-    # noise_std_^2 = mean_i E_q[(y_i - f(x_i))^2] over the prediction passes, i.e. the
-    # squared error of the MC mean plus the passes' variance on the training rows.
+    # cv=None: noise_std_^2 = mean_i E_q[(y_i - f(x_i))^2] over the prediction passes, i.e.
+    # the squared error of the MC mean plus the passes' variance on the training rows.
     X, y = _sine()
-    reg = _fast().fit(X, y)
+    reg = _fast(cv=None).fit(X, y)
     mean, std = reg.predict(X, return_std=True)
     spread = std**2 - reg.noise_std_**2
     np.testing.assert_allclose(reg.noise_std_**2, np.mean((y - mean) ** 2 + spread), rtol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_held_out_noise_variance_maximises_the_predictive_likelihood(seed):
+    # Against a bounded scalar search of the log-likelihood itself, over log v.
+    rng = np.random.RandomState(seed)
+    r = rng.randn(300) * rng.uniform(0.5, 2.0, 300)
+    s = rng.uniform(0.0, 0.8, 300) * [0.1, 1.0, 10.0][seed]
+
+    def nll(log_v):
+        v = np.exp(log_v)
+        return 0.5 * np.sum(np.log(s + v) + r**2 / (s + v))
+
+    best = minimize_scalar(nll, bounds=(-30, 5), method="bounded",
+                           options={"xatol": 1e-12}).x
+    np.testing.assert_allclose(_held_out_noise_variance(r, s), np.exp(best), rtol=1e-6)
+    # Closed forms: no spread -> the mean squared residual; a constant spread s0 ->
+    # the mean squared residual minus s0, or 0 when s0 alone covers the residuals.
+    r2 = np.mean(r**2)
+    np.testing.assert_allclose(_held_out_noise_variance(r, 0 * s), r2, rtol=1e-9)
+    np.testing.assert_allclose(_held_out_noise_variance(r, np.full(300, 0.2)), r2 - 0.2,
+                               rtol=1e-9)
+    assert _held_out_noise_variance(r, np.full(300, 1.01 * r2)) == 0.0
+
+
+def test_cross_fitted_noise_is_the_held_out_maximum_likelihood(monkeypatch):
+    # The cv folds' networks (cv=None, trained without their fold) give the held-out
+    # residuals and spreads; noise_std_^2 maximises their predictive likelihood.
+    X, y = _sine(120)
+    y = 30 * y + 5  # the noise is computed on standardised targets, returned in y's units
+    folds, fitted = KFold(3), []
+    fit = MCDropoutRegressor.fit
+
+    def spy(self, X, y):
+        fit(self, X, y)
+        if self.cv is None:
+            fitted.append((self, X.shape[0]))
+        return self
+
+    monkeypatch.setattr(MCDropoutRegressor, "fit", spy)
+    reg = _fast(cv=folds).fit(X, y)
+    assert [n for _, n in fitted] == [80, 80, 80]
+    assert all(model.random_state != 0 for model, _ in fitted)
+    residuals, spreads = [], []
+    for (model, _), (_, held_out) in zip(fitted, folds.split(X)):
+        mean, std = model.predict(X[held_out], return_std=True)
+        residuals.append(y[held_out] - mean)
+        spreads.append(std**2 - model.noise_std_**2)
+    expected = _held_out_noise_variance(np.concatenate(residuals), np.concatenate(spreads))
+    np.testing.assert_allclose(reg.noise_std_**2, expected, rtol=1e-8)
+    # The returned network is the one trained on every row, as with cv=None.
+    single = _fast(cv=None).fit(X, y)
+    np.testing.assert_array_equal(reg.predict(X), single.predict(X))
+    assert reg.noise_std_ != single.noise_std_
+
+
+def test_cross_fitting_corrects_the_training_rows_noise_both_ways():
+    # Small data that the network overfits (training-rows noise too small) and linear
+    # data where the passes' spread is large (counted twice, noise too large): the
+    # standardised test errors (y - mean) / std have a spread closer to 1 with cv=5.
+    problems = {
+        "overfit": make_friedman1(200, noise=1.0, random_state=0),
+        "wide": make_regression(500, 20, n_informative=10, noise=10.0, random_state=0),
+    }
+    for name, (X, y) in problems.items():
+        spread = {}
+        for cv in (None, 5):
+            z = []
+            for i, (tr, te) in enumerate(ShuffleSplit(4, test_size=0.2,
+                                                      random_state=0).split(X)):
+                reg = MCDropoutRegressor(cv=cv, random_state=i, device="cpu").fit(X[tr], y[tr])
+                mean, std = reg.predict(X[te], return_std=True)
+                z.append((y[te] - mean) / std)
+            spread[cv] = np.std(np.concatenate(z))
+        assert abs(spread[5] - 1) < 0.5 * abs(spread[None] - 1), (name, spread)
+        assert (spread[None] > 1.2) if name == "overfit" else (spread[None] < 0.8), spread
 
 
 def test_noise_level_is_recovered_when_noise_dominates():

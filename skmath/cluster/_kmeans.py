@@ -752,8 +752,8 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     their distances recomputed. The labels are those of a full Lloyd E-step
     (up to rounding-level ties). Without ``shift`` (first iteration), or when
     most rows are in doubt, every row is recomputed and the cluster sums are
-    computed from scratch; otherwise they are updated with the rows that
-    changed cluster.
+    computed from scratch (for CSR ``X``, only without ``shift``); otherwise
+    they are updated with the rows that changed cluster.
 
     ``labels``, ``upper``, ``lower`` and, when given, ``sums`` and
     ``weight_in_clusters`` (float64 weighted sums and weights of the rows of

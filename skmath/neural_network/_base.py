@@ -538,6 +538,10 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         """Transform validated ``X, y`` before training (identity here)."""
         return X, y
 
+    def _after_training(self, X, y, rng, incremental):
+        """Finish the fitted state from the validated ``X, y`` once the network
+        is trained, before the fit's callback task ends (nothing here)."""
+
     def _to_network_params(self, coefs, intercepts):
         """Fitted ``coefs_`` -> the parameters the network trains (identity)."""
         return coefs, intercepts
@@ -614,6 +618,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         device = self._resolve_device()
         dtype = X.dtype if first_pass else self.coefs_[0].dtype
         X = X.astype(dtype, copy=False)
+        validated = (X, y)
         generator = make_generator(rng, device)
         X, y2d = self._prepare_fit(X, y2d, first_pass, rng)
         if first_pass:
@@ -646,6 +651,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             else:
                 self._fit_lbfgs(network, Xt, yt, wt, tasks)
             self.__dict__.update(self._fitted_state(network, Xt, yt)())
+        self._after_training(*validated, rng, incremental)
         tasks.end()
         return self
 

@@ -18,7 +18,9 @@ The pure functions below work on validated tensors:
   repeated calls give identical predictions);
 - :func:`_mc_forward`: the ``T`` sampled networks on a block of rows;
 - :func:`_noise_variance`: the observation noise of the regressor, the
-  maximum-likelihood value given the trained network.
+  maximum-likelihood value given the trained network on its training rows;
+- :func:`_held_out_noise_variance`: the noise that maximises the predictive
+  likelihood of held-out rows (the regressor's default, by cross-fitting).
 """
 
 from numbers import Integral, Real
@@ -26,8 +28,11 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
+from scipy.optimize import brentq
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
@@ -175,6 +180,52 @@ def _noise_variance(blocks):
         total = total + (z - y).square().mean(0).sum(0)
         count += y.shape[0]
     return total / count
+
+
+def _held_out_noise_variance(residuals, spreads):
+    """Noise variance ``v >= 0`` maximising the predictive likelihood of held-out rows.
+
+    Each held-out row ``i`` has the residual ``r_i = y_i - mean_t f_t(x_i)``
+    of the sampled networks' mean and their variance ``s_i = Var_t f_t(x_i)``;
+    its predictive density is ``N(y_i; mean_t f_t(x_i), s_i + v)``. The
+    log-likelihood ``-1/2 sum_i [log(s_i + v) + r_i^2 / (s_i + v)]`` is
+    maximal where ``sum_i (r_i^2 - s_i - v) / (s_i + v)^2 = 0``, found by
+    Brent's method; ``v = mean_i r_i^2`` when every ``s_i`` is 0, and ``v = 0``
+    when the spread alone already covers the residuals.
+
+    Parameters
+    ----------
+    residuals, spreads : ndarray of shape (n,)
+
+    Returns
+    -------
+    variance : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = np.array([1.0, -2.0, 2.0, -1.0])
+    >>> round(_held_out_noise_variance(r, np.zeros(4)), 10)  # mean r^2
+    2.5
+    >>> round(_held_out_noise_variance(r, np.full(4, 1.0)), 10)  # mean r^2 - s
+    1.5
+    >>> _held_out_noise_variance(r, np.full(4, 3.0))  # the spread covers them
+    0.0
+    """
+    r2 = np.square(residuals)
+    scale = r2.mean()
+    if not scale > 0:
+        return 0.0
+    # In units of mean r^2: the root lies in [0, max r^2].
+    r2, spreads = r2 / scale, spreads / scale
+
+    def slope(v):
+        return np.sum((r2 - spreads - v) / np.square(spreads + v))
+
+    low = np.finfo(np.float64).tiny ** 0.25
+    if slope(low) <= 0:
+        return 0.0
+    return float(brentq(slope, low, r2.max(), xtol=1e-12, rtol=1e-10) * scale)
 
 
 class _BaseMCDropout(_BaseMLP):
@@ -342,6 +393,14 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     Parameters
     ----------
     {_MC_PARAMETERS}
+    cv : int, cross-validation splitter or None, default=5
+        How the observation noise is estimated. An int ``K``: cross-fitting,
+        ``K`` networks (the same parameters) each trained without one of ``K``
+        shuffled folds, and the noise chosen to maximise the predictive
+        likelihood of the held-out rows (``fit`` then trains ``K + 1``
+        networks). A splitter (e.g. :class:`~sklearn.model_selection.KFold`)
+        gives the folds itself. ``None``: from the training rows of the one
+        network (faster; optimistic when the network overfits). See Notes.
 
     Attributes
     ----------
@@ -361,22 +420,34 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     -----
     The network is trained like :class:`MLPRegressor` (half squared error plus
     scikit-learn's L2 term, on standardised targets) with dropout on its
-    hidden units. The observation noise is then set to its maximum-likelihood
-    value given the trained network: with a Gaussian likelihood of precision
-    ``tau`` and the dropout distribution ``q`` over networks,
-    ``E_q[sum_i log N(y_i; f(x_i), 1/tau)]`` is maximal at
-    ``1/tau = mean_i E_q[(y_i - f(x_i))^2]`` (estimated with the ``T``
-    prediction passes on the training rows). With ``T`` sampled networks
-    ``f_t``, the prediction is the mean of ``f_t(x)`` and its variance is
-    ``Var_t f_t(x) + 1/tau`` (Gal & Ghahramani, 2016, Eq. 8-9), so no
-    precision has to be set by hand. Like every estimate on the training
-    rows, ``1/tau`` is optimistic when the network overfits (few samples for
-    its size): raise ``dropout`` or ``alpha``, or use ``early_stopping``.
-    Conversely the spread of the passes does not shrink with more data at a
-    fixed ``dropout``, so on nearly noise-free data the intervals are wide.
-    The defaults suit noisy tabular data (on scikit-learn's diabetes data the
-    95% intervals cover 95% of test points); elsewhere, tune ``dropout`` by
-    predictive likelihood, as Gal & Ghahramani do, with
+    hidden units. With ``T`` sampled networks ``f_t``, the prediction is the
+    mean of ``f_t(x)`` and its variance is ``Var_t f_t(x) + 1/tau`` (Gal &
+    Ghahramani, 2016, Eq. 8-9), where ``1/tau`` is the observation noise.
+    Gal & Ghahramani choose ``tau`` by the log-likelihood of held-out data;
+    ``cv`` does this automatically. By default the noise variance ``v`` is
+    the one that maximises ``sum_i log N(y_i; m_i, s_i + v)`` over the rows
+    ``i`` of each held-out fold, where ``m_i`` and ``s_i`` are the mean and
+    variance of the passes of the network trained without that fold: the
+    out-of-sample error that the spread of the passes does not already
+    explain. On scikit-learn's diabetes data and Friedman's regression
+    problems (160 to 4500 training rows) the 95% intervals then cover
+    93-97% of test points, where the training-rows estimate below gave
+    88-99%.
+
+    With ``cv=None`` the noise is the maximum-likelihood value given the one
+    trained network: ``E_q[sum_i log N(y_i; f(x_i), 1/tau)]`` over the
+    dropout distribution ``q`` is maximal at
+    ``1/tau = mean_i E_q[(y_i - f(x_i))^2]`` on the training rows (estimated
+    with the ``T`` prediction passes). It is optimistic when the network
+    overfits (few samples for its size), and counts the spread of the passes
+    twice (in ``1/tau`` and in the prediction), which widens the intervals
+    where that spread is large. Callbacks (:meth:`set_callbacks`) see each
+    epoch's network with this estimate; the cross-fitted noise needs the
+    whole training and is set at the end of ``fit``.
+
+    The spread of the passes does not shrink with more data at a fixed
+    ``dropout``, so on nearly noise-free data the intervals are wide; tune
+    ``dropout`` by predictive likelihood with
     ``GridSearchCV(..., scoring=skmath.metrics.neg_gaussian_nll_scorer)``.
 
     The ``T`` prediction masks are drawn from a seed fixed at fit time and
@@ -409,6 +480,11 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
     _standardize_y = True
 
+    _parameter_constraints: dict = {
+        **_BaseMCDropout._parameter_constraints,
+        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"]), None],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -437,11 +513,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         epsilon=1e-8,
         n_iter_no_change=10,
         device="auto",
+        cv=5,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
         self.n_mc_samples = n_mc_samples
+        self.cv = cv
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -489,6 +567,36 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             )
         noise_std = np.sqrt(to_numpy(variance)) * self._y_scale
         return {"noise_std_": float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std}
+
+    def _after_training(self, X, y, rng, incremental):
+        # The cross-fitted noise (see Notes) replaces the training-rows one.
+        if self.cv is None or incremental:
+            return
+        if isinstance(self.cv, Integral):
+            n_splits = min(self.cv, X.shape[0])
+            if n_splits < 2:  # one sample: nothing to hold out
+                return
+            folds = KFold(n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
+        else:
+            folds = self.cv
+        params = {**self.get_params(deep=False), "cv": None, "warm_start": False,
+                  "verbose": False}
+        residuals, spreads = [], []
+        for train, held_out in folds.split(X, y):
+            fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
+            fold.fit(X[train], y[train])
+            z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
+                                   random_state=fold._mc_seed)
+            y_held = y[held_out].reshape(len(held_out), -1)
+            residuals.append((y_held - to_numpy(z.mean(0))) / self._y_scale)
+            spreads.append(to_numpy(z.var(0, correction=0)) / np.square(self._y_scale))
+        residuals, spreads = np.concatenate(residuals), np.concatenate(spreads)
+        variance = np.array([
+            _held_out_noise_variance(residuals[:, j], spreads[:, j])
+            for j in range(residuals.shape[1])
+        ])
+        noise_std = np.sqrt(variance) * self._y_scale
+        self.noise_std_ = float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
