@@ -132,6 +132,15 @@ def test_cross_fitted_noise_is_the_held_out_maximum_likelihood(monkeypatch):
     assert reg.noise_std_ != single.noise_std_
 
 
+def test_cross_fitting_warns_once_for_the_returned_network():
+    # The folds' networks stop at max_iter too, but only the fit's own network warns.
+    X, y = _sine(60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fast(max_iter=3).fit(X, y)
+    assert [type(w.message) for w in caught] == [ConvergenceWarning]
+
+
 def test_cross_fitting_corrects_the_training_rows_noise_both_ways():
     # Small data that the network overfits (training-rows noise too small) and linear
     # data where the passes' spread is large (counted twice, noise too large): the

@@ -23,6 +23,7 @@ The pure functions below work on validated tensors:
   likelihood of held-out rows (the regressor's default, by cross-fitting).
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,6 +31,7 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import brentq
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -584,7 +586,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         residuals, spreads = [], []
         for train, held_out in folds.split(X, y):
             fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
-            fold.fit(X[train], y[train])
+            with warnings.catch_warnings():
+                # The fit's own network has warned already, if it had to.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fold.fit(X[train], y[train])
             z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
                                    random_state=fold._mc_seed)
             y_held = y[held_out].reshape(len(held_out), -1)
