@@ -17,8 +17,9 @@ functions below, which assume validated input (as in
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
 per block of rows, so memory stays bounded whatever the number of samples. On
 CPU the fit's blocks are spread over threads (:func:`_block_pool`); the single
-passes of ``predict``, ``transform`` and ``score`` run their blocks in turn on
-torch's own threads, which is faster there.
+passes of ``predict``, ``transform`` and ``score``, and every pass over a CSR
+``X`` (whose blocks are few and dominated by torch's sparse product), run
+their blocks in turn on torch's own threads, which is faster there.
 
 ``X`` may also be a sparse CSR tensor: the functions that touch it take its
 rows with :func:`_rows` / :func:`_dense_rows` and reduce over its nonzeros
@@ -1395,7 +1396,9 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        with torch_threads(), _block_pool(device, _nbytes(X)) as pool:
+        # CSR blocks run in turn on torch's threads (module docstring).
+        nbytes = 0 if sp.issparse(X) else _nbytes(X)
+        with torch_threads(), _block_pool(device, nbytes) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, w, pool)
