@@ -1,4 +1,4 @@
-"""skmath vs scikit-learn: KMeans on 200k x 32, k=16, n_init=1.
+"""skmath vs scikit-learn: KMeans on 200k x 32, k=16, n_init=1, and on sparse text-like data.
 
 Both libraries run in this one process on the same data. Each row gives the
 median fit time over ``--repeat`` runs (run ``r`` uses ``random_state=r`` for
@@ -8,10 +8,15 @@ inertia and iteration count of each, so speed is compared at equal quality.
 - "k-means++": each library's own seeding, then Lloyd (the default use).
 - "same init": both start from the same explicit centers (rows drawn at
   random), so the Lloyd iterations alone are compared; the two runs then give
-  the same inertia and number of iterations.
+  the same inertia and number of iterations (on the bag of words they can
+  part: a row sharing no word with two unit-norm centers is exactly as far
+  from both, a tie skmath gives to the lower index and sklearn to whichever
+  center's rounded norm is smaller).
 
 Data: ``make_blobs(200_000, 32, centers=16)``, well separated (cluster_std=1)
-and overlapping (cluster_std=5, where Lloyd needs tens of iterations).
+and overlapping (cluster_std=5, where Lloyd needs tens of iterations); and a
+CSR bag of words, 20k x 2k with 41 non-zeros a row and unit-norm rows
+(``bench_linear_model.bag_of_words``), k=10, as in text clustering.
 
     python benchmarks/bench_kmeans.py [--repeat 5] [--device cpu]
 """
@@ -27,6 +32,7 @@ from sklearn import cluster as sk
 from sklearn.datasets import make_blobs
 
 import skmath
+from bench_linear_model import bag_of_words
 
 
 def timed(fit, repeat):
@@ -84,6 +90,24 @@ def main():
         t_sk, _ = timed(lambda r: km_ref.predict(X), args.repeat)
         t_us, _ = timed(lambda r: km_us.predict(X), args.repeat)
         rows.append((f"std={std:g} float64 predict", t_us, t_sk, np.nan, np.nan, np.nan, np.nan))
+
+    X, _ = bag_of_words(20_000, 2_000, 41)
+    inits = [
+        X[np.random.RandomState(r).choice(X.shape[0], 10, replace=False)].toarray()
+        for r in range(args.repeat)
+    ]
+    for name, params in [("k-means++", lambda r: dict(random_state=r)),
+                         ("same init", lambda r: dict(init=inits[r]))]:
+        t_sk, ref = timed(lambda r: sk.KMeans(10, n_init=1, **params(r)).fit(X), args.repeat)
+        t_us, ours = timed(
+            lambda r: skmath.KMeans(10, n_init=1, device=args.device, **params(r)).fit(X),
+            args.repeat,
+        )
+        rows.append((
+            f"sparse 20k x 2k, k=10, {name}", t_us, t_sk,
+            np.mean([m.inertia_ for m in ours]), np.mean([m.inertia_ for m in ref]),
+            np.mean([m.n_iter_ for m in ours]), np.mean([m.n_iter_ for m in ref]),
+        ))
 
     print("| KMeans 200k x 32, k=16, n_init=1 | skmath (s) | sklearn (s) | ratio "
           "| inertia skmath | inertia sklearn | n_iter skmath | n_iter sklearn |")
