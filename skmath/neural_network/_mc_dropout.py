@@ -400,8 +400,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         ``K`` networks (the same parameters) each trained without one of ``K``
         shuffled folds, and the noise chosen to maximise the predictive
         likelihood of the held-out rows (``fit`` then trains ``K + 1``
-        networks). A splitter (e.g. :class:`~sklearn.model_selection.KFold`)
-        gives the folds itself. ``None``: from the training rows of the one
+        networks; the folds' networks always start from scratch, also with
+        ``warm_start``). A splitter (e.g.
+        :class:`~sklearn.model_selection.KFold`) gives the folds itself. ``None``: from the training rows of the one
         network (faster; optimistic when the network overfits). See Notes.
 
     Attributes
