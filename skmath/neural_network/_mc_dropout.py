@@ -450,11 +450,11 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
     Dropout makes each epoch's training loss noisy, so the plateau rule of
     :class:`MLPRegressor` (no ``tol`` improvement for ``n_iter_no_change``
-    epochs) can stop the training early: on Friedman's three problems, a
-    linear one and a sine (160 to 900 training rows), ``n_iter_no_change=30,
-    max_iter=500`` lowered the test RMSE by 7-53% and raised the test
-    log-likelihood (diabetes: RMSE +2%), for two to seven times the fit
-    time. The spread of the passes does not shrink with more data at a fixed
+    epochs) can stop the training early: on Friedman's first and third
+    problems, a linear one and a sine (160 to 900 training rows),
+    ``n_iter_no_change=30, max_iter=500`` lowered the test RMSE by 7-53% and
+    raised the test log-likelihood (diabetes: RMSE +2%), for two to seven
+    times the fit time. The spread of the passes does not shrink with more data at a fixed
     ``dropout``, so on nearly noise-free data the intervals are wide. Tune
     these by predictive likelihood with
     ``GridSearchCV(..., scoring=skmath.metrics.neg_gaussian_nll_scorer)``.
