@@ -765,10 +765,10 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
     Dropout makes each epoch's training loss noisy, so the plateau rule of
     :class:`MLPClassifier` (no ``tol`` improvement for ``n_iter_no_change``
-    epochs) can stop the training early: on noisy two moons (420 training rows) it
-    stopped after about 106 of 200 epochs, with a test log-loss of 0.328
-    against 0.309 when trained for all 200. Raise ``n_iter_no_change`` (and
-    ``max_iter``) when the loss curve is still falling.
+    epochs) can stop the training early: on noisy two moons (420 training
+    rows) it stopped after about 106 of 200 epochs, with a test log-loss of
+    0.328 against 0.309 when trained for all 200. Raise ``n_iter_no_change``
+    (and ``max_iter``) when the loss curve is still falling.
 
     ``fit`` does not take ``sample_weight``: each copy of a repeated sample
     draws its own dropout masks, so weights could not equal repetitions.
