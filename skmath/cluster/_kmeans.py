@@ -173,13 +173,6 @@ def _canonical_csr(X):
     return X
 
 
-def _nbytes(X):
-    """Bytes of a NumPy array or of a SciPy sparse matrix's three arrays."""
-    if hasattr(X, "indptr"):
-        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
-    return X.nbytes
-
-
 def _row_ids(X):
     """Row of each nonzero of CSR ``X``, shape ``(nnz,)``."""
     # The one-argument form repeats each index ``i`` ``counts[i]`` times: no
@@ -797,24 +790,26 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
 
     def full_pass(blk):
         Xb = _rows(X, blk)
-        old = labels[blk].clone() if moves_only else None
         if prunes:
             new, upper[blk], lower[blk] = _distance_bounds(
                 Xb, x_sq[blk], centers_t, c_sq, margin
             )
         else:  # the bounds would never be used
             new = _closest(Xb, x_sq[blk], centers_t, c_sq, second=False)[0]
-        n_new = (new != labels[blk]).sum()
+        changed = new != labels[blk]
+        n_new = changed.sum()
+        if moves_only:
+            changed = torch.nonzero(changed).squeeze(1)
+            old = labels[blk].index_select(0, changed)
         labels[blk] = new
         if not with_sums:
             return n_new, None, None
         if moves_only:
-            changed = torch.nonzero(new != old).squeeze(1)
             if changed.shape[0] == 0:
                 return n_new, None, None
             moved = _moved_sums(
-                take_rows(Xb, changed), w[blk].index_select(0, changed), old[changed],
-                new[changed], k,
+                take_rows(Xb, changed), w[blk].index_select(0, changed), old,
+                new.index_select(0, changed), k,
             )
             return n_new, moved, None
         if sparse:  # gathered here, in parallel; scattered below, in order
@@ -828,19 +823,19 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
 
     blocks = _row_blocks(n, _block_rows(_width(X) + k, X.dtype, X.device))
     results = map_blocks(full_pass, blocks, pool)
-    if moves_only:
-        # Moves added block after block: independent of the number of threads.
-        for _, moved, _ in results:
-            if moved is not None:
-                sums += moved[0]
-        # Weights from scratch: an emptied cluster weighs exactly zero.
-        weight_in_clusters.copy_(torch.bincount(labels, weights=w.to(torch.float64), minlength=k))
-    elif with_sums and sparse:
-        # Block after block, the nonzeros are added in row order, as by one
-        # scatter over all of them: independent of blocks and threads.
-        sums.zero_()
-        for _, (flat, moved), _ in results:
-            sums.view(-1).index_add_(0, flat, moved)
+    if with_sums and sparse:
+        if moves_only:
+            # Moves added block after block: independent of the number of threads.
+            for _, moved, _ in results:
+                if moved is not None:
+                    sums += moved[0]
+        else:
+            # Block after block, the nonzeros are added in row order, as by one
+            # scatter over all of them: independent of blocks and threads.
+            sums.zero_()
+            for _, (flat, moved), _ in results:
+                sums.view(-1).index_add_(0, flat, moved)
+        # Weights counted from scratch: an emptied cluster weighs exactly zero.
         weight_in_clusters.copy_(torch.bincount(labels, weights=w.to(torch.float64), minlength=k))
     elif with_sums:
         # Blocks are added in order: the result does not depend on the
@@ -1397,7 +1392,7 @@ class KMeans(
         k = self.n_clusters
 
         # CSR blocks run in turn on torch's threads (module docstring).
-        nbytes = 0 if sp.issparse(X) else _nbytes(X)
+        nbytes = 0 if sp.issparse(X) else X.nbytes
         with torch_threads(), _block_pool(device, nbytes) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)

@@ -230,6 +230,11 @@ def _held_out_noise_variance(residuals, spreads):
     return float(brentq(slope, low, r2.max(), xtol=1e-12, rtol=1e-10) * scale)
 
 
+def _per_output(values):
+    """A float for one output, else the array of shape (n_outputs,) (as ``noise_std_``)."""
+    return float(values[0]) if len(values) == 1 else np.asarray(values)
+
+
 class _BaseMCDropout(_BaseMLP):
     """Perceptron + dropout kept at prediction time (not for direct use)."""
 
@@ -402,8 +407,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         likelihood of the held-out rows (``fit`` then trains ``K + 1``
         networks; the folds' networks always start from scratch, also with
         ``warm_start``). A splitter (e.g.
-        :class:`~sklearn.model_selection.KFold`) gives the folds itself. ``None``: from the training rows of the one
-        network (faster; optimistic when the network overfits). See Notes.
+        :class:`~sklearn.model_selection.KFold`) gives the folds itself.
+        ``None``: from the training rows of the one network (faster;
+        optimistic when the network overfits). See Notes.
 
     Attributes
     ----------
@@ -454,9 +460,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     problems, a linear one and a sine (160 to 900 training rows),
     ``n_iter_no_change=30, max_iter=500`` lowered the test RMSE by 7-53% and
     raised the test log-likelihood (diabetes: RMSE +2%), for two to seven
-    times the fit time. The spread of the passes does not shrink with more data at a fixed
-    ``dropout``, so on nearly noise-free data the intervals are wide. Tune
-    these by predictive likelihood with
+    times the fit time. The spread of the passes does not shrink with more
+    data at a fixed ``dropout``, so on nearly noise-free data the intervals
+    are wide. Tune these by predictive likelihood with
     ``GridSearchCV(..., scoring=skmath.metrics.neg_gaussian_nll_scorer)``.
 
     The ``T`` prediction masks are drawn from a seed fixed at fit time and
@@ -574,8 +580,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 )
                 for i in range(0, X.shape[0], rows)
             )
-        noise_std = np.sqrt(to_numpy(variance)) * self._y_scale
-        return {"noise_std_": float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std}
+        return {"noise_std_": _per_output(np.sqrt(to_numpy(variance)) * self._y_scale)}
 
     def _after_training(self, X, y, rng, incremental):
         # The cross-fitted noise (see Notes) replaces the training-rows one.
@@ -599,16 +604,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 fold.fit(X[train], y[train])
             z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
                                    random_state=fold._mc_seed)
-            y_held = y[held_out].reshape(len(held_out), -1)
-            residuals.append((y_held - to_numpy(z.mean(0))) / self._y_scale)
-            spreads.append(to_numpy(z.var(0, correction=0)) / np.square(self._y_scale))
+            residuals.append(y[held_out].reshape(len(held_out), -1) - to_numpy(z.mean(0)))
+            spreads.append(to_numpy(z.var(0, correction=0)))
+        # In y's units: _held_out_noise_variance does not depend on the scale.
         residuals, spreads = np.concatenate(residuals), np.concatenate(spreads)
-        variance = np.array([
-            _held_out_noise_variance(residuals[:, j], spreads[:, j])
-            for j in range(residuals.shape[1])
-        ])
-        noise_std = np.sqrt(variance) * self._y_scale
-        self.noise_std_ = float(noise_std[0]) if noise_std.shape[0] == 1 else noise_std
+        variance = [_held_out_noise_variance(residuals[:, j], spreads[:, j])
+                    for j in range(residuals.shape[1])]
+        self.noise_std_ = _per_output(np.sqrt(variance))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
