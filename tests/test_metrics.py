@@ -14,9 +14,11 @@ from sklearn.linear_model import BayesianRidge
 from sklearn.metrics import mean_absolute_error
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.utils.fixes import parse_version
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate, train_test_split
 
-from skmath import NTKRegressor
+from numpy.testing import assert_allclose
+
+from skmath import NTKKernel, NTKRegressor
 from skmath.metrics import (
     coverage_scorer,
     crps_gaussian,
@@ -307,3 +309,68 @@ def test_scorer_refuses_a_predict_that_ignores_return_std(n_samples):
     model = _IgnoresReturnStd().fit(X, y)
     with pytest.raises(ValueError, match=r"must return a tuple \(y_mean, y_std\)"):
         neg_crps_scorer(model, X, y)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multioutput_follows_sklearns_regression_metrics(weighted):
+    # "raw_values" gives the per-output scores (each against its own closed form),
+    # "uniform_average" their mean, array weights their weighted mean; sklearn's
+    # mean_absolute_error, the CRPS limit at sigma = 0, combines outputs the same way.
+    w = rng.uniform(0.1, 3.0, len(Y)) if weighted else None
+    nll = -norm.logpdf(Y, MU, SIGMA)
+    z = (Y - MU) / SIGMA
+    crps = SIGMA * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    inside = np.abs(Y - MU) <= norm.ppf(0.95) * SIGMA
+    for func, per_entry in ((gaussian_nll, nll), (crps_gaussian, crps),
+                            (functools.partial(interval_coverage, confidence=0.9), inside)):
+        raw = func(Y, MU, SIGMA, sample_weight=w, multioutput="raw_values")
+        assert raw.shape == (2,)
+        assert_allclose(raw, np.average(per_entry, axis=0, weights=w), rtol=1e-12)
+        assert func(Y, MU, SIGMA, sample_weight=w) == pytest.approx(raw.mean(), rel=1e-12)
+        assert func(Y, MU, SIGMA, sample_weight=w, multioutput=[3.0, 1.0]) == pytest.approx(
+            0.75 * raw[0] + 0.25 * raw[1], rel=1e-12)
+    zero = np.zeros_like(SIGMA)
+    for multioutput in ("raw_values", "uniform_average", [0.2, 0.8]):
+        assert_allclose(
+            crps_gaussian(Y, MU, zero, sample_weight=w, multioutput=multioutput),
+            mean_absolute_error(Y, MU, sample_weight=w, multioutput=multioutput), rtol=1e-12)
+    with pytest.raises(ValueError, match="Allowed 'multioutput' string values"):
+        gaussian_nll(Y, MU, SIGMA, multioutput="variance_weighted")
+    with pytest.raises(ValueError, match=r"custom weights \(3\) as outputs \(2\)"):
+        crps_gaussian(Y, MU, SIGMA, multioutput=[1.0, 1.0, 1.0])
+
+
+def test_coverage_never_falls_as_confidence_rises():
+    # A point prediction (sigma = 0) that hits covers at every level, also where the
+    # quantile rounds to inf (confidence 1 - 1e-16): not inf * 0 = NaN, with a warning.
+    y, mu, sigma = [1.0, 2.0, 3.0], [1.0, 2.0, 0.0], [0.0, 1.0, 1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        levels = [0.5, 0.9, 0.999999, 1 - 1e-16]
+        coverage = [interval_coverage(y, mu, sigma, confidence=c) for c in levels]
+    assert coverage[:2] == pytest.approx([2 / 3, 2 / 3])
+    assert coverage[-1] == 1.0
+    assert np.all(np.diff(coverage) >= 0)
+
+
+def test_likelihood_search_needs_the_noise_in_the_std():
+    # The user guide's warning, measured: NTKRegressor's std (as GaussianProcessRegressor's
+    # without a WhiteKernel) is the noise-free function's, so a likelihood search over alpha
+    # on noisy data over-regularises (R^2 picks 0.1, the likelihood the largest alpha), and
+    # its intervals cover few points. An NNGP Gaussian process with a WhiteKernel, the
+    # documented remedy, has calibrated intervals.
+    X, y = _noisy_sine(300, 0)
+    grid = {"alpha": [1e-2, 1e-1, 1.0, 10.0, 100.0]}
+    by_nll = GridSearchCV(NTKRegressor(depth=2, device="cpu"), grid,
+                          scoring=neg_gaussian_nll_scorer).fit(X, y)
+    by_r2 = GridSearchCV(NTKRegressor(depth=2, device="cpu"), grid, scoring="r2").fit(X, y)
+    assert by_nll.best_params_["alpha"] == 100.0
+    assert by_r2.best_params_["alpha"] < 10.0
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    m, s = NTKRegressor(depth=2, alpha=0.1, device="cpu").fit(X_train, y_train).predict(
+        X_test, return_std=True)
+    assert interval_coverage(y_test, m, s) < 0.3
+    gp = GaussianProcessRegressor(NTKKernel(kernel="nngp", depth=2) + WhiteKernel(),
+                                  normalize_y=True).fit(X_train, y_train)
+    m, s = gp.predict(X_test, return_std=True)
+    assert 0.88 <= interval_coverage(y_test, m, s) <= 0.99

@@ -3,9 +3,10 @@
 Each score takes the true values and a Gaussian predictive distribution given
 by its mean and standard deviation, as returned by
 ``estimator.predict(X, return_std=True)`` (:class:`~skmath.MCDropoutRegressor`,
-:class:`~sklearn.gaussian_process.GaussianProcessRegressor`,
-:class:`~sklearn.linear_model.BayesianRidge`...). The scorers wrap them for
-:class:`~sklearn.model_selection.GridSearchCV` and ``cross_validate``.
+:class:`~sklearn.gaussian_process.GaussianProcessRegressor` with a
+``WhiteKernel``, :class:`~sklearn.linear_model.BayesianRidge`...). The scorers
+wrap them for :class:`~sklearn.model_selection.GridSearchCV` and
+``cross_validate``.
 """
 
 import math
@@ -52,22 +53,51 @@ def _check_gaussian(y_true, y_mean, y_std, sample_weight, *, zero_std=False):
     return y, mu, sigma, sample_weight
 
 
-def _average(per_entry, sample_weight):
-    """Mean over samples (weighted) of the mean over outputs.
+def _check_multioutput(multioutput, n_outputs):
+    """``multioutput`` validated as sklearn's regression metrics validate it."""
+    if isinstance(multioutput, str):
+        if multioutput not in ("raw_values", "uniform_average"):
+            raise ValueError(
+                "Allowed 'multioutput' string values are ('raw_values', "
+                f"'uniform_average'). You provided multioutput={multioutput!r}"
+            )
+        return multioutput
+    weights = check_array(multioutput, ensure_2d=False, dtype=np.float64,
+                          input_name="multioutput")
+    if weights.ndim != 1 or weights.shape[0] != n_outputs:
+        raise ValueError(
+            f"There must be equally many custom weights ({weights.size}) as outputs "
+            f"({n_outputs})."
+        )
+    return weights
+
+
+def _average(per_entry, sample_weight, multioutput="uniform_average"):
+    """Mean over samples (weighted) of each output, combined as ``multioutput`` says.
 
     A zero weight drops its sample, as repeating it zero times would, even
     where its score is infinite (``0 * inf`` would make the mean NaN); the
     weights are divided by their maximum so that huge ones do not overflow.
+    ``multioutput`` is ``"raw_values"`` (one score per output, an ndarray),
+    ``"uniform_average"`` (their mean) or weights of the outputs (their
+    weighted mean), as in sklearn's regression metrics.
     """
-    per_sample = per_entry.mean(axis=1)
+    multioutput = _check_multioutput(multioutput, per_entry.shape[1])
     if sample_weight is None:
-        return float(per_sample.mean())
-    kept = sample_weight > 0
-    weights = sample_weight[kept] / sample_weight.max()
-    return float(np.average(per_sample[kept], weights=weights))
+        per_output = per_entry.mean(axis=0)
+    else:
+        kept = sample_weight > 0
+        weights = sample_weight[kept] / sample_weight.max()
+        per_output = np.average(per_entry[kept], axis=0, weights=weights)
+    if isinstance(multioutput, str):
+        if multioutput == "raw_values":
+            return per_output
+        return float(per_output.mean())
+    return float(np.average(per_output, weights=multioutput))
 
 
-def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None):
+def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
+                 multioutput="uniform_average"):
     """Mean negative log-likelihood of ``y_true`` under ``N(y_mean, y_std^2)``.
 
     ``0.5 log(2 pi sigma^2) + (y - mu)^2 / (2 sigma^2)``, averaged over samples
@@ -84,24 +114,33 @@ def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None):
         Predictive standard deviations, positive.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape \
+            (n_outputs,), default="uniform_average"
+        How the scores of several outputs are combined, as in sklearn's
+        regression metrics: one score per output, their mean, or their
+        weighted mean.
 
     Returns
     -------
-    nll : float
-        In nats per sample (and output).
+    nll : float or ndarray of shape (n_outputs,)
+        In nats per sample (and output); one per output with
+        ``multioutput="raw_values"``.
 
     Examples
     --------
     >>> from skmath.metrics import gaussian_nll
     >>> round(gaussian_nll([0.0], [0.0], [1.0]), 4)  # 0.5 * log(2 pi)
     0.9189
+    >>> gaussian_nll([[0.0, 1.0]], [[0.0, 0.0]], [[1.0, 1.0]], multioutput="raw_values")
+    array([0.9189..., 1.4189...])
     """
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
     per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square((y - mu) / sigma))
-    return _average(per_entry, w)
+    return _average(per_entry, w, multioutput)
 
 
-def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
+def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None,
+                  multioutput="uniform_average"):
     """Mean continuous ranked probability score of Gaussian predictions.
 
     ``CRPS(N(mu, sigma^2), y) = sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]``
@@ -121,10 +160,16 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
         prediction).
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape \
+            (n_outputs,), default="uniform_average"
+        How the scores of several outputs are combined, as in sklearn's
+        regression metrics: one score per output, their mean, or their
+        weighted mean.
 
     Returns
     -------
-    crps : float
+    crps : float or ndarray of shape (n_outputs,)
+        In the units of ``y``; one per output with ``multioutput="raw_values"``.
 
     References
     ----------
@@ -148,10 +193,11 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None):
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     per_entry = error * (2 * ndtr(z) - 1) + scale * (2 * pdf - _INV_SQRT_PI)
     per_entry = np.where(point, np.abs(error), per_entry)
-    return _average(per_entry, w)
+    return _average(per_entry, w, multioutput)
 
 
-def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=None):
+def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=None,
+                      multioutput="uniform_average"):
     """Fraction of ``y_true`` inside the central Gaussian prediction interval.
 
     The interval is ``y_mean +- q y_std`` with ``q = Phi^{-1}((1 + confidence) / 2)``
@@ -171,11 +217,16 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
         Nominal probability of the interval, in (0, 1).
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
+    multioutput : {"raw_values", "uniform_average"} or array-like of shape \
+            (n_outputs,), default="uniform_average"
+        How the scores of several outputs are combined, as in sklearn's
+        regression metrics: one score per output, their mean, or their
+        weighted mean.
 
     Returns
     -------
-    coverage : float
-        In [0, 1].
+    coverage : float or ndarray of shape (n_outputs,)
+        In [0, 1]; one per output with ``multioutput="raw_values"``.
 
     Examples
     --------
@@ -186,9 +237,11 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
-    q = ndtri(0.5 + 0.5 * confidence)
-    inside = (np.abs(y - mu) <= q * sigma).astype(np.float64)
-    return _average(inside, w)
+    q = ndtri(0.5 + 0.5 * confidence)  # inf when confidence rounds to 1
+    # A point prediction's interval is the point at every level (not inf * 0).
+    half_width = np.where(sigma == 0, 0.0, q * np.where(sigma == 0, 1.0, sigma))
+    inside = (np.abs(y - mu) <= half_width).astype(np.float64)
+    return _average(inside, w, multioutput)
 
 
 class UncertaintyScorer(_BaseScorer):
@@ -200,10 +253,23 @@ class UncertaintyScorer(_BaseScorer):
     :func:`~sklearn.model_selection.cross_validate` and friends, alone or in a
     dict of scorers. As for scikit-learn's scorers, greater is better: losses
     are negated. It is built on scikit-learn's scorer base class, so it takes
-    part in sample-weight forwarding and metadata routing as theirs do:
-    ``GridSearchCV(...).fit(X, y, sample_weight=w)`` weights its scores, and
-    with ``sklearn.set_config(enable_metadata_routing=True)``,
+    part in sample-weight forwarding and metadata routing as theirs do: from
+    scikit-learn 1.9, ``GridSearchCV(...).fit(X, y, sample_weight=w)`` weights
+    its scores (earlier releases score unweighted), and with
+    ``sklearn.set_config(enable_metadata_routing=True)``,
     ``set_score_request(sample_weight=True)`` requests the weights.
+
+    The ready-made scorers of :mod:`skmath.metrics`
+    (:data:`neg_gaussian_nll_scorer`...) are module-level objects shared by
+    the whole process, as scikit-learn's own scorer objects; request
+    metadata on a copy (``copy.deepcopy(neg_gaussian_nll_scorer)``) or on a
+    new scorer from :func:`make_uncertainty_scorer`, not on them.
+
+    The scorer needs a standard deviation of the *predictive* distribution,
+    observation noise included: a likelihood score of the noise-free
+    function's spread (``GaussianProcessRegressor`` without a
+    ``WhiteKernel``, :class:`~skmath.NTKRegressor`) is lowest for the most
+    over-regularised model.
 
     Parameters
     ----------
@@ -312,6 +378,7 @@ def make_uncertainty_scorer(score_func, *, greater_is_better=True, **kwargs):
     return UncertaintyScorer(score_func, greater_is_better=greater_is_better, **kwargs)
 
 
+# Shared, as sklearn's scorer objects: request metadata on a copy (see UncertaintyScorer).
 #: Negated :func:`gaussian_nll`: tunes a model by its predictive likelihood.
 neg_gaussian_nll_scorer = make_uncertainty_scorer(gaussian_nll, greater_is_better=False)
 #: Negated :func:`crps_gaussian`.
