@@ -1007,3 +1007,67 @@ def test_predict_transform_score_do_not_depend_on_the_number_of_threads(sparse):
     assert_array_equal(results[0][0], results[1][0])
     assert_array_equal(results[0][1], results[1][1])
     assert results[0][2] == results[1][2]
+
+
+@pytest.mark.parametrize("dtype, offset, spread", [(np.float32, 1e4 + 2, 1.0),
+                                                   (np.float64, 1e8 + 1, 0.1)])
+def test_tol_is_sklearns_on_data_far_from_the_origin(dtype, offset, spread):
+    # tol * mean(var(X)): the variance, not the second moment about the rounded mean
+    # that centres the data (which was up to 1000 times larger at these offsets, and
+    # stopped the fit early). From the same init: sklearn's n_iter_ and inertia, and
+    # scaling every weight changes nothing.
+    X = (np.random.default_rng(1).uniform(size=(3000, 2)) * spread + offset).astype(dtype)
+    init = X[:8]
+    ours = KMeans(8, init=init, device="cpu").fit(X)
+    ref = sk.KMeans(8, init=init, n_init=1).fit(X)
+    doubled = KMeans(8, init=init, device="cpu").fit(X, sample_weight=np.full(3000, 2.0))
+    assert ours.n_iter_ == ref.n_iter_ == doubled.n_iter_
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-6)
+    assert_allclose(doubled.inertia_, 2 * ours.inertia_, rtol=1e-12)
+
+
+def test_tol_of_sparse_data_is_the_variance():
+    # Columns of CSR X with a large mean: tol from their variance, as sklearn's sparse
+    # mean_variance_axis gives it.
+    from sklearn.utils.sparsefuncs import mean_variance_axis
+
+    rng = np.random.default_rng(2)
+    D = rng.uniform(size=(3000, 5)) + 1e6
+    D[:, 2:] *= rng.uniform(size=(3000, 3)) < 0.3
+    X = sp.csr_matrix(D)
+    spy = []
+    lloyd = kmeans_module._kmeans_single_lloyd
+
+    def recording(*args, tol, **kwargs):
+        spy.append(tol)
+        return lloyd(*args, tol=tol, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kmeans_module, "_kmeans_single_lloyd", recording)
+        KMeans(6, init=D[:6], device="cpu").fit(X)
+        KMeans(6, init=D[:6], device="cpu").fit(X, sample_weight=np.full(3000, 3.0))
+    expected = 1e-4 * np.mean(mean_variance_axis(X, axis=0)[1])
+    assert_allclose(spy, [expected, expected], rtol=1e-9)
+
+
+def test_a_far_away_center_does_not_blur_the_others():
+    # The tie band of each center is its own rounding bound: an outlier center at 1e8
+    # used to widen every row's band (up to 17.7 squared units here), so rows took
+    # the lowest-index center instead of the nearest, a cluster emptied, and predict
+    # disagreed with labels_. Now: sklearn's fit, the exact nearest centers.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 2)) * 0.5 + [c, 0] for c in (0, 3, 6)]
+                  + [[[1e8, 0]]])
+    init = np.array([[0.0, 0], [3, 0], [6, 0], [1e8, 0]])
+    ours = KMeans(4, init=init, device="cpu").fit(X)
+    ref = sk.KMeans(4, init=init, n_init=1).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-10)
+    dist = ((X[:, None] - ours.cluster_centers_[None]) ** 2).sum(-1)
+    assert_array_equal(ours.labels_, dist.argmin(axis=1))
+    assert_array_equal(ours.predict(X), ours.labels_)
+    # float32 rows 0.03 apart next to centers of norm ~40: each row is its own cluster.
+    X32 = np.array([[0, 0], [0.03, 0], [30, 30], [-30, 30]], np.float32)
+    km = KMeans(4, init=X32, device="cpu").fit(X32)
+    assert_array_equal(km.labels_, [0, 1, 2, 3])
+    assert km.inertia_ == 0.0

@@ -85,6 +85,11 @@ _PRUNE_MARGIN_ULPS = 1024
 _RECOMPUTE_FACTOR = 5e8
 # Seed of the fixed direction whose projection orders the rows canonically.
 _KEY_SEED = 0
+# CSR blocks on CPU hold this many times the dense budget of rows: their passes
+# run one block at a time on torch's threads (no block pool), whose sparse
+# products and per-call costs favour long blocks (20k x 2k bag of words, k=10:
+# a fit from the same init 0.38-0.49 s in 4 MB blocks, 0.29 s at 16x).
+_SPARSE_BLOCK_SCALE = 16
 
 
 def _block_rows(n_cols, dtype, device, *, large=False):
@@ -95,6 +100,15 @@ def _block_rows(n_cols, dtype, device, *, large=False):
     """
     itemsize = torch.empty((), dtype=dtype).element_size()
     return block_rows(n_cols, itemsize, device, large=large, min_rows=_MIN_BLOCK_ROWS)
+
+
+def _pass_rows(X, k, dtype=None):
+    """Rows per block of a pass computing ``k`` distances per row of ``X``."""
+    dtype = X.dtype if dtype is None else dtype
+    rows = _block_rows(_width(X) + k, dtype, X.device)
+    if _is_sparse(X) and X.device.type == "cpu":
+        return rows * _SPARSE_BLOCK_SCALE
+    return rows
 
 
 def _row_blocks(n_rows, block_rows):
@@ -345,8 +359,11 @@ def _centred_copy(X, w, mean, pool):
     x_sq : Tensor, shape (n,)
         ``||Xc_i||^2``.
     variances : Tensor, shape (d,)
-        ``sum_i w_i Xc_ij^2 / sum_i w_i``: NumPy's ``var`` with unit weights
-        (up to the rounding of ``mean``, a second-order effect).
+        ``sum_i w_i (Xc_ij - s_j)^2 / sum_i w_i`` with ``s`` the weighted mean
+        of ``Xc`` (``mean`` is rounded, see :func:`_round_significand`, so
+        ``s`` is not zero): NumPy's ``var`` with unit weights, computed as the
+        second moment about ``mean`` minus ``s^2`` (far from the origin the
+        rounding of ``mean`` alone is larger than the spread).
     """
     n, d = X.shape
     Xc = empty((n, d), dtype=X.dtype, device=X.device)
@@ -354,22 +371,25 @@ def _centred_copy(X, w, mean, pool):
 
     def centre(blk):
         Xb = torch.sub(X[blk], mean, out=Xc[blk])
+        first = w[blk] @ Xb
         sq = torch.mul(Xb, Xb, out=scratch("square", Xb.shape, dtype=X.dtype, device=X.device))
         torch.sum(sq, dim=1, out=x_sq[blk])
-        return w[blk] @ sq
+        return torch.stack([first, w[blk] @ sq])
 
     parts = map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
-    return Xc, x_sq, _sum_in_order(parts) / w.sum()
+    first, second = _sum_in_order(parts) / w.sum()
+    return Xc, x_sq, (second - first * first).clamp_min_(0.0)
 
 
-def _sparse_moments(X, w, mean):
+def _sparse_moments(X, w, shift):
     """:func:`_centred_copy`'s squared row norms and column variances for CSR ``X``.
 
     ``X`` is not centred (that would make it dense), so the norms are those of
-    the raw rows, as in sklearn's sparse k-means. The variance of column ``j``
-    about ``m = mean_j`` is ``(sum_{i: x_ij != 0} w_i ((x_ij - m)^2 - m^2)) / W
-    + m^2`` (``W = sum_i w_i``): one pass over the nonzeros, no cancellation
-    of large sums.
+    the raw rows, as in sklearn's sparse k-means. With ``m = shift_j`` (a
+    value near the column's mean), ``W = sum_i w_i`` and ``s`` the weighted
+    mean of ``x_j - m``, the variance of column ``j`` is
+    ``(sum_{i: x_ij != 0} w_i ((x_ij - m)^2 - m^2)) / W + m^2 - s^2``: one
+    pass over the nonzeros, no cancellation of large sums.
 
     Returns
     -------
@@ -377,12 +397,15 @@ def _sparse_moments(X, w, mean):
     variances : Tensor of float64, shape (d,)
     """
     values, cols = X.values().to(torch.float64), X.col_indices()
-    m = mean.to(torch.float64)
+    m = shift.to(torch.float64)
     m_nz = m.index_select(0, cols)
-    terms = (values - m_nz).square_().sub_(m_nz * m_nz)
-    terms *= w.to(torch.float64).index_select(0, _row_ids(X))
-    acc = torch.zeros(X.shape[1], dtype=torch.float64, device=X.device).index_add_(0, cols, terms)
-    return _sq_norms(X), acc / float(w.sum(dtype=torch.float64)) + m * m
+    w_nz = w.to(torch.float64).index_select(0, _row_ids(X))
+    total = float(w.sum(dtype=torch.float64))
+    zeros = torch.zeros(X.shape[1], dtype=torch.float64, device=X.device)
+    s = zeros.index_add(0, cols, values * w_nz) / total - m
+    terms = (values - m_nz).square_().sub_(m_nz * m_nz).mul_(w_nz)
+    second = zeros.index_add(0, cols, terms) / total + m * m
+    return _sq_norms(X), (second - s * s).clamp_min_(0.0)
 
 
 def _inverse_cdf_draw(mass, order, u, fallback):
@@ -443,7 +466,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
             torch.minimum(dist_b, closest[blk, None], out=dist_b)
         return w[blk] @ dist_b
 
-    blocks = _row_blocks(n, _block_rows(_width(X) + A.shape[0], X.dtype, X.device))
+    blocks = _row_blocks(n, _pass_rows(X, A.shape[0]))
     return dist, _sum_in_order(map_blocks(block, blocks, pool))
 
 
@@ -520,18 +543,24 @@ def _random_init(X, w, key, order, n_clusters, generator):
     return _dense_rows(X, indices)
 
 
-def _labels(X, centers):
+def _labels(X, centers, origin=None):
     """Index of the closest center of each row, in blocks (see :func:`_nearest`).
 
-    Dense rows are compared around the mean of the centers, as fit compares
-    them around the data's mean: far from the origin, ``||x||^2`` would make
-    the product form's rounding (and :func:`_nearest`'s tie bound) larger
-    than the gaps between clusters. CSR rows are compared about the origin.
+    Dense rows are compared around ``origin``, the point the fit compared
+    them around (its data's rounded mean; the mean of the centers when None):
+    far from it, ``||x||^2`` would make the product form's rounding (and
+    :func:`_nearest`'s tie bound) larger than the gaps between clusters.
+    CSR rows are compared about zero.
     """
     n = X.shape[0]
     out = empty(n, dtype=torch.int64, device=X.device)
     sparse = _is_sparse(X)
-    origin = None if sparse else centers.to(torch.float64).mean(dim=0)
+    if sparse:
+        origin = None
+    elif origin is None:
+        origin = centers.to(torch.float64).mean(dim=0)
+    else:
+        origin = origin.to(torch.float64)
     if origin is not None:
         centers = (centers.to(torch.float64) - origin).to(X.dtype)
         origin = origin.to(X.dtype)
@@ -544,11 +573,11 @@ def _labels(X, centers):
             Xb = torch.sub(Xb, origin, out=scratch("centred", Xb.shape, dtype=X.dtype,
                                                       device=X.device))
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        labels, _, _, _, err = _closest(Xb, _sq_norms(Xb), centers_t, c_sq, second=False)
+        labels, closest, _ = _closest(Xb, _sq_norms(Xb), centers_t, c_sq, second=False)
         out[blk] = labels
-        return torch.isfinite(err).all()
+        return torch.isfinite(closest).all()
 
-    blocks = _row_blocks(n, _block_rows(_width(X) + centers.shape[0], X.dtype, X.device))
+    blocks = _row_blocks(n, _pass_rows(X, centers.shape[0]))
     finite = [assign(blk) for blk in blocks]
     _check_squares_finite(bool(torch.stack(finite).all()), X.dtype)
     return out
@@ -568,7 +597,7 @@ def _check_squares_finite(finite, dtype):
 
 
 def _closest(X, x_sq, centers_t, c_sq, *, second=True):
-    """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, and their error bound.
+    """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, with their error bounds.
 
     ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see
     :func:`~skmath._engine.transpose_for`). The distances are laid out
@@ -578,22 +607,23 @@ def _closest(X, x_sq, centers_t, c_sq, *, second=True):
     over the centers run along contiguous rows (``amin`` 22 us where
     ``torch.min(dist, dim=1)`` over a ``(b, k)`` block took 260 us). CSR
     blocks are multiplied as ``(b, k)`` (sparse times dense) and copied.
+    The rounding bound (:func:`_error_scale`) is split into the rows' and
+    the centers' shares for :func:`_nearest`.
 
     Returns
     -------
-    labels, closest, second, tied
+    labels, closest, second
         As :func:`_nearest`.
-    err : Tensor, shape (b,)
-        The rounding-error bound of each row (:func:`_matmul_error`).
     """
     k = centers_t.shape[1]
+    scale = _error_scale(X)
     dist = scratch("distances_by_center", (k, X.shape[0]), dtype=X.dtype, device=X.device)
     if _is_sparse(X):
         dist.copy_(torch.addmm(c_sq, X, centers_t, alpha=-2.0, out=_dist_buffer(X, k)).T)
     else:
         torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
-    err = _matmul_error(X, x_sq, c_sq)
-    return (*_nearest(dist, err, second=second), err)
+    err_centers = (scale.max() if _is_sparse(X) else scale) * c_sq
+    return _nearest(dist, err_centers, scale * x_sq, second=second)
 
 
 def _dist_buffer(X, k):
@@ -601,72 +631,78 @@ def _dist_buffer(X, k):
     return scratch("distances", (X.shape[0], k), dtype=X.dtype, device=X.device)
 
 
-def _matmul_error(X, x_sq, c_sq):
-    """Bound on the rounding error of ``||x||^2 - 2 x.c + ||c||^2`` per row.
+def _error_scale(X):
+    """``2 (t + 2) eps``: the rounding bound of ``||x||^2 - 2 x.c + ||c||^2`` per unit of
+    ``||x||^2 + ||c||^2``.
 
-    ``2 (d + 2) eps (||x||^2 + max_j ||c_j||^2)``: the classical bound on a
-    ``d``-term dot product, ``|x.c| <= (||x||^2 + ||c||^2) / 2``, and the two
-    additions. A row of CSR ``X`` has as many terms as nonzeros.
+    The classical bound on a ``t``-term dot product, with
+    ``|x.c| <= (||x||^2 + ||c||^2) / 2``, and the two additions: ``t = d``
+    for dense rows (a number), the row's nonzeros for CSR rows (a tensor of
+    shape ``(b,)``).
     """
     eps = torch.finfo(X.dtype).eps
-    terms = X.crow_indices().diff().to(x_sq.dtype) if _is_sparse(X) else X.shape[1]
-    return (2 * (terms + 2) * eps) * (x_sq + c_sq.max())
+    if _is_sparse(X):
+        return (X.crow_indices().diff().to(X.dtype) + 2).mul_(2 * eps)
+    return 2 * (X.shape[1] + 2) * eps
 
 
-def _nearest(dist, err, *, second=True):
+def _nearest(dist, err_centers, err_rows, *, second=True):
     """Closest center of each row, the lowest index among (near-)ties.
 
-    ``dist`` holds ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd iteration
-    compares), one row per center (shape ``(k, b)``), and ``err`` a bound on
-    its rounding error per sample. The label is the first ``j`` with
-    ``dist_j <= min(dist) + err``: centers at exactly the same distance
-    (integer-valued data) are then told apart by their index, not by
-    rounding, which depends on the block size in the matrix product; so
-    labels do not depend on row order, repetition or blocking. Elsewhere
-    this is ``argmin``. ``dist`` is overwritten. ``second=False`` skips the
-    second-closest distance and the ties (labels only: half the work).
+    ``dist`` holds the computed ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd
+    iteration compares), one row per center (shape ``(k, b)``); its rounding
+    error is at most ``e_j + r`` per sample, ``e_j = err_centers[j]`` from
+    the center's norm and ``r = err_rows`` from the row's. The label is the
+    first ``j`` with ``dist_j - e_j <= min(dist) + r``: centers at exactly
+    the same distance (integer-valued data) are then told apart by their
+    index, not by rounding, which depends on the block size in the matrix
+    product; so labels do not depend on row order, repetition or blocking.
+    Each center's error is its own: a far-away center (large norm) does not
+    widen the band of the others. Elsewhere this is ``argmin``. ``dist`` is
+    overwritten. ``second=False`` skips the bound on the other centers.
 
     Returns
     -------
     labels : Tensor of int64, shape (b,)
     closest : Tensor, shape (b,)
-        ``min_j dist_j``.
+        An upper bound on the label's exact ``||c||^2 - 2 x.c``.
     second : Tensor, shape (b,) or None
-        A lower bound on ``dist`` of the other centers (None when k == 1 or
-        not ``second``).
-    tied : Tensor of int64 or None
-        Samples with a near-tie (None when not ``second``).
+        A lower bound on the other centers' exact ``||c||^2 - 2 x.c`` (None
+        when k == 1 or not ``second``).
 
     Examples
     --------
+    Two rows; the second is as close to centers 0 and 1 (up to its error
+    bound 1e-9), and center 2 has a large error of its own (0.5):
+
     >>> import torch
-    >>> dist = torch.tensor([[3.0, 1.0], [1.0, 1.0], [2.0, 1.0 + 1e-17]])
-    >>> labels, closest, second, tied = _nearest(dist, torch.tensor([0.0, 1e-16]))
-    >>> labels.tolist(), closest.tolist(), second.tolist(), tied.tolist()
-    ([1, 0], [1.0, 1.0], [2.0, 1.0], [1])
+    >>> dist = torch.tensor([[3.0, 1.0], [1.0, 1.0 + 1e-12], [2.0, 5.0]], dtype=torch.float64)
+    >>> err_centers = torch.tensor([0.0, 0.0, 0.5], dtype=torch.float64)
+    >>> err_rows = torch.tensor([0.0, 1e-9], dtype=torch.float64)
+    >>> labels, closest, second = _nearest(dist, err_centers, err_rows)
+    >>> labels.tolist(), [round(v, 6) for v in second.tolist()]
+    ([1, 0], [1.5, 1.0])
     """
     k = dist.shape[0]
-    closest = dist.amin(dim=0)
     if k == 1:
-        labels = torch.zeros(dist.shape[1], dtype=torch.int64, device=dist.device)
-        return labels, closest, None, labels[:0]
-    reach = closest + err
-    # The first center within reach: k - max_j (k - j) [dist_j <= reach], a
+        closest = dist[0] + err_centers[0] + err_rows
+        return torch.zeros(dist.shape[1], dtype=torch.int64, device=dist.device), closest, None
+    reach = dist.amin(dim=0).add_(err_rows)
+    low = dist.sub_(err_centers[:, None])
+    # The first center within reach: k - max_j (k - j) [low_j <= reach], a
     # reduction along contiguous rows (argmax over dim 0 is 100x slower).
     rank = torch.arange(k, 0, -1, device=dist.device)
     rank = rank.to(torch.uint8 if k < 256 else torch.int32)[:, None]
-    labels = k - (torch.le(dist, reach) * rank).amax(dim=0).long()
+    labels = k - (torch.le(low, reach) * rank).amax(dim=0).long()
     # No center is within reach only where distances overflow (inf or NaN):
     # keep the index in range; fit and predict report the overflow.
     labels.clamp_(max=k - 1)
+    closest = low.gather(0, labels[None])[0]
+    closest += 2 * err_centers.index_select(0, labels) + err_rows
     if not second:
-        return labels, closest, None, None
-    dist.scatter_(0, labels[None], math.inf)
-    second = dist.amin(dim=0)
-    tied = torch.nonzero(second <= reach).squeeze(1)
-    if tied.shape[0]:
-        second.index_copy_(0, tied, closest.index_select(0, tied))
-    return labels, closest, second, tied
+        return labels, closest, None
+    low.scatter_(0, labels[None], math.inf)
+    return labels, closest, low.amin(dim=0).sub_(err_rows)
 
 
 def _distance_bounds(X, x_sq, centers_t, c_sq, margin):
@@ -675,24 +711,20 @@ def _distance_bounds(X, x_sq, centers_t, c_sq, margin):
     ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`_transposed`).
 
     Returns the closest center (see :func:`_nearest`), an upper bound on the
-    distance to it and a lower bound on the distance to any other center: the
-    rounding error of the product form is added (subtracted), and the upper
-    bound is multiplied by ``margin``.
+    distance to it and a lower bound on the distance to any other center
+    (the rounding error of the product form included), the upper bound
+    multiplied by ``margin``.
 
     Returns
     -------
     labels : Tensor of int64, shape (b,)
     upper, lower : Tensor, shape (b,)
     """
-    labels, closest, second, tied, err = _closest(X, x_sq, centers_t, c_sq)
-    if tied.shape[0]:
-        # The label of a tied row may be up to err farther than the minimum.
-        closest.index_add_(0, tied, err.index_select(0, tied))
-    upper = (closest + x_sq + err).clamp_min_(0.0).sqrt_().mul_(margin)
+    labels, closest, second = _closest(X, x_sq, centers_t, c_sq)
+    upper = (closest + x_sq).clamp_min_(0.0).sqrt_().mul_(margin)
     if second is None:
         return labels, upper, torch.full_like(upper, math.inf)
-    lower = (second + x_sq - err).clamp_min_(0.0).sqrt_()
-    return labels, upper, lower
+    return labels, upper, (second + x_sq).clamp_min_(0.0).sqrt_()
 
 
 def _half_center_gaps(centers):
@@ -706,8 +738,10 @@ def _half_center_gaps(centers):
     for blk in _row_blocks(k, _block_rows(k, centers.dtype, centers.device)):
         dist = torch.addmm(c_sq, centers[blk], centers.T, alpha=-2.0)
         dist += c_sq[blk, None]
+        # Minus each pair's rounding bound.
+        dist -= _error_scale(centers) * (c_sq[blk, None] + c_sq)
         dist[arange[: dist.shape[0]], arange[blk]] = math.inf
-        gaps[blk] = dist.amin(dim=1) - _matmul_error(centers[blk], c_sq[blk], c_sq)
+        gaps[blk] = dist.amin(dim=1)
     return 0.5 * gaps.clamp_min_(0.0).sqrt_()
 
 
@@ -821,7 +855,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         part.index_add_(0, new, Xb)
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
-    blocks = _row_blocks(n, _block_rows(_width(X) + k, X.dtype, X.device))
+    blocks = _row_blocks(n, _pass_rows(X, k))
     results = map_blocks(full_pass, blocks, pool)
     if with_sums and sparse:
         if moves_only:
@@ -871,7 +905,7 @@ def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bou
         if sparse:
             xi_sq = x_sq.index_select(0, idx)
             ui = _sparse_sq_distances(Xi, centers, c_sq, old)
-            ui += _matmul_error(Xi, xi_sq, c_sq)
+            ui += _error_scale(Xi) * (xi_sq + c_sq.index_select(0, old))
             ui.sqrt_().mul_(margin)
         else:
             ui = torch.linalg.vector_norm(Xi - centers.index_select(0, old), dim=1).mul_(margin)
@@ -893,7 +927,7 @@ def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bou
         )
         return changed.shape[0], moved
 
-    blocks = _row_blocks(todo.shape[0], _block_rows(_width(X) + k, X.dtype, X.device))
+    blocks = _row_blocks(todo.shape[0], _pass_rows(X, k))
     n_changed = 0
     for n_block, moved in map_blocks(block, blocks, pool):
         n_changed += n_block
@@ -1114,7 +1148,7 @@ def _euclidean_distances(X, centers):
             dist[rows[part], cols[part]] = (diff * diff).sum(dim=1)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
-    for blk in _row_blocks(n, _block_rows(_width(X) + k, torch.float64, X.device)):
+    for blk in _row_blocks(n, _pass_rows(X, k, torch.float64)):
         block(blk)
     return out
 
@@ -1402,13 +1436,9 @@ class KMeans(
                 # Centring would make X dense: sparse X is clustered about the
                 # origin, as by sklearn (its mean only enters the variances).
                 Xs = Xt
-                if not unit_weights:  # the variances are not weighted
-                    w_var = torch.ones_like(w)
-                    mean = torch.zeros_like(mean, dtype=torch.float64).index_add_(
-                        0, Xt.col_indices(), Xt.values().to(torch.float64)
-                    ) / Xt.shape[0]
-                x_sq, variances = _sparse_moments(Xt, w if unit_weights else w_var, mean)
-                mean = torch.zeros_like(mean, dtype=Xt.dtype)
+                # The variances are not weighted.
+                x_sq, variances = _sparse_moments(Xt, torch.ones_like(w), mean)
+                sparse_mean, mean = mean, torch.zeros_like(mean, dtype=Xt.dtype)
             else:
                 # Distances are more accurate on centred data.
                 Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
@@ -1448,8 +1478,11 @@ class KMeans(
 
             labels, inertia, centers, n_iter = best
             centers = centers + mean
+            # Where fit compared rows (sparse X: its mean), for predict.
+            origin = mean if not _is_sparse(Xs) else sparse_mean
 
         self.cluster_centers_ = to_numpy(centers)
+        self._origin = to_numpy(origin)
         self.labels_ = to_numpy(labels).astype(np.int32)
         self.inertia_ = inertia
         self.n_iter_ = n_iter
@@ -1525,8 +1558,13 @@ class KMeans(
         with torch_threads():
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            labels = _labels(Xt, centers)
+            labels = _labels(Xt, centers, self._fit_origin(device))
         return to_numpy(labels).astype(np.int32)
+
+    def _fit_origin(self, device):
+        """The point fit compared rows around (None for models pickled before it was kept)."""
+        origin = getattr(self, "_origin", None)
+        return None if origin is None else as_tensor(origin, device, dtype=torch.float64)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Compute clustering and transform ``X`` to cluster-distance space.
@@ -1598,7 +1636,8 @@ class KMeans(
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
-            inertia = _inertia(Xt, wt, centers, _labels(Xt, centers), None)
+            labels = _labels(Xt, centers, self._fit_origin(device))
+            inertia = _inertia(Xt, wt, centers, labels, None)
         return -inertia
 
     def __sklearn_tags__(self):
