@@ -1116,3 +1116,67 @@ def test_logistic_l1_reaches_the_optimality_conditions(case):
     # (weak penalty); 3.7e-7 is float64's floor on the unscaled problem
     # (restarts no longer lower the objective), 1e-8 on the others.
     assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 1e-6
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("mean", [30.0, 900.0])
+@pytest.mark.parametrize("collinearity", [1e-3, 1e-4])
+def test_offset_collinear_columns_get_the_exact_solution(sparse, mean, collinearity):
+    # Offset, moderately collinear columns (centred condition number ~1e4): forming
+    # X^T X - n mu mu^T costs ~(mean/std)^2 of precision, which the normal equations
+    # then amplified (coefficients up to 13% off). The rule now counts that loss: the
+    # coefficients of the exact least-squares solution, as sklearn's.
+    worst = 0.0
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        z = rng.randn(200, 3)
+        X = mean + np.c_[z[:, 0], z[:, 0] + collinearity * z[:, 1], z[:, 2]]
+        y = z.sum(1) + 0.01 * rng.randn(200)
+        exact = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
+        coef = LinearRegression(device="cpu").fit(sp.csr_matrix(X) if sparse else X, y).coef_
+        worst = max(worst, np.abs(coef - exact).max() / np.abs(exact).max())
+    assert worst < 1e-6
+
+
+def test_duplicate_sparse_entries_are_summed_not_counted():
+    # A CSR column stored as n duplicate entries over n/2 rows is not constant: the
+    # Gram path (weighted) and the LSQR path (> 512 features) give the dense fit, and
+    # the input keeps its duplicates.
+    rng = np.random.RandomState(0)
+    n = 40
+    rows = np.r_[np.arange(n), np.arange(20), np.arange(20)]
+    cols = np.r_[np.zeros(n, int), np.ones(40, int)]
+    vals = np.r_[rng.randn(n), np.ones(40)]
+    order = np.lexsort((cols, rows))
+    X = sp.csr_matrix((vals[order], cols[order], np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]),
+                      shape=(n, 2))
+    assert not X.has_canonical_format and X.nnz == 80
+    y = X.toarray() @ [1.0, 3.0] + 0.1 * rng.randn(n)
+    w = rng.uniform(0.5, 2.0, n)
+    ours = LinearRegression(device="cpu").fit(X, y, sample_weight=w)
+    dense = sk.LinearRegression().fit(X.toarray(), y, sample_weight=w)
+    assert_allclose(ours.coef_, dense.coef_, rtol=1e-10)
+    assert_allclose(ours.intercept_, dense.intercept_, rtol=1e-8)
+    wide = sp.hstack([X, sp.random(n, 600, density=0.01, random_state=0)], format="csr")
+    wide = sp.csr_matrix((wide.data, wide.indices, wide.indptr), shape=wide.shape)
+    ref = sk.LinearRegression().fit(wide, y)
+    assert_allclose(LinearRegression(device="cpu").fit(wide, y).coef_[:2], ref.coef_[:2],
+                    rtol=1e-5)
+    assert X.nnz == 80 and not X.has_canonical_format
+
+
+@pytest.mark.parametrize("tol", [0.0, 1.0, 5.0])
+def test_tol_outside_zero_one_is_machine_epsilon_as_in_lapack(tol):
+    # gelsd (scipy's lstsq, sklearn) takes eps for a cutoff <= 0 or >= 1.
+    X = np.c_[np.arange(10.0), np.arange(10.0)]
+    y = np.arange(10.0)
+    ours = LinearRegression(tol=tol, device="cpu").fit(X, y)
+    ref = sk.LinearRegression(tol=tol).fit(X, y)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-12)
+    assert ours.rank_ == ref.rank_ == 1
+    rng = np.random.RandomState(0)
+    Z = rng.randn(50, 3)
+    X = np.c_[Z, Z[:, 0] + Z[:, 1]]
+    y = rng.randn(50)
+    assert_allclose(LinearRegression(tol=tol, device="cpu").fit(X, y).coef_,
+                    sk.LinearRegression(tol=tol).fit(X, y).coef_, rtol=1e-9, atol=1e-12)

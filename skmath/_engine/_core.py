@@ -193,6 +193,22 @@ def as_tensor(array, device, dtype=None):
     return tensor.to(device=device, dtype=dtype)
 
 
+def canonical_csr(X):
+    """``X``, or a SciPy sparse ``X`` in canonical CSR format (sorted, no duplicates).
+
+    Computations over the stored entries (row norms, counts of stored
+    entries, canonical keys) need each entry once and, for identical rows to
+    give identical sums, in column order. A copy is made only when ``X`` is
+    not canonical: ``X`` is never modified.
+    """
+    if sp.issparse(X):
+        X = X.tocsr()  # X itself when CSR already
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+    return X
+
+
 def _csr_tensor(matrix, device, dtype=None):
     """SciPy sparse matrix -> sparse CSR tensor on ``device`` (64-bit indices)."""
     matrix = matrix.tocsr()

@@ -55,6 +55,7 @@ from .._engine import (
     CPU_BLOCK_BYTES,
     TorchEstimatorMixin,
     as_tensor,
+    canonical_csr,
     block_pool,
     block_rows,
     empty,
@@ -172,19 +173,6 @@ def _width(X):
     if not _is_sparse(X):
         return X.shape[1]
     return max(1, -(-2 * X.values().shape[0] // max(X.shape[0], 1)))
-
-
-def _canonical_csr(X):
-    """Validated ``X``; a CSR matrix in canonical format (sorted, no duplicate entries).
-
-    Row sums over the stored entries (norms, canonical keys) need each entry
-    once and, for identical rows to give identical sums, in column order. A
-    copy is made only when ``X`` is not canonical: ``X`` is never modified.
-    """
-    if sp.issparse(X) and not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
-    return X
 
 
 def _row_ids(X):
@@ -1373,7 +1361,7 @@ class KMeans(
         X = validate_data(
             self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32], order="C"
         )
-        return _canonical_csr(X)
+        return canonical_csr(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @unchanged_on_failure  # a failed (re)fit leaves the fitted model as it was
@@ -1397,7 +1385,7 @@ class KMeans(
             Fitted estimator.
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
-        X = _canonical_csr(X)
+        X = canonical_csr(X)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
             raise ValueError(

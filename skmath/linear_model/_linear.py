@@ -15,6 +15,7 @@ from .._compat import _check_sample_weight
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    canonical_csr,
     csr_transpose,
     csr_with_values,
     to_numpy,
@@ -216,6 +217,11 @@ def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
     b : Tensor, shape (d, k)
     X_offset : Tensor, shape (d,)
     y_offset : Tensor, shape (k,)
+    loss : float
+        Digits the subtraction cost, as a factor: ``max_j (X^T W X)_jj / G_jj``
+        over the nonzero columns (1 when ``G`` comes from centred data). The
+        entries of ``G`` are accurate to about ``loss * eps`` of its diagonal,
+        not ``eps`` (columns of mean 900 and spread 1: ``loss`` ~ 1e6).
     """
     w_sum = sample_weight.sum()
     uniform = bool((sample_weight == sample_weight[0]).all())
@@ -235,26 +241,29 @@ def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
     if not _gram_in_range(G, b):
         raise _GramOutOfRange
     if not fit_intercept:
-        return G, b, y.new_zeros(X.shape[1]), y.new_zeros(y.shape[1])
+        return G, b, y.new_zeros(X.shape[1]), y.new_zeros(y.shape[1]), 1.0
     X_offset, y_offset = _weighted_means(X, y, sample_weight, XT)
     raw = G.diagonal().clone()
     G = G - w_sum * torch.outer(X_offset, X_offset)
     b = b - w_sum * torch.outer(X_offset, y_offset)
     if bool((G.diagonal() < _CANCELLATION * raw).any()):
         if XT is not None:
-            return None, b, X_offset, y_offset
+            return None, b, X_offset, y_offset, math.inf
         Xs, ys, X_offset, y_offset = _weighted_center(X, y, sample_weight, True)
-        G, b = Xs.T @ Xs, Xs.T @ ys
-    return G, b, X_offset, y_offset
+        return Xs.T @ Xs, Xs.T @ ys, X_offset, y_offset, 1.0
+    stored = raw > 0  # here G_jj >= _CANCELLATION * raw_jj > 0
+    loss = float((raw[stored] / G.diagonal()[stored]).max()) if bool(stored.any()) else 1.0
+    return G, b, X_offset, y_offset, max(loss, 1.0)
 
 
-def _well_conditioned_floor(dtype, cutoff):
+def _well_conditioned_floor(dtype, cutoff, loss=1.0):
     """Smallest ``lambda_min / lambda_max`` of ``G`` for which solving the normal
-    equations is accurate (error ~ cond(G) * eps, under 1e-6 relative) and no
+    equations is accurate (error ~ cond(G) * loss * eps, under 1e-6 relative;
+    ``loss`` is :func:`_centered_gram`'s cancellation factor) and no
     singular value is near the cutoff: eigenvalues are squared singular values;
     a factor 4 (2 in s) keeps rounding in ``G`` from deciding what the SVD of
     ``X`` would cut."""
-    return max(torch.finfo(dtype).eps ** 0.5 * 0.1, 4 * cutoff**2)
+    return max(torch.finfo(dtype).eps ** 0.5 * 0.1 * loss, 4 * cutoff**2)
 
 
 def _spectral_solve(eigvals, eigvecs, b, keep=None):
@@ -296,9 +305,10 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
     rank : int
     """
     n, d = X.shape
-    cutoff = cond
+    # LAPACK's gelsd (scipy's lstsq, sklearn) takes eps for a cutoff outside (0, 1).
+    cutoff = cond if 0 < cond < 1 else torch.finfo(X.dtype).eps
     try:
-        G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept)
+        G, b, X_offset, y_offset, loss = _centered_gram(X, y, sample_weight, fit_intercept)
     except _GramOutOfRange:
         if rescale:
             Xs, _, ys, ws, ex, ey, ew = _pow2_scaled(X, y, sample_weight)
@@ -315,7 +325,7 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
         G = None
     if G is not None:
         eigvals, eigvecs = torch.linalg.eigh(G)
-        floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, cutoff)
+        floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, cutoff, loss)
     if G is not None and n >= d and eigvals[0] > floor:
         coef = _spectral_solve(eigvals, eigvecs, b)
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
@@ -517,7 +527,9 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     d = X.shape[1]
     if d <= _GRAM_MAX_FEATURES:
         try:
-            G, b, X_offset, y_offset = _centered_gram(X, y, sample_weight, fit_intercept, XT)
+            G, b, X_offset, y_offset, loss = _centered_gram(
+                X, y, sample_weight, fit_intercept, XT
+            )
         except _GramOutOfRange:
             if rescale:
                 Xs, XTs, ys, ws, ex, ey, _ = _pow2_scaled(X, y, sample_weight, XT)
@@ -529,9 +541,12 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
             X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
         if G is not None:
             eigvals, eigvecs = torch.linalg.eigh(G)
-            floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, tol)
-            keep = eigvals > floor
-            if bool((keep | (eigvals.abs() <= _NULL_GAP * floor)).all() and keep.any()):
+            top = eigvals[-1].clamp_min(0)
+            keep = eigvals > top * _well_conditioned_floor(X.dtype, tol, loss)
+            # Null: below the floor of exact data, whatever the cancellation
+            # (an eigenvalue above it may be real, and LSQR handles both).
+            null = eigvals.abs() <= _NULL_GAP * top * _well_conditioned_floor(X.dtype, tol)
+            if bool((keep | null).all() and keep.any()):
                 return _spectral_solve(eigvals, eigvecs, b, keep), X_offset, y_offset
     else:  # no Gram matrix, which brings the means along
         X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
@@ -568,9 +583,10 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         Relative cutoff on the singular values of the (centred, weighted)
         ``X``, as sklearn's ``cond`` of :func:`scipy.linalg.lstsq`: singular
         values ``s_i <= tol * s_max`` are treated as zero (they do not count
-        in ``rank_`` and the minimum-norm solution ignores their directions).
-        For sparse ``X`` solved by LSQR, its ``atol`` and ``btol``, as in
-        sklearn. Not used when ``positive=True``.
+        in ``rank_`` and the minimum-norm solution ignores their directions);
+        as LAPACK's ``gelsd``, a ``tol`` of 0 or at least 1 means machine
+        epsilon. For sparse ``X`` solved by LSQR, its ``atol`` and ``btol``,
+        as in sklearn. Not used when ``positive=True``.
     n_jobs : int, default=None
         Kept for compatibility with scikit-learn; not used (the work runs in
         torch's threads).
@@ -606,9 +622,14 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     The solver forms the centred Gram matrix ``X^T W X - sw mu mu^T`` in one
     pass over the data (no centred copy of ``X``) and diagonalises it (one
     ``d x d`` eigendecomposition). When its condition number
-    is below about ``10 / sqrt(eps)`` and ``1 / (4 tol^2)`` the normal
+    is below about ``10 / (sqrt(eps) L)`` and ``1 / (4 tol^2)`` the normal
     equations are solved from it; otherwise the thin SVD of ``X`` gives the
     minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
+    ``L >= 1`` is the precision the subtraction of the means cost, the
+    largest ratio of a column's raw to its centred second moment (about
+    ``(mean / std)^2``): columns of mean 900 and spread 1 take the SVD from a
+    condition number of about 1e3, where forming ``G`` lost six digits (the
+    normal equations gave coefficients up to 13% off there).
 
     All arithmetic is in float64: float32 ``X`` is converted (a float64 copy;
     for sparse ``X``, of its stored values) and the fitted attributes are cast
@@ -624,8 +645,9 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     Sparse ``X`` (CSR, CSC or COO; not with ``positive=True``, as in
     scikit-learn) is never densified. With at most 512 features the Gram
     matrix is formed by sparse products and, when its spectrum splits into
-    well-conditioned and exactly null directions, gives the exact minimum-norm
-    solution, as for dense ``X``. Otherwise (more features, ill-conditioned
+    well-conditioned (by the rule above) and exactly null directions, gives
+    the exact minimum-norm solution, as for dense ``X``; a matrix with
+    duplicate entries is summed first (a copy). Otherwise (more features, ill-conditioned
     ``X``) LSQR runs on the implicitly centred ``X``, with scikit-learn's
     stopping rule ``atol = btol = tol``, which bounds the residuals, not the
     coefficients: they are approximate (1e-5 off on a well-conditioned
@@ -704,6 +726,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         )
         if X.dtype not in (np.float64, np.float32):
             X = X.astype(np.float64)  # integers, booleans, float16
+        # Constant sparse columns are found by counting stored entries: each once.
+        X = canonical_csr(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
