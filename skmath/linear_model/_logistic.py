@@ -657,7 +657,9 @@ class LogisticRegression(
             raise ValueError(
                 "The 'liblinear' solver does not support multiclass classification "
                 "(n_classes >= 3). Either use another solver or wrap the estimator in "
-                "a OneVsRestClassifier to keep applying a one-versus-rest scheme."
+                "a OneVsRestClassifier to keep applying a one-versus-rest scheme. "
+                "Only binary classification is supported. The type of the target is "
+                "multiclass."
             )
         k = n_classes if multinomial else 1
         d = X.shape[1]
@@ -879,4 +881,6 @@ class LogisticRegression(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        if self.solver == "liblinear":  # binary only, as sklearn's
+            tags.classifier_tags.multi_class = False
         return tags
