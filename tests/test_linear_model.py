@@ -1151,8 +1151,8 @@ def test_duplicate_sparse_entries_are_summed_not_counted():
     cols = np.r_[np.zeros(n, int), np.ones(40, int)]
     vals = np.r_[rng.randn(n), np.ones(40)]
     order = np.lexsort((cols, rows))
-    X = sp.csr_matrix((vals[order], cols[order], np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]),
-                      shape=(n, 2))
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
+    X = sp.csr_matrix((vals[order], cols[order], indptr), shape=(n, 2))
     assert not X.has_canonical_format and X.nnz == 80
     y = X.toarray() @ [1.0, 3.0] + 0.1 * rng.randn(n)
     w = rng.uniform(0.5, 2.0, n)

@@ -213,10 +213,10 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
         return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
     # Badly scaled columns make L-BFGS-B stall on the split far from the
     # minimiser (wine x 100, C=3, tol=1e-6: 20% above it). It runs in the
-    # variables V = W * s instead, s the columns' root mean squares rounded to
+    # variables V = W * s instead, s the columns' weighted root mean squares rounded to
     # powers of two (exact), where the penalty is sum_j (l1_reg / s_j) |V_j|;
     # tol still bounds the projected gradient in W.
-    scale = _pow2_column_scales(X)
+    scale = _pow2_column_scales(X, sample_weight)
     m = coef0.shape[1] - d
     W0 = coef0[:, :d] * scale
     z0 = torch.cat([W0.clamp_min(0), (-W0).clamp_min(0), coef0[:, d:]], dim=1)
@@ -249,17 +249,20 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     return unsplit(z), result
 
 
-def _pow2_column_scales(X):
-    """Root mean square of each column of ``X`` (dense or CSR), rounded to a power
-    of two; 1 for an all-zero column."""
+def _pow2_column_scales(X, sample_weight):
+    """Weighted root mean square of each column of ``X`` (dense or CSR), rounded to a
+    power of two; 1 for a column without weight. Weighted, so that a weight and as
+    many repeated rows give the same scales (the same problem, the same iterates)."""
+    w = sample_weight.to(X.dtype)
     if X.layout is torch.sparse_csr:
         values = X.values()
+        rows = torch.repeat_interleave(X.crow_indices().diff(), output_size=values.shape[0])
         squares = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device).index_add_(
-            0, X.col_indices(), values * values
+            0, X.col_indices(), values * values * w.index_select(0, rows)
         )
     else:
-        squares = (X * X).sum(dim=0)
-    rms = (squares / X.shape[0]).sqrt()
+        squares = w @ (X * X)
+    rms = (squares / w.sum()).sqrt()
     return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), 1.0)
 
 
