@@ -20,10 +20,12 @@ and ``"weight_decay"`` may be changed between steps), ``zero_grad``, ``step``,
 ``lbfgs`` solvers, on objectives computed in torch.
 """
 
+import math
 from functools import cache
 
 import numpy as np
 import scipy.optimize
+
 import torch
 from threadpoolctl import ThreadpoolController
 from torch.optim.adam import adam
@@ -103,13 +105,18 @@ class _Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore what :meth:`state_dict` saved, onto these parameters."""
+        """Restore what :meth:`state_dict` saved, onto these parameters.
+
+        The tensors are copied, as torch's optimizers copy them: the steps
+        update the state in place, and the saved dict (an estimator's
+        ``partial_fit`` state) must survive a failed fit unchanged.
+        """
         params = [p for group in self.param_groups for p in group["params"]]
         for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             group.update({k: v for k, v in saved.items() if k != "params"})
         self.state = {
             params[i]: {
-                k: v.to(params[i].device) if isinstance(v, torch.Tensor) else v
+                k: v.to(params[i].device, copy=True) if isinstance(v, torch.Tensor) else v
                 for k, v in s.items()
             }
             for i, s in state_dict["state"].items()
@@ -128,6 +135,13 @@ class Adam(_Optimizer):
     betas : tuple of float, default=(0.9, 0.999)
     eps : float, default=1e-8
     weight_decay : float, default=0.0
+    eps_on_raw_moment : bool, default=False
+        Add ``eps`` to ``sqrt(v_t)`` rather than to the bias-corrected
+        ``sqrt(v_t / (1 - beta_2^t))`` (torch's): the "efficient version" of
+        Kingma & Ba's Section 2, which scikit-learn's MLPs use. Done by passing
+        torch's kernel ``eps / sqrt(1 - beta_2^t)``, with the step ``t``
+        counted on the host (every parameter of the group is updated at every
+        step).
 
     Examples
     --------
@@ -141,7 +155,8 @@ class Adam(_Optimizer):
     tensor([ 0.9000, -1.9000])
     """
 
-    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                "eps_on_raw_moment": False}
 
     @staticmethod
     def _new_state(p):
@@ -156,8 +171,12 @@ class Adam(_Optimizer):
         beta1, beta2 = group["betas"]
         steps = [s["step"] for s in states]
         moments = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+        eps = group["eps"]
+        if group["eps_on_raw_moment"]:
+            group["host_step"] = t = group.get("host_step", 0) + 1
+            eps = eps / math.sqrt(1.0 - beta2**t)
         options = dict(amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"],
-                       weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
+                       weight_decay=group["weight_decay"], eps=eps, maximize=False)
         if fused:
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(params, grads, *moments, [], steps, **options)

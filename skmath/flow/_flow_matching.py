@@ -164,7 +164,7 @@ def _rademacher_probes(X, seed):
     ``X`` holds, so that ``score_samples`` is a function of the sample, as
     scikit-learn's estimator checks require (probes drawn from a generator
     follow the row's position instead). Distinct rows get independent-looking
-    probes.
+    probes; equal rows (``0.0`` and ``-0.0`` included) get the same.
 
     Parameters
     ----------
@@ -176,7 +176,8 @@ def _rademacher_probes(X, seed):
     probes : ndarray of shape (n_samples, n_features), float64
         Entries -1 or +1.
     """
-    bits = np.ascontiguousarray(X, dtype=np.float64).view(np.uint64)
+    # + 0.0 turns -0.0 into 0.0: equal values, equal bits, equal probes.
+    bits = (np.asarray(X, dtype=np.float64) + 0.0).view(np.uint64)
     h = np.full(X.shape[0], seed, dtype=np.uint64)
     for column in bits.T:
         h = _splitmix64(h ^ column)
@@ -736,7 +737,13 @@ class FlowMatchingSampler(
             Log-density at each point.
         """
         X = self._check_X(X)
-        Xs = (X - self.mean_) / self.scale_
+        with np.errstate(over="ignore"):
+            Xs = (X - self.mean_) / self.scale_
+        # Finite points beyond float64 once standardised (1e306 on data of
+        # scale 1e-3) are infinitely far: log-density -inf, as KernelDensity's
+        # and GaussianMixture's, not the network's NaN.
+        far = ~np.isfinite(Xs).all(axis=1)
+        Xs[far] = 0.0
         device = self._predict_device()
         f = self._field()
         log_jacobian = float(np.log(self.scale_).sum())
@@ -757,6 +764,7 @@ class FlowMatchingSampler(
                     **self._ode_kwargs(),
                 )
                 out[start:stop] = to_numpy(_standard_normal_logpdf(z) + delta)
+        out[far] = -np.inf
         return out - log_jacobian
 
     def score(self, X, y=None):

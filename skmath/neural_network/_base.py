@@ -460,9 +460,9 @@ def _validation_score(z, y, out_activation, sample_weight=None):
 def _make_optimizer(solver, params, *, lr, momentum, nesterov, beta_1, beta_2, epsilon):
     """The engine's optimizer matching sklearn's ``solver`` (torch's updates).
 
-    Adam: identical to sklearn's except that ``epsilon`` is added to the
-    bias-corrected ``sqrt(v_hat)`` (torch) instead of ``sqrt(v)`` (sklearn), a
-    difference of order ``epsilon``. SGD with (Nesterov) momentum: torch's
+    Adam: sklearn's update, ``epsilon`` added to ``sqrt(v)`` (not to the
+    bias-corrected ``sqrt(v_hat)`` as torch does; see the engine's
+    :class:`Adam`). SGD with (Nesterov) momentum: torch's
     momentum buffer is sklearn's velocity divided by ``-learning_rate``, and
     the engine's :class:`SGD` rescales it when the learning rate changes
     (``"invscaling"``, ``"adaptive"``), so the updates are sklearn's for every
@@ -470,7 +470,7 @@ def _make_optimizer(solver, params, *, lr, momentum, nesterov, beta_1, beta_2, e
     build has it.
     """
     if solver == "adam":
-        return Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
+        return Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon, eps_on_raw_moment=True)
     return SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
 
 

@@ -368,7 +368,8 @@ _MC_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), de
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score has
         not improved for ``n_iter_no_change`` epochs and restore the best
-        weights.
+        weights (with ``warm_start``, only an epoch that beats the earlier
+        fits' best score counts, as in the MLPs).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     beta_1 : float, default=0.9

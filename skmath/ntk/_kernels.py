@@ -268,7 +268,9 @@ def _finite_layer_variances(X, params):
             "The kernel recursion overflows "
             f"{str(X.dtype).removeprefix('torch.')} on these inputs (largest "
             f"x . x / n_features: {float(var0.max()):.3g}). Rescale X, e.g. with "
-            "StandardScaler."
+            "StandardScaler, or, if X is standardised already, lower depth or "
+            "weight_std (each ReLU layer multiplies the variance by about "
+            "weight_std**2 / 2)."
         )
     return var0, variances, out, ntk
 
