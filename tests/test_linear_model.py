@@ -1168,6 +1168,8 @@ def test_duplicate_sparse_entries_are_summed_not_counted():
     assert X.nnz == 80 and not X.has_canonical_format
 
 
+@pytest.mark.skipif("tol" not in sk.LinearRegression().get_params(),
+                    reason="scikit-learn's LinearRegression takes tol from 1.7")
 @pytest.mark.parametrize("tol", [0.0, 1.0, 5.0])
 def test_tol_outside_zero_one_is_machine_epsilon_as_in_lapack(tol):
     # gelsd (scipy's lstsq, sklearn) takes eps for a cutoff <= 0 or >= 1.
@@ -1190,7 +1192,8 @@ def test_logistic_l1_on_unscaled_features_does_not_stall_silently(C):
     # Wine x 100 (features up to 1e5): L-BFGS-B on the split in the raw coefficients
     # stalled, the restart could not lower the objective, and the fit was accepted
     # silently 20% above the minimum (KKT violation 1.7e-3 and 3.4e-2 in the units
-    # below, 20000 iterations). Solved in column-scaled variables: converged in ~1300.
+    # below, 20000 iterations). Solved in column-scaled variables: converged in ~1300
+    # (violation 5.5e-5 and 8.3e-5 with scipy 1.16, 3.2e-4 with scipy 1.10's L-BFGS-B).
     X, y = load_wine(return_X_y=True)
     X = X * 100
     est = LogisticRegression(solver="saga", l1_ratio=1.0, C=C, tol=1e-6, max_iter=20000,
@@ -1199,4 +1202,4 @@ def test_logistic_l1_on_unscaled_features_does_not_stall_silently(C):
         warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X, y)
     assert est.n_iter_[0] < 5000
-    assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 3e-4
+    assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 1e-3
