@@ -757,6 +757,15 @@ def _fit_sklearn_from_our_init(sk_est, X, y, monkeypatch, **fit_params):
         return sk_est.fit(X, y, **fit_params)
 
 
+def _fit_both_classifiers(kw, X, y, monkeypatch):
+    """skmath's and sklearn's MLPClassifier(**kw) fitted from the same initial
+    weights (:func:`_fit_sklearn_from_our_init`), convergence warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
+        return ours, _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+
+
 def _binary_problem():
     rng = np.random.RandomState(0)
     X = rng.randn(60, 3)
@@ -774,10 +783,7 @@ def test_tol_zero_ties_count_as_improvement_like_sklearn(early_stopping, monkeyp
     kw = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=1e-300, momentum=0.0,
               tol=0.0, shuffle=False, max_iter=30, random_state=0,
               early_stopping=early_stopping)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
-        ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+    ours, ref = _fit_both_classifiers(kw, X, y, monkeypatch)
     assert ours.n_iter_ == ref.n_iter_ == 30
     if early_stopping:
         assert len(set(ours.validation_scores_)) == 1
@@ -822,10 +828,7 @@ def test_sgd_momentum_with_a_changing_learning_rate_is_sklearns(learning_rate, n
               random_state=0)
     if learning_rate == "invscaling":
         kw["max_iter"] = 50
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
-        ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+    ours, ref = _fit_both_classifiers(kw, X, y, monkeypatch)
     assert ours.n_iter_ == ref.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
     if learning_rate == "adaptive":  # the rate did change
@@ -961,10 +964,7 @@ def test_adam_is_sklearns_for_any_epsilon(epsilon, monkeypatch):
     X, y = _binary_problem()
     kw = dict(hidden_layer_sizes=(5,), solver="adam", epsilon=epsilon, shuffle=False,
               max_iter=60, learning_rate_init=0.01, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPClassifier(device="cpu", **kw).fit(X, y)
-        ref = _fit_sklearn_from_our_init(SkMLPClassifier(**kw), X, y, monkeypatch)
+    ours, ref = _fit_both_classifiers(kw, X, y, monkeypatch)
     assert ours.n_iter_ == ref.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
     for a, b in zip(ours.coefs_, ref.coefs_):

@@ -369,15 +369,15 @@ def _centred_copy(X, w, mean, pool):
     return Xc, x_sq, (second - first * first).clamp_min_(0.0)
 
 
-def _sparse_moments(X, w, shift):
-    """:func:`_centred_copy`'s squared row norms and column variances for CSR ``X``.
+def _sparse_moments(X, shift):
+    """:func:`_centred_copy`'s squared row norms and (unweighted) column variances for CSR ``X``.
 
     ``X`` is not centred (that would make it dense), so the norms are those of
     the raw rows, as in sklearn's sparse k-means. With ``m = shift_j`` (a
-    value near the column's mean), ``W = sum_i w_i`` and ``s`` the weighted
-    mean of ``x_j - m``, the variance of column ``j`` is
-    ``(sum_{i: x_ij != 0} w_i ((x_ij - m)^2 - m^2)) / W + m^2 - s^2``: one
-    pass over the nonzeros, no cancellation of large sums.
+    value near the column's mean) and ``s`` the mean of ``x_j - m``, the
+    variance of column ``j`` is
+    ``(sum_{i: x_ij != 0} ((x_ij - m)^2 - m^2)) / n + m^2 - s^2``: one pass
+    over the nonzeros, no cancellation of large sums.
 
     Returns
     -------
@@ -385,14 +385,13 @@ def _sparse_moments(X, w, shift):
     variances : Tensor of float64, shape (d,)
     """
     values, cols = X.values().to(torch.float64), X.col_indices()
+    n = X.shape[0]
     m = shift.to(torch.float64)
     m_nz = m.index_select(0, cols)
-    w_nz = w.to(torch.float64).index_select(0, _row_ids(X))
-    total = float(w.sum(dtype=torch.float64))
     zeros = torch.zeros(X.shape[1], dtype=torch.float64, device=X.device)
-    s = zeros.index_add(0, cols, values * w_nz) / total - m
-    terms = (values - m_nz).square_().sub_(m_nz * m_nz).mul_(w_nz)
-    second = zeros.index_add(0, cols, terms) / total + m * m
+    s = zeros.index_add(0, cols, values) / n - m
+    terms = (values - m_nz).square_().sub_(m_nz * m_nz)
+    second = zeros.index_add(0, cols, terms) / n + m * m
     return _sq_norms(X), (second - s * s).clamp_min_(0.0)
 
 
@@ -547,8 +546,6 @@ def _labels(X, centers, origin=None):
         origin = None
     elif origin is None:
         origin = centers.to(torch.float64).mean(dim=0)
-    else:
-        origin = origin.to(torch.float64)
     if origin is not None:
         centers = (centers.to(torch.float64) - origin).to(X.dtype)
         origin = origin.to(X.dtype)
@@ -723,11 +720,11 @@ def _half_center_gaps(centers):
     c_sq = (centers * centers).sum(dim=1)
     gaps = centers.new_empty(k)
     arange = torch.arange(k, device=centers.device)
+    scale = _error_scale(centers)
     for blk in _row_blocks(k, _block_rows(k, centers.dtype, centers.device)):
         dist = torch.addmm(c_sq, centers[blk], centers.T, alpha=-2.0)
         dist += c_sq[blk, None]
-        # Minus each pair's rounding bound.
-        dist -= _error_scale(centers) * (c_sq[blk, None] + c_sq)
+        dist -= scale * (c_sq[blk, None] + c_sq)  # minus each pair's rounding bound
         dist[arange[: dist.shape[0]], arange[blk]] = math.inf
         gaps[blk] = dist.amin(dim=1)
     return 0.5 * gaps.clamp_min_(0.0).sqrt_()
@@ -1419,14 +1416,14 @@ class KMeans(
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, w, pool)
+            origin = mean  # where fit compares rows, kept for predict
             unit_weights = bool((w == 1).all())
             if _is_sparse(Xt):
                 # Centring would make X dense: sparse X is clustered about the
                 # origin, as by sklearn (its mean only enters the variances).
                 Xs = Xt
-                # The variances are not weighted.
-                x_sq, variances = _sparse_moments(Xt, torch.ones_like(w), mean)
-                sparse_mean, mean = mean, torch.zeros_like(mean, dtype=Xt.dtype)
+                x_sq, variances = _sparse_moments(Xt, mean)  # tol's: unweighted
+                mean = torch.zeros_like(mean, dtype=Xt.dtype)
             else:
                 # Distances are more accurate on centred data.
                 Xs, x_sq, variances = _centred_copy(Xt, w, mean, pool)
@@ -1466,8 +1463,6 @@ class KMeans(
 
             labels, inertia, centers, n_iter = best
             centers = centers + mean
-            # Where fit compared rows (sparse X: its mean), for predict.
-            origin = mean if not _is_sparse(Xs) else sparse_mean
 
         self.cluster_centers_ = to_numpy(centers)
         self._origin = to_numpy(origin)

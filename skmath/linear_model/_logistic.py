@@ -24,6 +24,7 @@ from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
     csr_transpose,
+    csr_with_values,
     minimize_lbfgs,
     to_numpy,
     torch_threads,
@@ -216,7 +217,7 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     # variables V = W * s instead, s the columns' weighted root mean squares rounded to
     # powers of two (exact), where the penalty is sum_j (l1_reg / s_j) |V_j|;
     # tol still bounds the projected gradient in W.
-    scale = _pow2_column_scales(X, sample_weight)
+    scale = _pow2_column_scales(X, sample_weight, XT)
     m = coef0.shape[1] - d
     W0 = coef0[:, :d] * scale
     z0 = torch.cat([W0.clamp_min(0), (-W0).clamp_min(0), coef0[:, d:]], dim=1)
@@ -249,19 +250,16 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     return unsplit(z), result
 
 
-def _pow2_column_scales(X, sample_weight):
-    """Weighted root mean square of each column of ``X`` (dense or CSR), rounded to a
-    power of two; 1 for a column without weight. Weighted, so that a weight and as
-    many repeated rows give the same scales (the same problem, the same iterates)."""
+def _pow2_column_scales(X, sample_weight, XT=None):
+    """Weighted root mean square of each column of ``X`` (dense, or CSR with ``XT``
+    its transpose), rounded to a power of two; 1 for a column without weight.
+    Weighted, so that a weight and as many repeated rows give the same scales
+    (the same problem, the same iterates)."""
     w = sample_weight.to(X.dtype)
-    if X.layout is torch.sparse_csr:
-        values = X.values()
-        rows = torch.repeat_interleave(X.crow_indices().diff(), output_size=values.shape[0])
-        squares = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device).index_add_(
-            0, X.col_indices(), values * values * w.index_select(0, rows)
-        )
-    else:
+    if XT is None:
         squares = w @ (X * X)
+    else:
+        squares = csr_with_values(XT, XT.values().square()) @ w
     rms = (squares / w.sum()).sqrt()
     return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), 1.0)
 
