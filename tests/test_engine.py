@@ -17,6 +17,7 @@ from skmath._engine import (
     as_tensor,
     block_pool,
     empty,
+    linear,
     make_generator,
     map_blocks,
     minimize_lbfgs,
@@ -331,3 +332,63 @@ def test_csr_construction_from_threads_leaves_warning_filters_alone(monkeypatch)
         assert warnings.filters == inner
     assert warnings.filters == before
     assert not [w for w in caught if "beta" in str(w.message)]
+
+
+def _linear_cases(seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 48, generator=g)
+    weight = torch.randn(48, 32, generator=g).T  # a transposed view, as the MLPs pass
+    bias = torch.randn(32, generator=g)
+    full = torch.randn(64, 32, generator=g)
+    return x, weight, bias, full
+
+
+def test_linear_is_addmm_to_float32_rounding_on_every_route():
+    # Large enough float32 products take oneDNN on x86-64; each variant must
+    # equal beta * bias + x @ weight.T computed in float64.
+    x, weight, bias, full = _linear_cases(0)
+    xd, wd, bd, fd = (t.double() for t in (x, weight, bias, full))
+    out = torch.empty(64, 32)
+    cases = [
+        (linear(x, weight), xd @ wd.T),
+        (linear(x, weight, bias), xd @ wd.T + bd),
+        (linear(x, weight, bias, relu=True), torch.relu(xd @ wd.T + bd)),
+        (linear(x, weight, full, beta=0.25, out=out), 0.25 * fd + xd @ wd.T),
+        (linear(x.T.contiguous().T, weight, bias), xd @ wd.T + bd),  # column-major x
+        (linear(x[:8, :8], weight[:8, :8], bias[:8]), xd[:8, :8] @ wd[:8, :8].T + bd[:8]),
+    ]
+    for got, expected in cases:
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-5)
+    assert cases[3][0] is out
+
+
+def test_linear_falls_back_to_addmm_bit_for_bit():
+    # float64, or oneDNN switched off: exactly torch.addmm (the same rounding
+    # as before the oneDNN route existed).
+    x, weight, bias, full = _linear_cases(1)
+    for dtype in (torch.float64, torch.float32):
+        xt, wt, bt, ft = (t.to(dtype) for t in (x, weight, bias, full))
+        with torch.backends.mkldnn.flags(enabled=dtype is torch.float64):
+            assert torch.equal(linear(xt, wt, bt), torch.addmm(bt, xt, wt.T))
+            assert torch.equal(linear(xt, wt, ft, beta=0.5),
+                               torch.addmm(ft, xt, wt.T, beta=0.5))
+            assert torch.equal(linear(xt, wt, bt, relu=True),
+                               torch.relu(torch.addmm(bt, xt, wt.T)))
+
+
+def test_linear_uses_onednn_where_measured_faster():
+    # On x86-64 with a oneDNN-enabled torch the probe must find the op (a
+    # broken probe would silently lose the speed-up measured in benchmarks/).
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the oneDNN route is used on x86-64 only")
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("torch built without oneDNN")
+    assert skmath._engine._core._onednn_linear() is not None
+    # Gradients through it are not supported: with autograd it takes addmm.
+    x, weight, bias, _ = _linear_cases(2)
+    weight.requires_grad_(True)
+    linear(x, weight, bias).sum().backward()
+    torch.testing.assert_close(weight.grad, x.sum(0).expand(32, 48))

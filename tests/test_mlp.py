@@ -242,6 +242,33 @@ def test_same_random_state_is_bit_identical_on_cpu():
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
 
 
+def test_float32_fits_through_onednn_are_bit_identical_and_match_the_blas():
+    # Widths >= 16 in float32 take oneDNN's products on x86-64 CPUs: two fits
+    # are still bit-identical, and the run equals the MKL one up to float32
+    # rounding (switching oneDNN off gives that run).
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+
+    def fit():
+        est = MLPClassifier(hidden_layer_sizes=(256, 256), batch_size=128, max_iter=5,
+                            random_state=0, device="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return est.fit(X, y)
+
+    a, b = fit(), fit()
+    for Wa, Wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(Wa, Wb)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    with torch.backends.mkldnn.flags(enabled=False):
+        blas = fit()
+        blas_proba = blas.predict_proba(X)
+    np.testing.assert_allclose(a.loss_curve_, blas.loss_curve_, rtol=1e-4)
+    for Wa, Wb in zip(a.coefs_, blas.coefs_):
+        np.testing.assert_allclose(Wa, Wb, atol=1e-4)
+    np.testing.assert_allclose(a.predict_proba(X), blas_proba, atol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_follows_input_like_sklearn(dtype):
     # float32 input is fitted in float32, float64 in float64 (sklearn's rule).

@@ -8,6 +8,7 @@ import copy
 import functools
 import math
 import os
+import platform
 import re
 import threading
 import warnings
@@ -323,6 +324,101 @@ def take_rows(tensor, index):
         tensor.values().index_select(0, source),
         (index.shape[0], tensor.shape[1]),
     )
+
+
+# Products whose every dimension is at least this go to oneDNN (see `linear`);
+# smaller ones (a 3-class output layer) are faster in the BLAS.
+_ONEDNN_MIN_DIM = 16
+
+
+@functools.cache
+def _onednn_linear():
+    """oneDNN's float32 ``x @ weight.T + bias`` op, or None where this torch lacks it.
+
+    ``torch.ops.mkldnn._linear_pointwise`` is the op torch's own compiler
+    emits for CPU linear layers; it is probed once (it must exist, run and
+    agree with ``addmm``) so that a torch build without it, or with another
+    signature, falls back to the BLAS instead of failing.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None  # measured on x86-64 only
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        x = torch.arange(12.0).reshape(3, 4)
+        weight = torch.arange(8.0).reshape(2, 4).T.contiguous().T  # a transposed view
+        bias = torch.tensor([1.0, -1.0])
+        if torch.equal(op(x, weight, bias, "none", [], ""), torch.addmm(bias, x, weight.T)):
+            return op
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        pass
+    return None
+
+
+def linear(x, weight, bias=None, *, beta=1.0, out=None, relu=False):
+    """``beta * bias + x @ weight.T`` (``torch.addmm``), in oneDNN for CPU float32.
+
+    On an x86-64 CPU, for dense float32 operands of at least
+    ``_ONEDNN_MIN_DIM`` in every dimension and a row-major ``x``, the product
+    runs in oneDNN, whose float32 kernels use AVX-512 on every x86 CPU that
+    has it, where the MKL BLAS behind ``addmm`` runs AVX2 kernels on AMD
+    CPUs. Measured on 2 Zen 4 cores (256-row batches, 256 x 256 weights): 90
+    us against 160 us a product, with the same float32 accuracy (relative
+    errors 5e-7 and 3e-7 against float64). oneDNN copies a transposed ``x``
+    first (a weight gradient ``delta.T @ h``: 155 us against MKL's 177 us for
+    256 x 256, but 81 us against 52 us for 256 x 50), so MKL keeps those.
+    Everything else (float64, GPU, sparse ``x``, autograd, small products,
+    ``torch.backends.mkldnn.flags(enabled=False)``) is
+    ``torch.addmm(bias, x, weight.T, beta=beta, out=out)`` (``torch.mm``
+    without ``bias``).
+
+    Parameters
+    ----------
+    x : Tensor, shape (n, k)
+        Dense or sparse CSR.
+    weight : Tensor, shape (m, k)
+        Any strides (a transposed view is read as such, not copied).
+    bias : Tensor of shape (m,) or (n, m), or None
+    beta : float, default=1.0
+    out : Tensor of shape (n, m) or None
+    relu : bool, default=False
+        Return ``relu`` of the result (fused into oneDNN's product).
+
+    Returns
+    -------
+    Tensor, shape (n, m)
+
+    Examples
+    --------
+    >>> x, weight = torch.ones(32, 20), torch.ones(24, 20)
+    >>> linear(x, weight, torch.ones(24))[0, :3]
+    tensor([21., 21., 21.])
+    >>> linear(-x, weight, torch.ones(24), relu=True)[0, :3]
+    tensor([0., 0., 0.])
+    """
+    if (
+        x.dtype is torch.float32
+        and weight.dtype is torch.float32
+        and x.is_cpu
+        and x.layout is torch.strided
+        and weight.layout is torch.strided
+        and x.is_contiguous()
+        and min(x.shape[0], x.shape[1], weight.shape[0]) >= _ONEDNN_MIN_DIM
+        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+        and torch.backends.mkldnn.enabled
+        and _onednn_linear() is not None
+    ):
+        fused = out is None and beta == 1.0 and (bias is None or bias.dim() == 1)
+        if fused:
+            return _onednn_linear()(x, weight, bias, "relu" if relu else "none", [], "")
+        result = _onednn_linear()(x, weight, None, "none", [], "")
+        result = torch.add(result, bias, alpha=beta, out=out) if bias is not None else (
+            result if out is None else out.copy_(result)
+        )
+    elif bias is None:
+        result = torch.mm(x, weight.T, out=out)
+    else:
+        result = torch.addmm(bias, x, weight.T, beta=beta, out=out)
+    return torch.relu_(result) if relu else result
 
 
 def csr_transpose(tensor):

@@ -54,6 +54,7 @@ from .._engine import (
     as_tensor,
     block_rows,
     csr_transpose,
+    linear,
     make_generator,
     minimize_lbfgs,
     take_rows,
@@ -162,16 +163,26 @@ def _forward(X, coefs, intercepts, activation, *, masks=None):
     -------
     z : Tensor, shape (n, n_outputs) or (T, n, n_outputs)
     """
-    act = _ACTIVATIONS[activation]
     h = X
     last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
-        h = torch.addmm(b, h, W) if h.dim() == 2 else torch.matmul(h, W).add_(b)
-        if i < last:
-            h = act(h)
-            if masks is not None:
-                h = h * masks[i]
+        if i == last:
+            h = linear(h, W.T, b) if h.dim() == 2 else torch.matmul(h, W).add_(b)
+        elif h.dim() == 2:
+            h = _hidden_layer(h, W.T, b, activation)
+        else:
+            h = _ACTIVATIONS[activation](torch.matmul(h, W).add_(b))
+        if i < last and masks is not None:
+            h = h * masks[i]
     return h
+
+
+def _hidden_layer(h, W, b, activation):
+    """``act(h W^T + b)`` for ``W`` in (fan_out, fan_in) layout, the ReLU fused
+    into the product where :func:`~skmath._engine.linear` can."""
+    if activation == "relu":
+        return linear(h, W, b, relu=True)
+    return _ACTIVATIONS[activation](linear(h, W, b))
 
 
 def _weight_total(sample_weight):
@@ -292,15 +303,15 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
     weight_grads, intercept_grads : list of Tensor
         Shaped as ``weights`` and ``intercepts``.
     """
-    act = _ACTIVATIONS[activation]
     act_backward = _ACTIVATION_BACKWARD[activation]
     last = len(weights) - 1
     inputs, outputs, masks = [X], [], []
     h = X
     for i, (W, b) in enumerate(zip(weights, intercepts)):
-        h = torch.addmm(b, h, W.T)
-        if i < last:
-            h = act(h)
+        if i == last:
+            h = linear(h, W, b)
+        else:
+            h = _hidden_layer(h, W, b, activation)
             outputs.append(h)
             if dropout > 0.0:
                 h, mask = _dropout(h, dropout, generator)
@@ -319,10 +330,10 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
                 inputs[i], delta, W, decay, weight_grads[i], X_transposed
             )
         else:
-            weight_grads[i] = torch.addmm(W, delta.T, inputs[i], beta=decay, out=weight_grads[i])
+            weight_grads[i] = linear(delta.T, inputs[i].T, W, beta=decay, out=weight_grads[i])
         intercept_grads[i] = torch.sum(delta, 0, out=intercept_grads[i])
         if i > 0:
-            delta = delta @ W
+            delta = linear(delta, W.T)
             if masks:
                 delta.mul_(masks[i - 1])
             delta = act_backward(delta, outputs[i - 1])
