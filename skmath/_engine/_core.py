@@ -354,7 +354,7 @@ def _onednn_linear():
     return None
 
 
-def linear(x, weight, bias=None, *, beta=1.0, out=None, relu=False):
+def linear(x, weight, bias=None, *, beta=1.0, out=None):
     """``beta * bias + x @ weight.T`` (``torch.addmm``), in oneDNN for CPU float32.
 
     On an x86-64 CPU, for dense float32 operands of at least
@@ -380,8 +380,6 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None, relu=False):
     bias : Tensor of shape (m,) or (n, m), or None
     beta : float, default=1.0
     out : Tensor of shape (n, m) or None
-    relu : bool, default=False
-        Return ``relu`` of the result (fused into oneDNN's product).
 
     Returns
     -------
@@ -392,8 +390,6 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None, relu=False):
     >>> x, weight = torch.ones(32, 20), torch.ones(24, 20)
     >>> linear(x, weight, torch.ones(24))[0, :3]
     tensor([21., 21., 21.])
-    >>> linear(-x, weight, torch.ones(24), relu=True)[0, :3]
-    tensor([0., 0., 0.])
     """
     if (
         x.dtype is torch.float32
@@ -407,18 +403,16 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None, relu=False):
         and torch.backends.mkldnn.enabled
         and _onednn_linear() is not None
     ):
-        fused = out is None and beta == 1.0 and (bias is None or bias.dim() == 1)
-        if fused:
-            return _onednn_linear()(x, weight, bias, "relu" if relu else "none", [], "")
-        result = _onednn_linear()(x, weight, None, "none", [], "")
-        result = torch.add(result, bias, alpha=beta, out=out) if bias is not None else (
-            result if out is None else out.copy_(result)
-        )
-    elif bias is None:
-        result = torch.mm(x, weight.T, out=out)
-    else:
-        result = torch.addmm(bias, x, weight.T, beta=beta, out=out)
-    return torch.relu_(result) if relu else result
+        op = _onednn_linear()
+        if bias is None:
+            result = op(x, weight, None, "none", [], "")
+            return result if out is None else out.copy_(result)
+        if out is None and beta == 1.0 and bias.dim() == 1:
+            return op(x, weight, bias, "none", [], "")
+        return torch.add(op(x, weight, None, "none", [], ""), bias, alpha=beta, out=out)
+    if bias is None:
+        return torch.mm(x, weight.T, out=out)
+    return torch.addmm(bias, x, weight.T, beta=beta, out=out)
 
 
 def csr_transpose(tensor):

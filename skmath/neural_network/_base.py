@@ -163,26 +163,16 @@ def _forward(X, coefs, intercepts, activation, *, masks=None):
     -------
     z : Tensor, shape (n, n_outputs) or (T, n, n_outputs)
     """
+    act = _ACTIVATIONS[activation]
     h = X
     last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
-        if i == last:
-            h = linear(h, W.T, b) if h.dim() == 2 else torch.matmul(h, W).add_(b)
-        elif h.dim() == 2:
-            h = _hidden_layer(h, W.T, b, activation)
-        else:
-            h = _ACTIVATIONS[activation](torch.matmul(h, W).add_(b))
-        if i < last and masks is not None:
-            h = h * masks[i]
+        h = linear(h, W.T, b) if h.dim() == 2 else torch.matmul(h, W).add_(b)
+        if i < last:
+            h = act(h)
+            if masks is not None:
+                h = h * masks[i]
     return h
-
-
-def _hidden_layer(h, W, b, activation):
-    """``act(h W^T + b)`` for ``W`` in (fan_out, fan_in) layout, the ReLU fused
-    into the product where :func:`~skmath._engine.linear` can."""
-    if activation == "relu":
-        return linear(h, W, b, relu=True)
-    return _ACTIVATIONS[activation](linear(h, W, b))
 
 
 def _weight_total(sample_weight):
@@ -303,15 +293,15 @@ def _backprop(X, y, weights, intercepts, activation, out_activation, *, alpha=0.
     weight_grads, intercept_grads : list of Tensor
         Shaped as ``weights`` and ``intercepts``.
     """
+    act = _ACTIVATIONS[activation]
     act_backward = _ACTIVATION_BACKWARD[activation]
     last = len(weights) - 1
     inputs, outputs, masks = [X], [], []
     h = X
     for i, (W, b) in enumerate(zip(weights, intercepts)):
-        if i == last:
-            h = linear(h, W, b)
-        else:
-            h = _hidden_layer(h, W, b, activation)
+        h = linear(h, W, b)
+        if i < last:
+            h = act(h)
             outputs.append(h)
             if dropout > 0.0:
                 h, mask = _dropout(h, dropout, generator)
