@@ -591,6 +591,34 @@ def test_logistic_n_iter_counts_like_sklearn():
     assert clf.fit(X, y).n_iter_.tolist() == ref.fit(X, y).n_iter_.tolist() == [0]
 
 
+@pytest.mark.parametrize(
+    "solver, kw",
+    [("lbfgs", {}), ("newton-cg", {}), ("newton-cholesky", {}), ("sag", {}), ("saga", {}),
+     ("saga", {"l1_ratio": 1.0}), ("liblinear", {})],
+)
+def test_logistic_max_iter_zero_returns_what_sklearn_returns(solver, kw):
+    # sklearn's lbfgs takes scipy's first step at max_iter=0 (so does ours);
+    # its other solvers return the starting point: zeros, or the warm start.
+    X, y = _scaled(load_breast_cancer)
+    params = dict(solver=solver, max_iter=0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(device="cpu", **params).fit(X, y)
+        ref = sk.LogisticRegression(**params).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
+    np.testing.assert_allclose(clf.intercept_, ref.intercept_, atol=1e-8)
+    if solver != "lbfgs":
+        assert not clf.coef_.any()
+        warm = LogisticRegression(solver=solver, max_iter=50, device="cpu", **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warm.fit(X, y)
+            start = warm.coef_.copy()
+            if solver != "liblinear":  # liblinear never warm starts (sklearn)
+                warm.set_params(warm_start=True, max_iter=0).fit(X, y)
+                np.testing.assert_array_equal(warm.coef_, start)
+
+
 @SKLEARN_1_9
 @pytest.mark.parametrize(
     "kw",

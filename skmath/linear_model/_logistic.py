@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.optimize import Bounds
+from scipy.optimize import Bounds, OptimizeResult
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -434,7 +434,10 @@ class LogisticRegression(
         no Newton steps, no coordinate descent), so the solver names select
         the problem, and code written for any of them runs unchanged.
     max_iter : int, default=100
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of L-BFGS-B iterations. With ``max_iter=0`` the
+        solvers other than ``"lbfgs"`` return their starting point (zeros, or
+        the warm start), as sklearn's do; ``"lbfgs"`` takes scipy's first
+        step, as sklearn's.
     verbose : int, default=0
         Print the solver's outcome when positive.
     warm_start : bool, default=False
@@ -756,13 +759,22 @@ class LogisticRegression(
             # C * sum_i w_i l_i + (1 - l1_ratio) / 2 ||W||^2 + l1_ratio ||W||_1,
             # divided by C * sum(w).
             reg = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
-            coef, result = _minimize_penalised(
-                Xt, Y, wt, as_tensor(coef0, device),
-                l1_reg=l1_ratio * reg, l2_reg=(1 - l1_ratio) * reg,
-                fit_intercept=fit_intercept, multinomial=multinomial,
-                max_iter=self.max_iter, tol=self.tol,
-                callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
-            )
+            if self.max_iter == 0 and self.solver != "lbfgs":
+                # sklearn's other solvers return their starting point (zeros,
+                # or the warm start); scipy's L-BFGS-B (its lbfgs, and ours)
+                # takes a step even then.
+                coef = as_tensor(coef0, device)
+                result = OptimizeResult(
+                    nit=0, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+                )
+            else:
+                coef, result = _minimize_penalised(
+                    Xt, Y, wt, as_tensor(coef0, device),
+                    l1_reg=l1_ratio * reg, l2_reg=(1 - l1_ratio) * reg,
+                    fit_intercept=fit_intercept, multinomial=multinomial,
+                    max_iter=self.max_iter, tol=self.tol,
+                    callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
+                )
         coef = to_numpy(coef)
         # As sklearn: scipy may count one iteration more than max_iter allows.
         n_iter = min(int(result.nit), self.max_iter)
