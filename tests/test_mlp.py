@@ -156,14 +156,19 @@ def test_backprop_equals_autograd(activation, out_activation, weighted, dropout)
         np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("sizes", [(3.5,), (8, 2.0), (4, 0), [-1]])
-def test_hidden_layer_sizes_must_be_positive_integers_as_in_sklearn(sizes):
-    # A fractional or non-positive layer size is an error in sklearn (a float
-    # cannot size an array), never a silently truncated layer.
+@pytest.mark.parametrize(
+    "sizes, error",
+    [((3.5,), TypeError), ((8, 2.0), TypeError), ((True,), TypeError), ((4, 0), ValueError),
+     ([-1], ValueError)],
+)
+def test_hidden_layer_sizes_must_be_positive_integers_as_in_sklearn(sizes, error):
+    # A fractional, boolean or non-positive layer size is an error in sklearn
+    # (TypeError where a float cannot size an array, ValueError for sizes <= 0),
+    # never a silently truncated layer.
     X, y = load_iris(return_X_y=True)
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(error):
         SkMLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(X, y)
-    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+    with pytest.raises(error, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=sizes, max_iter=1, device="cpu").fit(X, y)
 
 

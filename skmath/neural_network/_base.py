@@ -558,8 +558,12 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         sizes = list(sizes)
-        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be integers > 0, got {sizes}.")
+        # sklearn's exception types: TypeError for non-integers (its
+        # range() fails), ValueError for sizes <= 0.
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) for s in sizes):
+            raise TypeError(f"hidden_layer_sizes must be integers, got {sizes}.")
+        if not all(s > 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
     def _out_activation(self):
