@@ -390,8 +390,25 @@ def test_linear_uses_onednn_where_measured_faster():
     if not torch.backends.mkldnn.is_available():
         pytest.skip("torch built without oneDNN")
     assert skmath._engine._core._onednn_linear() is not None
-    # Gradients through it are not supported: with autograd it takes addmm.
+
+
+def test_linear_gradients_are_addmms():
+    # Under autograd the oneDNN product has addmm's gradients (float64 reference).
     x, weight, bias, _ = _linear_cases(2)
-    weight.requires_grad_(True)
-    linear(x, weight, bias).sum().backward()
-    torch.testing.assert_close(weight.grad, x.sum(0).expand(32, 48))
+    upstream = torch.randn(64, 32, generator=torch.Generator().manual_seed(3))
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        leaves = [t.to(dtype).detach().requires_grad_(True) for t in (x, weight, bias)]
+        out = linear(*leaves)
+        out.backward(upstream.to(dtype))
+        grads.append([out.detach()] + [t.grad for t in leaves])
+    for got, expected in zip(*grads):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-5)
+    # Only the inputs that require grad get one; second derivatives work.
+    xg = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(linear(xg, weight).square().sum(), xg, create_graph=True)
+    (hx,) = torch.autograd.grad(gx.sum(), xg)
+    # d/dx sum(2 x W^T W) = 2 * 1 (W^T W)
+    expected = 2 * torch.ones(64, 48, dtype=torch.float64) @ (weight.T @ weight).double()
+    torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)

@@ -366,7 +366,9 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None):
     errors 5e-7 and 3e-7 against float64). oneDNN copies a transposed ``x``
     first (a weight gradient ``delta.T @ h``: 155 us against MKL's 177 us for
     256 x 256, but 81 us against 52 us for 256 x 50), so MKL keeps those.
-    Everything else (float64, GPU, sparse ``x``, autograd, small products,
+    Under autograd the oneDNN product has the gradients ``addmm``'s would
+    have (``out`` and ``beta`` then take ``addmm``). Everything else
+    (float64, GPU, sparse ``x``, small products,
     ``torch.backends.mkldnn.flags(enabled=False)``) is
     ``torch.addmm(bias, x, weight.T, beta=beta, out=out)`` (``torch.mm``
     without ``bias``).
@@ -391,7 +393,29 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None):
     >>> linear(x, weight, torch.ones(24))[0, :3]
     tensor([21., 21., 21.])
     """
-    if (
+    if _onednn_applies(x, weight):
+        op = _onednn_linear()
+        simple = out is None and beta == 1.0 and (bias is None or bias.dim() == 1)
+        if torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, weight, bias)
+        ):
+            if simple:
+                return _OneDNNLinear.apply(x, weight, bias)
+        elif simple:
+            return op(x, weight, bias, "none", [], "")
+        else:
+            product = op(x, weight, None, "none", [], "")
+            if bias is None:
+                return out.copy_(product)
+            return torch.add(product, bias, alpha=beta, out=out)
+    if bias is None:
+        return torch.mm(x, weight.T, out=out)
+    return torch.addmm(bias, x, weight.T, beta=beta, out=out)
+
+
+def _onednn_applies(x, weight):
+    """Whether :func:`linear` sends ``x @ weight.T`` to oneDNN (see there)."""
+    return (
         x.dtype is torch.float32
         and weight.dtype is torch.float32
         and x.is_cpu
@@ -399,20 +423,37 @@ def linear(x, weight, bias=None, *, beta=1.0, out=None):
         and weight.layout is torch.strided
         and x.is_contiguous()
         and min(x.shape[0], x.shape[1], weight.shape[0]) >= _ONEDNN_MIN_DIM
-        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
         and torch.backends.mkldnn.enabled
         and _onednn_linear() is not None
-    ):
-        op = _onednn_linear()
-        if bias is None:
-            result = op(x, weight, None, "none", [], "")
-            return result if out is None else out.copy_(result)
-        if out is None and beta == 1.0 and bias.dim() == 1:
-            return op(x, weight, bias, "none", [], "")
-        return torch.add(op(x, weight, None, "none", [], ""), bias, alpha=beta, out=out)
-    if bias is None:
-        return torch.mm(x, weight.T, out=out)
-    return torch.addmm(bias, x, weight.T, beta=beta, out=out)
+    )
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    """oneDNN's ``x @ weight.T + bias`` with the gradients ``addmm`` would give.
+
+    ``dx = g @ weight`` and ``dweight = g.T @ x`` go through :func:`linear`
+    again (so ``dx`` runs in oneDNN, ``dweight``, with a transposed left
+    operand, in the BLAS), ``dbias`` sums ``g`` over rows.
+    """
+
+    @staticmethod
+    def forward(x, weight, bias):
+        return _onednn_linear()(x, weight, bias, "none", [], "")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = linear(grad, weight.T) if ctx.needs_input_grad[0] else None
+        grad_weight = linear(grad.T, x.T) if ctx.needs_input_grad[1] else None
+        grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias
 
 
 def csr_transpose(tensor):

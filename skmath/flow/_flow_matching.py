@@ -27,6 +27,7 @@ from .._engine import (
     Adam,
     TorchEstimatorMixin,
     as_tensor,
+    linear,
     make_generator,
     seed_from,
     to_numpy,
@@ -113,9 +114,10 @@ class _VectorField(torch.nn.Module):
             [x, torch.sin(proj), torch.cos(proj), t, torch.sin(angles), torch.cos(angles)],
             dim=1,
         )
+        # The engine's linear: oneDNN's float32 products on CPU (training).
         for layer in self.hidden:
-            h = torch.nn.functional.silu(layer(h))
-        return self.out(h)
+            h = torch.nn.functional.silu(linear(h, layer.weight, layer.bias))
+        return linear(h, self.out.weight, self.out.bias)
 
 
 def _mean_and_scale(X):
