@@ -344,9 +344,9 @@ def _linear_cases(seed):
     return x, weight, bias, full
 
 
-def test_linear_is_addmm_to_float32_rounding_on_every_route():
-    # Large enough float32 products take oneDNN on x86-64; each variant must
-    # equal beta * bias + x @ weight.T computed in float64.
+def test_linear_is_addmm_to_float32_rounding_on_every_route(linear_route):
+    # Large enough float32 products take oneDNN where it is used; each variant
+    # must equal beta * bias + x @ weight.T computed in float64.
     x, weight, bias, full = _linear_cases(0)
     xd, wd, bd, fd = (t.double() for t in (x, weight, bias, full))
     out = torch.empty(64, 32)
@@ -368,7 +368,7 @@ def test_linear_is_addmm_to_float32_rounding_on_every_route():
                                atol=1e-4)
 
 
-def test_linear_falls_back_to_addmm_bit_for_bit():
+def test_linear_falls_back_to_addmm_bit_for_bit(linear_route):
     # float64, or oneDNN switched off: exactly torch.addmm (the same rounding
     # as before the oneDNN route existed).
     x, weight, bias, full = _linear_cases(1)
@@ -380,19 +380,37 @@ def test_linear_falls_back_to_addmm_bit_for_bit():
                                torch.addmm(ft, xt, wt.T, beta=0.5))
 
 
-def test_linear_uses_onednn_where_measured_faster():
+def test_linear_uses_onednn_where_measured_faster(monkeypatch):
     # On x86-64 with a oneDNN-enabled torch the probe must find the op (a
-    # broken probe would silently lose the speed-up measured in benchmarks/).
+    # broken probe would silently lose the speed-up measured in benchmarks/),
+    # and the route must be taken exactly on AVX-512 CPUs not made by Intel
+    # (MKL runs AVX-512 kernels on Intel's only).
     import platform
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the oneDNN route is used on x86-64 only")
     if not torch.backends.mkldnn.is_available():
         pytest.skip("torch built without oneDNN")
-    assert skmath._engine._core._onednn_linear() is not None
+    core = skmath._engine._core
+    op = core._onednn_op()
+    assert op is not None
+    if platform.system() == "Linux":
+        assert core._cpu_vendor() in ("GenuineIntel", "AuthenticAMD", "HygonGenuine")
+    expected = core._cpu_vendor() not in ("", "GenuineIntel") and (
+        torch.backends.cpu.get_cpu_capability() == "AVX512")
+    assert (core._onednn_linear() is op) == expected
+    choose = core._onednn_linear.__wrapped__  # the uncached choice
+    for vendor, capability, chosen in [
+        ("AuthenticAMD", "AVX512", op), ("GenuineIntel", "AVX512", None),
+        ("AuthenticAMD", "AVX2", None), ("", "AVX512", None),
+    ]:
+        monkeypatch.setattr(core, "_cpu_vendor", lambda vendor=vendor: vendor)
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability",
+                            lambda capability=capability: capability)
+        assert choose() is chosen
 
 
-def test_linear_gradients_are_addmms():
+def test_linear_gradients_are_addmms(linear_route):
     # Under autograd the oneDNN product has addmm's gradients (float64 reference).
     x, weight, bias, _ = _linear_cases(2)
     upstream = torch.randn(64, 32, generator=torch.Generator().manual_seed(3))

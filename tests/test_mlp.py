@@ -247,10 +247,10 @@ def test_same_random_state_is_bit_identical_on_cpu():
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
 
 
-def test_float32_fits_through_onednn_are_bit_identical_and_match_the_blas():
-    # Widths >= 16 in float32 take oneDNN's products on x86-64 CPUs: two fits
-    # are still bit-identical, and the run equals the MKL one up to float32
-    # rounding (switching oneDNN off gives that run).
+def test_float32_fits_through_onednn_are_bit_identical_and_match_the_blas(linear_route):
+    # Widths >= 16 in float32 take oneDNN's products where it is used: two
+    # fits are still bit-identical, and the run equals the MKL one up to
+    # float32 rounding (switching oneDNN off gives that run).
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
 
