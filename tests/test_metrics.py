@@ -11,7 +11,7 @@ from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
 from sklearn.linear_model import BayesianRidge
-from sklearn.metrics import mean_absolute_error
+from sklearn.metrics import check_scoring, mean_absolute_error
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.utils.fixes import parse_version
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate, train_test_split
@@ -207,6 +207,34 @@ def test_scorers_in_cross_validate_dict():
     assert scores["test_cov80"].mean() < scores["test_coverage"].mean()
     expected = "UncertaintyScorer(gaussian_nll, greater_is_better=False)"
     assert repr(neg_gaussian_nll_scorer) == expected
+
+
+class _CountingGP(GaussianProcessRegressor):
+    def predict(self, X, return_std=False, return_cov=False):
+        self.calls_.append(return_std)
+        return super().predict(X, return_std=return_std, return_cov=return_cov)
+
+    def fit(self, X, y):
+        self.calls_ = []
+        return super().fit(X, y)
+
+
+def test_scorers_in_a_dict_predict_once():
+    # Three uncertainty scorers and r2 in one dict: one predict(X,
+    # return_std=True) and one plain predict(X) per split, and the scores
+    # equal those of each scorer called alone.
+    X, y = _noisy_sine(90, 2)
+    gp = _CountingGP(kernel=RBF(1.0) + WhiteKernel(0.3**2), optimizer=None)
+    scoring = {"nll": neg_gaussian_nll_scorer, "crps": neg_crps_scorer,
+               "coverage": coverage_scorer, "r2": "r2"}
+    result = cross_validate(gp, X, y, cv=3, scoring=scoring, return_estimator=True)
+    for est in result["estimator"]:
+        assert sorted(est.calls_) == [False, True]
+    fitted = gp.fit(X[:60], y[:60])
+    multi = check_scoring(gp, scoring=scoring)(fitted, X[60:], y[60:])
+    assert sorted(fitted.calls_) == [False, True]
+    for name in ("nll", "crps", "coverage"):
+        assert multi[name] == scoring[name](fitted, X[60:], y[60:])
 
 
 def _weighted_split_scores(X, y, w, cv):

@@ -9,6 +9,7 @@ wrap them for :class:`~sklearn.model_selection.GridSearchCV` and
 ``cross_validate``.
 """
 
+import functools
 import math
 import numbers
 
@@ -244,6 +245,24 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     return _average(inside, w, multioutput)
 
 
+# The key of predict(X, return_std=True) in scikit-learn's per-call prediction
+# cache (whose other keys are method names).
+_CACHE_KEY = "predict(return_std=True)"
+
+
+def _prediction_cache(method_caller):
+    """The cache dict inside scikit-learn's ``method_caller``, or None.
+
+    ``method_caller`` is ``functools.partial(_cached_call, cache)``, with a dict
+    in a dict of scorers and None for a scorer called alone; anything else
+    (another scikit-learn release) means no cache.
+    """
+    args = getattr(method_caller, "args", None)
+    if isinstance(method_caller, functools.partial) and args and isinstance(args[0], dict):
+        return args[0]
+    return None
+
+
 class UncertaintyScorer(_BaseScorer):
     """Scorer calling ``estimator.predict(X, return_std=True)``.
 
@@ -315,8 +334,11 @@ class UncertaintyScorer(_BaseScorer):
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
         """``sign * score_func(y_true, *estimator.predict(X, return_std=True))``.
 
-        ``method_caller`` (scikit-learn's prediction cache) is not used: it
-        caches ``predict(X)`` without ``return_std``.
+        In a dict of scorers scikit-learn hands every scorer one prediction
+        cache (``method_caller``, a partial of its ``_cached_call`` holding
+        the cache dict), keyed by method name, where ``"predict"`` means
+        ``predict(X)``; the ``(mean, std)`` pair is kept there under its own
+        key, so several uncertainty scorers predict once.
         """
         self._warn_overlap(
             message=(
@@ -326,12 +348,18 @@ class UncertaintyScorer(_BaseScorer):
             ),
             kwargs=kwargs,
         )
-        prediction = estimator.predict(X, return_std=True)
+        cache = _prediction_cache(method_caller)
+        if cache is not None and _CACHE_KEY in cache:
+            prediction = cache[_CACHE_KEY]
+        else:
+            prediction = estimator.predict(X, return_std=True)
         if not isinstance(prediction, (tuple, list)) or len(prediction) != 2:
             raise ValueError(
                 f"{type(estimator).__name__}.predict(X, return_std=True) must return "
                 f"a tuple (y_mean, y_std), got {type(prediction).__name__}."
             )
+        if cache is not None:
+            cache[_CACHE_KEY] = prediction
         y_mean, y_std = prediction
         return self._sign * self._score_func(y_true, y_mean, y_std, **{**self._kwargs, **kwargs})
 
