@@ -281,7 +281,7 @@ def test_multioutput_target_tag_is_declared_as_mlpregressors():
     check_regressor_multioutput("MCDropoutRegressor", MCDropoutRegressor(max_iter=100, device="cpu"))
 
 
-@pytest.mark.parametrize("c", [1e-20, 1e-8, 1e8])
+@pytest.mark.parametrize("c", [1e-20, 1e-8, 1e8, 1e160])
 def test_constant_target_predictions_follow_the_targets_units(c):
     # Multiplying y by c multiplies the predictive mean, std and noise by c,
     # constant targets (and constant columns of a multi-output y) included:
@@ -393,6 +393,46 @@ def test_sparse_X_is_scaled_not_centred_and_fits_like_dense(cls):
                                rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(getattr(sparse, method)(X.tocsc()),
                                getattr(sparse, method)(X.toarray()), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [MCDropoutRegressor, MCDropoutClassifier])
+def test_sparse_X_with_duplicate_entries_is_its_sum(cls):
+    # scipy reads duplicate stored entries as their sum; the column scales
+    # must too (they used to be computed from the raw entries, giving a
+    # negative variance and a NaN loss). The input is left as it was.
+    rng = np.random.RandomState(0)
+    n = 40
+    X = sp.csr_matrix((rng.rand(3 * n) + 1, np.tile([0, 1, 0], n), np.arange(0, 3 * n + 1, 3)),
+                      shape=(n, 3))
+    summed = X.copy()
+    summed.sum_duplicates()
+    data = X.data.copy()
+    y = rng.randn(n) if cls is MCDropoutRegressor else (rng.rand(n) > 0.5).astype(int)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a, b = cls(**kw).fit(X, y), cls(**kw).fit(summed, y)
+    for A, B in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(A, B, rtol=1e-12, atol=1e-14)
+    assert not X.has_canonical_format
+    np.testing.assert_array_equal(X.data, data)
+
+
+@pytest.mark.parametrize("c", [1e160, 1e300])
+def test_huge_inputs_are_standardised_without_overflow(c):
+    # Column scales of values whose squares overflow are measured in units
+    # of the column's largest magnitude: the model of c * X predicts on
+    # c * X what the model of X predicts on X (dense and sparse).
+    X, y = make_moons(n_samples=60, noise=0.2, random_state=0)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        for convert in (np.asarray, sp.csr_matrix):
+            unit = MCDropoutClassifier(**kw).fit(convert(X), y).predict_proba(convert(X))
+            Xc = convert(c * X)
+            np.testing.assert_allclose(MCDropoutClassifier(**kw).fit(Xc, y).predict_proba(Xc),
+                                       unit, rtol=1e-9, atol=1e-12)
 
 
 def test_sparse_X_on_uncentred_data_is_calibrated():

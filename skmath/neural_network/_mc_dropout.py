@@ -67,19 +67,41 @@ def _standardize(A, *, target=False):
 
     A sparse ``A`` is scaled but not centred (its centre is 0; centring would
     make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
-    bias absorbs the offset.
+    bias absorbs the offset. Duplicate stored entries count as their sum, as
+    in scipy. Columns whose squares overflow (values beyond about 1e154 in
+    float64) are measured in units of their largest magnitude.
     """
-    if sp.issparse(A):
-        mean, var = mean_variance_axis(A, axis=0)
-        scale, centre = np.sqrt(var), np.zeros_like(mean)
-    else:
-        mean, scale = A.mean(axis=0), A.std(axis=0)
-        centre = mean
+    mean, scale = _mean_std(A)
+    bad = ~(np.isfinite(mean) & np.isfinite(scale))
+    if bad.any():
+        columns = A[:, np.flatnonzero(bad)]
+        unit = abs(columns).max(axis=0)
+        unit = np.asarray(unit.todense() if sp.issparse(unit) else unit).ravel()
+        unit = np.where(unit > 0, unit, 1.0)
+        part_mean, part_scale = _mean_std(
+            columns @ sp.diags(1 / unit) if sp.issparse(columns) else columns / unit)
+        mean[bad], scale[bad] = part_mean * unit, part_scale * unit
+    centre = np.zeros_like(mean) if sp.issparse(A) else mean
     magnitude = np.abs(mean)
     constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
     fallback = np.where(magnitude > 0, magnitude, 1.0) if target else 1.0
     scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]
     return centre, scale
+
+
+def _mean_std(A):
+    """Column means and standard deviations of a dense or sparse ``A``."""
+    if not sp.issparse(A):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return A.mean(axis=0), A.std(axis=0)
+    A = sp.csr_matrix(A)
+    if not A.has_canonical_format:
+        # mean_variance_axis reads duplicate entries as separate values.
+        A = A.copy()
+        A.sum_duplicates()
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, var = mean_variance_axis(A, axis=0)
+        return mean, np.sqrt(var)
 
 
 def _apply_standardization(X, centre, scale):
@@ -605,13 +627,15 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 fold.fit(X[train], y[train])
             z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
                                    random_state=fold._mc_seed)
-            residuals.append(y[held_out].reshape(len(held_out), -1) - to_numpy(z.mean(0)))
+            # In units of y's scale (the variances of y * 1e160 would overflow).
+            z = z / torch.as_tensor(self._y_scale, dtype=z.dtype, device=z.device)
+            residuals.append(y[held_out].reshape(len(held_out), -1) / self._y_scale
+                             - to_numpy(z.mean(0)))
             spreads.append(to_numpy(z.var(0, correction=0)))
-        # In y's units: _held_out_noise_variance does not depend on the scale.
         residuals, spreads = np.concatenate(residuals), np.concatenate(spreads)
         variance = [_held_out_noise_variance(residuals[:, j], spreads[:, j])
                     for j in range(residuals.shape[1])]
-        self.noise_std_ = _per_output(np.sqrt(variance))
+        self.noise_std_ = _per_output(np.sqrt(variance) * self._y_scale)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -677,7 +701,11 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             spread.diagonal(dim1=0, dim2=1).add_(self._noise_variance_tensor(z)[:, None])
             extra = to_numpy(spread)
         elif return_std:
-            extra = to_numpy((z.var(0, correction=0) + self._noise_variance_tensor(z)).sqrt())
+            # In units of y's scale, where the variances cannot overflow.
+            unit = torch.as_tensor(self._y_scale, dtype=z.dtype, device=z.device)
+            noise = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype,
+                                    device=z.device) / unit
+            extra = to_numpy((z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit)
         mean = to_numpy(mean)
         single = mean.shape[1] == 1
         if single:
