@@ -12,8 +12,8 @@ same footing: held-out mean log-likelihood (``score``) and pictures of the
 learned densities.
 
 Two toy densities of FFJORD (Grathwohl et al. 2019): two moons and a
-checkerboard. The settings are reduced so that the example runs in well under
-a minute on a laptop CPU; ``benchmarks/bench_flow.py`` runs the defaults on
+checkerboard. The settings are reduced so that the example runs in about a
+minute on a laptop CPU; ``benchmarks/bench_flow.py`` runs the defaults on
 10,000 points.
 """
 

@@ -178,7 +178,7 @@ TOUR = [
 
 def main():
     print(f"skmath {skmath.__version__} tour: each estimator on a scikit-learn bundled "
-          f"dataset (held-out 25%), next to its scikit-learn counterpart. Device: {DEVICE}\n")
+          f"dataset (held-out 25%; KMeans: all rows), next to its scikit-learn counterpart. Device: {DEVICE}\n")
     header = (f"{'estimator':21s} {'dataset':14s} {'metric':15s} {'skmath':>8s} "
               f"{'sklearn':>8s}  {'fit s':>6s} {'sk fit s':>8s}  {'device':6s} compared with")
     print(header)
