@@ -435,6 +435,83 @@ def test_huge_inputs_are_standardised_without_overflow(c):
                                        unit, rtol=1e-9, atol=1e-12)
 
 
+def test_cv_takes_sklearn_cv_objects_and_refuses_strings():
+    # sklearn's "cv_object": an int >= 2, a splitter (split and
+    # get_n_splits), an iterable of (train, test) splits or None; a string
+    # (which has a .split method) is refused at fit.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _sine(n=40)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
+    with pytest.raises(InvalidParameterError, match="'cv' parameter"):
+        MCDropoutRegressor(cv="5", **kw).fit(X, y)
+    splits = list(KFold(3).split(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        by_splitter = MCDropoutRegressor(cv=KFold(3), **kw).fit(X, y)
+        by_splits = MCDropoutRegressor(cv=splits, **kw).fit(X, y)
+    assert by_splits.noise_std_ == by_splitter.noise_std_
+
+
+def test_a_failing_fold_says_it_is_a_fold():
+    # The whole data has 2 validation rows, a fold's 16 rows only 1: the
+    # error names the cross-fitting, not only the user's data.
+    X, y = _sine(n=20)
+    est = MCDropoutRegressor(hidden_layer_sizes=(8,), early_stopping=True,
+                             validation_fraction=0.06, random_state=0, device="cpu")
+    with pytest.raises(ValueError, match=r"Cross-fitting the noise \(cv=5\).*16 of the 20 rows"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_params(cv=None).fit(X, y)
+
+
+def _interrupt_at_step(monkeypatch, step):
+    """Make the step ``step`` of any network's training raise KeyboardInterrupt."""
+    from skmath.neural_network import _base
+
+    original, calls = _base._Network.backprop, {"n": 0}
+
+    def backprop(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_base._Network, "backprop", backprop)
+    return calls
+
+
+@pytest.mark.parametrize("where", ["network", "fold"])
+def test_keyboard_interrupt_stops_the_cross_fitting_too(where, monkeypatch):
+    # Ctrl-C in the returned network ends the fit there (no fold is
+    # trained); in a fold it ends the cross-fitting (no other fold is
+    # trained) and the noise is the training rows' estimate, with a warning.
+    X, y = _sine(n=60)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=20, n_iter_no_change=100, batch_size=20,
+              random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = MCDropoutRegressor(cv=None, **kw).fit(X, y)
+    steps_of_network = 20 * 3
+    stop = 10 if where == "network" else steps_of_network + 5
+    calls = _interrupt_at_step(monkeypatch, stop)
+    est = MCDropoutRegressor(**kw)
+    try:
+        with pytest.warns(UserWarning, match="Training interrupted by user"):
+            est.fit(X, y)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped fit")
+    assert calls["n"] == stop
+    if where == "fold":
+        assert est.n_iter_ == 20
+        np.testing.assert_array_equal(est.coefs_[0], reference.coefs_[0])
+        assert est.noise_std_ == reference.noise_std_
+    else:
+        assert est.n_iter_ == 3
+
+
 def test_sparse_X_on_uncentred_data_is_calibrated():
     # On non-negative sparse data (not centred), the defaults still give
     # calibrated 95% intervals on held-out rows of diabetes.

@@ -498,6 +498,10 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     # Sparse formats ``validate_data`` converts X to (``False``: dense only).
     _accept_sparse = False
 
+    # Whether Ctrl-C ends training with the epochs completed (sklearn's
+    # behaviour); False where the fit is part of a larger one (MC dropout's
+    # cross-fitting networks), which must stop as a whole.
+    _interruptible = True
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
@@ -649,14 +653,16 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 task_name="lbfgs-iter" if self.solver == "lbfgs" else "epoch",
                 start=self._fitted_state(network, Xt, yt),
             )
+            interrupted = False
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(
+                interrupted = self._fit_stochastic(
                     network, Xt, yt, wt, y2d, rng, generator, incremental, tasks
-                )
+                ).interrupted
             else:
                 self._fit_lbfgs(network, Xt, yt, wt, tasks)
             self.__dict__.update(self._fitted_state(network, Xt, yt)())
-        self._after_training(*validated, rng, incremental)
+        if not interrupted:  # Ctrl-C stops the whole fit
+            self._after_training(*validated, rng, incremental)
         tasks.end()
         return self
 
@@ -710,8 +716,13 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         return np.sort(train_idx), np.sort(val_idx)
 
     def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental, tasks):
+        resume = incremental and self._optimizer_state is not None
+        # partial_fit goes on with the optimizer it has, as sklearn's keeps its
+        # _optimizer object, even after set_params(solver=...) (the state of
+        # one solver does not fit the other's update).
+        solver = getattr(self, "_optimizer_solver", self.solver) if resume else self.solver
         optimizer = _make_optimizer(
-            self.solver,
+            solver,
             [network.flat],
             lr=self.learning_rate_init,
             momentum=self.momentum,
@@ -720,7 +731,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             beta_2=self.beta_2,
             epsilon=self.epsilon,
         )
-        if incremental and self._optimizer_state is not None:
+        if resume:
             # Kept in the canonical layout: partial_fit may mix dense and sparse X.
             optimizer.load_state_dict(
                 network.relayout_state(self._optimizer_state, to_stored=True)
@@ -770,7 +781,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
 
         def on_epoch_end(epoch, loss, returned_state):
             self.t_ += n_samples
-            if self.solver == "sgd" and self.learning_rate == "invscaling":
+            if solver == "sgd" and self.learning_rate == "invscaling":
                 for group in optimizer.param_groups:
                     group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             # Callbacks get the model this fit would return if it stopped
@@ -780,7 +791,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
 
         on_plateau = None
-        if self.solver == "sgd" and self.learning_rate == "adaptive":
+        if solver == "sgd" and self.learning_rate == "adaptive":
 
             def on_plateau():
                 lr = optimizer.param_groups[0]["lr"]
@@ -821,8 +832,15 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             desc=type(self).__name__,
             result=previous,
             # Ctrl-C keeps the model trained so far, as in sklearn.
-            interruptible=True,
+            interruptible=self._interruptible,
         )
+        if not bool(torch.isfinite(network.flat).all()):
+            # The loss is checked before each update; the last update of the
+            # last epoch can still overflow (sklearn checks the weights too).
+            raise DivergenceError(
+                "Solver produced non-finite parameter weights. Lower "
+                "learning_rate_init or standardise the inputs."
+            )
         # Carried across partial_fit / warm_start calls, as sklearn's
         # _no_improvement_count ("adaptive" lowers the rate across calls too).
         self._no_improvement_count = result.no_improvement
@@ -844,12 +862,14 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             network.relayout_state(optimizer.state_dict(), to_stored=False)
             if self._keeps_optimizer_state() else None
         )
+        self._optimizer_solver = solver
         if not incremental and not result.converged and result.n_iter == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
+        return result
 
     def _keeps_optimizer_state(self):
         return hasattr(self, "partial_fit")

@@ -32,9 +32,8 @@ import torch
 from scipy.optimize import brentq
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, check_cv
 from sklearn.utils._param_validation import (
-    HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
@@ -423,16 +422,19 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     Parameters
     ----------
     {_MC_PARAMETERS}
-    cv : int, cross-validation splitter or None, default=5
+    cv : int, cross-validation splitter, iterable of splits or None, default=5
         How the observation noise is estimated. An int ``K``: cross-fitting,
         ``K`` networks (the same parameters) each trained without one of ``K``
         shuffled folds, and the noise chosen to maximise the predictive
         likelihood of the held-out rows (``fit`` then trains ``K + 1``
         networks; the folds' networks always start from scratch, also with
         ``warm_start``). A splitter (e.g.
-        :class:`~sklearn.model_selection.KFold`) gives the folds itself.
-        ``None``: from the training rows of the one network (faster;
-        optimistic when the network overfits). See Notes.
+        :class:`~sklearn.model_selection.KFold`) or an iterable of
+        ``(train, test)`` index arrays gives the folds itself, as sklearn's
+        ``cv`` parameters take them. ``None``: from the training rows of the
+        one network (faster; optimistic when the network overfits). See
+        Notes. Ctrl-C during the folds' training ends the fit with the
+        training rows' noise (and a warning).
 
     Attributes
     ----------
@@ -520,7 +522,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
     _parameter_constraints: dict = {
         **_BaseMCDropout._parameter_constraints,
-        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"]), None],
+        "cv": ["cv_object"],
     }
 
     def __init__(
@@ -615,18 +617,21 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 return
             folds = KFold(n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
         else:
-            folds = self.cv
+            folds = check_cv(self.cv)  # a splitter, or an iterable of splits
         params = {**self.get_params(deep=False), "cv": None, "warm_start": False,
                   "verbose": False}
         residuals, spreads = [], []
-        for train, held_out in folds.split(X, y):
-            fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
-            with warnings.catch_warnings():
-                # The fit's own network has warned already, if it had to.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                fold.fit(X[train], y[train])
-            z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
-                                   random_state=fold._mc_seed)
+        try:
+            splits = [self._fold_passes(params, X, y, train, held_out, rng)
+                      for train, held_out in folds.split(X, y)]
+        except KeyboardInterrupt:
+            warnings.warn(
+                "Training interrupted by user; the noise is the training rows' "
+                "estimate (the cross-fitting networks did not finish).",
+                UserWarning, stacklevel=4,
+            )
+            return
+        for held_out, z in splits:
             # In units of y's scale (the variances of y * 1e160 would overflow).
             z = z / torch.as_tensor(self._y_scale, dtype=z.dtype, device=z.device)
             residuals.append(y[held_out].reshape(len(held_out), -1) / self._y_scale
@@ -636,6 +641,25 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         variance = [_held_out_noise_variance(residuals[:, j], spreads[:, j])
                     for j in range(residuals.shape[1])]
         self.noise_std_ = _per_output(np.sqrt(variance) * self._y_scale)
+
+    def _fold_passes(self, params, X, y, train, held_out, rng):
+        """A network trained without the rows ``held_out``, and its passes on them."""
+        fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
+        fold._interruptible = False  # Ctrl-C stops the whole fit
+        with warnings.catch_warnings():
+            # The fit's own network has warned already, if it had to.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                fold.fit(X[train], y[train])
+            except ValueError as error:
+                raise ValueError(
+                    f"Cross-fitting the noise (cv={self.cv!r}): the network trained on "
+                    f"{len(train)} of the {X.shape[0]} rows failed: {error} (cv=None "
+                    "estimates the noise from the training rows instead)."
+                ) from error
+        z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
+                               random_state=fold._mc_seed)
+        return held_out, z
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

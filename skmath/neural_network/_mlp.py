@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .._engine import as_tensor
+from .._engine import as_tensor, unchanged_on_failure
 from ._base import _STOCHASTIC_SOLVERS, _BaseMLP
 
 _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -333,6 +333,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(_check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure  # the first call's classes_ too
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over the given data.
 
