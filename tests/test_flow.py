@@ -536,3 +536,24 @@ def test_points_beyond_float64_once_standardised_have_minus_inf_log_density():
     assert scores[0] == -np.inf
     assert np.isfinite(scores[1])
     assert scores[1] == flow.score_samples([[0.0, 0.0]])[0]
+
+
+@pytest.mark.parametrize("solver", ["rk4", "dopri5"])
+def test_finite_points_where_the_flow_overflows_are_minus_inf_or_refused(solver):
+    # 1e303 on data of scale 1e-5 is finite once standardised (~1e308), but
+    # the network's Fourier projection overflows there (sin(inf) is NaN):
+    # score_samples gives -inf (not NaN, nor dopri5's step-size error), and
+    # transform / inverse_transform refuse such rows with a clear message.
+    # Far points still inside the range keep a finite, very low score.
+    X = 1e-5 * np.random.RandomState(0).normal(size=(200, 2))
+    flow = FlowMatchingSampler(hidden_layer_sizes=(16,), max_iter=2, n_steps=4, solver=solver,
+                               random_state=0, device="cpu").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = flow.score_samples([[1e303, 0.0], [1e95, 0.0], [0.0, 0.0]])
+    assert scores[0] == -np.inf
+    assert np.isfinite(scores[1]) and scores[1] < scores[2] - 1e10
+    with pytest.raises(ValueError, match="1 row.*beyond"):
+        flow.transform([[1e303, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="latent X has 1 row"):
+        flow.inverse_transform([[1e200, 0.0]])

@@ -53,6 +53,28 @@ _LOG_2PI = math.log(2 * math.pi)
 # Parameters read after fit, by the ODE solves: validated on every use.
 _EVALUATION_PARAMETERS = ("solver", "n_steps", "solver_tol", "divergence")
 
+# Standardised (or latent) coordinates beyond this are infinitely far from the
+# model: their squares overflow float64, and so does the network's Fourier
+# projection a little further out (sin(inf) is NaN).
+_FAR = math.sqrt(np.finfo(np.float64).max)
+
+
+def _far_rows(Xs):
+    """Rows with a coordinate beyond ``_FAR`` (or not finite) in standardised units."""
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(Xs) <= _FAR).all(axis=1)
+
+
+def _check_in_range(Xs, what):
+    """A clear error for rows the flow cannot carry (see ``_FAR``)."""
+    far = _far_rows(Xs)
+    if far.any():
+        raise ValueError(
+            f"{what} has {int(far.sum())} row(s) beyond {_FAR:.1e} in standardised "
+            "units, where the flow overflows float64 (their log-density, "
+            "score_samples, is -inf). Rescale X or leave those rows out."
+        )
+
 
 def _linear(n_in, n_out, generator, device):
     """``nn.Linear`` with torch's default init, drawn from ``generator``.
@@ -664,7 +686,10 @@ class FlowMatchingSampler(
             learned density.
         """
         X = self._check_X(X)
-        return self._flow((X - self.mean_) / self.scale_, 1.0, 0.0)
+        with np.errstate(over="ignore"):
+            Xs = (X - self.mean_) / self.scale_
+        _check_in_range(Xs, "X")
+        return self._flow(Xs, 1.0, 0.0)
 
     def inverse_transform(self, X):
         """Map latent points to data: the flow run from noise to data.
@@ -687,6 +712,7 @@ class FlowMatchingSampler(
                 f"expecting {self.n_features_in_} features as input."
             )
         Z = np.asarray(Z, dtype=np.float64)
+        _check_in_range(Z, "The latent X")
         return self._flow(Z, 0.0, 1.0) * self.scale_ + self.mean_
 
     def sample(self, n_samples=1, random_state=None):
@@ -741,10 +767,10 @@ class FlowMatchingSampler(
         X = self._check_X(X)
         with np.errstate(over="ignore"):
             Xs = (X - self.mean_) / self.scale_
-        # Finite points beyond float64 once standardised (1e306 on data of
-        # scale 1e-3) are infinitely far: log-density -inf, as KernelDensity's
-        # and GaussianMixture's, not the network's NaN.
-        far = ~np.isfinite(Xs).all(axis=1)
+        # Points beyond _FAR once standardised (1e152 on data of scale 1e-3)
+        # are infinitely far: log-density -inf, as KernelDensity's and
+        # GaussianMixture's, not the network's NaN.
+        far = _far_rows(Xs)
         Xs[far] = 0.0
         device = self._predict_device()
         f = self._field()
