@@ -640,13 +640,19 @@ def test_convergence_warning_when_max_iter_is_reached():
         MLPClassifier(max_iter=3, random_state=0, device="cpu").fit(X, y)
 
 
-def test_verbose_shows_a_progress_bar(capsys):
-    # verbose=True draws a tqdm bar named after the estimator (on stderr).
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_verbose_shows_a_progress_bar(solver, capsys):
+    # verbose=True draws a tqdm bar named after the estimator (on stderr),
+    # with the loss; lbfgs's counts its iterations. Silent otherwise.
     X, y = load_iris(return_X_y=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        MLPClassifier(max_iter=2, verbose=True, random_state=0, device="cpu").fit(X, y)
-    assert "MLPClassifier" in capsys.readouterr().err
+        MLPClassifier(solver=solver, max_iter=2, verbose=True, random_state=0,
+                      device="cpu").fit(X, y)
+        err = capsys.readouterr().err
+        assert "MLPClassifier" in err and "loss=" in err
+        MLPClassifier(solver=solver, max_iter=2, random_state=0, device="cpu").fit(X, y)
+        assert capsys.readouterr().err == ""
 
 
 def _sparse_digits():

@@ -42,6 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
 
 from .._callbacks import CallbackSupportMixin, FitTasks
 from .._compat import _check_sample_weight
@@ -887,26 +888,38 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         # A sparse X is transposed once for all the evaluations.
         XT = csr_transpose(Xt) if Xt.layout is torch.sparse_csr else None
 
+        last = {}
+
         @torch.no_grad()
         def loss_and_grad(theta):
             network.flat.copy_(torch.from_numpy(theta))
             loss = network.backprop(Xt, yt, self.out_activation_, alpha=self.alpha,
                                     sample_weight=wt, X_transposed=XT)
+            last["loss"] = float(loss)
             # A copy: the buffer is overwritten by the next evaluation.
-            return float(loss), np.array(to_numpy(network.flat_grad), dtype=np.float64)
+            return last["loss"], np.array(to_numpy(network.flat_grad), dtype=np.float64)
 
-        callback = None
-        if tasks.active:
+        # verbose: a progress bar of the iterations with the latest loss, as
+        # the stochastic solvers show epochs.
+        bar = tqdm(total=self.max_iter, desc=type(self).__name__,
+                   disable=not self.verbose, leave=False)
 
-            def callback(theta):
+        def callback(theta):
+            bar.update()
+            if self.verbose:
+                bar.set_postfix(loss=f"{last['loss']:.5g}")
+            if tasks.active:
                 iterate = torch.from_numpy(theta).to(network.flat)
                 tasks(self._fitted_state(network, Xt, yt, lambda: iterate))
 
         theta0 = to_numpy(network.flat).astype(np.float64)
-        result = minimize_lbfgs(
-            loss_and_grad, theta0, maxfun=self.max_fun, maxiter=self.max_iter, gtol=self.tol,
-            callback=callback,
-        )
+        try:
+            result = minimize_lbfgs(
+                loss_and_grad, theta0, maxfun=self.max_fun, maxiter=self.max_iter,
+                gtol=self.tol, callback=callback if tasks.active or self.verbose else None,
+            )
+        finally:
+            bar.close()
         loss_and_grad(result.x)  # leave the network at the solution
         network.eval()
         if not np.isfinite(result.fun):

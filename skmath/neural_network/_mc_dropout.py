@@ -53,6 +53,16 @@ from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
 from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
 
 
+# The perceptrons' attributes; early stopping scores the mean network.
+_MC_ATTRIBUTES = _COMMON_ATTRIBUTES.replace(
+    "Validation score of each epoch with ``early_stopping=True``.",
+    "Validation score of each epoch with ``early_stopping=True``, of the\n"
+    "        network with dropout off (its mean weights), which early stopping\n"
+    "        judges, not of the Monte Carlo average that ``predict`` returns.",
+)
+assert _MC_ATTRIBUTES != _COMMON_ATTRIBUTES
+
+
 def _standardize(A, *, target=False):
     """Column centres and scales of ``A``.
 
@@ -441,7 +451,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     noise_std_ : float or ndarray of shape (n_outputs,)
         Estimated standard deviation of the observation noise, in the units
         of ``y``.
-    {_COMMON_ATTRIBUTES}
+    {_MC_ATTRIBUTES}
 
     See Also
     --------
@@ -801,7 +811,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    {_COMMON_ATTRIBUTES}
+    {_MC_ATTRIBUTES}
 
     See Also
     --------
