@@ -34,10 +34,17 @@ print("torch", torch.__version__, "| scikit-learn", sklearn.__version__,
 print("cuda:", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
 PY
 
-# 1. The suite (CUDA tests run where a GPU is visible), on 8 workers if xdist is there.
-workers=()
-python3 -c "import xdist" 2> /dev/null && workers=(-n 8)
-timeout 240 python3 -m pytest -q -p no:cacheprovider "${workers[@]}" -rs tests \
+# 1. The CUDA tests first, under their own limit, then the rest of the suite
+#    (on 8 workers if xdist is there), so a slow suite cannot cut the GPU ones.
+workers=""
+python3 -c "import xdist" 2> /dev/null && workers="-n 8"
+timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests -k "cuda or gpu" \
+    > "$OUT/tests_cuda.log" 2>&1
+echo "cuda tests: exit $?"
+grep -E "^(FAILED|ERROR) " "$OUT/tests_cuda.log" | head -n 20
+tail -n 1 "$OUT/tests_cuda.log"
+# shellcheck disable=SC2086  # $workers is empty or two words
+timeout 200 python3 -m pytest -q -p no:cacheprovider $workers -rs tests -k "not cuda and not gpu" \
     > "$OUT/tests.log" 2>&1
 echo "tests: exit $?"
 grep -E "^(FAILED|ERROR) " "$OUT/tests.log" | head -n 20

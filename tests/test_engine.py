@@ -94,6 +94,21 @@ def test_pickle_moves_modules_to_cpu_without_touching_the_original():
     assert loaded._predict_device().type == "cpu"
 
 
+@pytest.mark.parametrize("fitted, n_gpus, expected", [
+    ("cuda:1", 2, "cuda:1"), ("cuda:1", 1, "cpu"), ("cuda", 1, "cuda"), ("cuda:0", 0, "cpu"),
+    ("cpu", 2, "cpu"),
+])
+def test_predictions_run_on_the_fitted_device_only_if_this_machine_has_it(
+        fitted, n_gpus, expected, monkeypatch):
+    # A model fitted on cuda:1 and loaded where there is one GPU (or none)
+    # predicts on the CPU instead of failing with "invalid device ordinal".
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: n_gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n_gpus)
+    holder = _Holder()
+    holder._device = torch.device(fitted)
+    assert holder._predict_device() == torch.device(expected)
+
+
 def _budget_in_worker(_):
     from skmath._engine import thread_budget
 

@@ -832,6 +832,7 @@ def test_cuda_matches_cpu_from_same_init():
     assert_allclose(gpu.cluster_centers_, cpu.cluster_centers_, rtol=1e-9, atol=1e-9)
     assert gpu.n_iter_ == cpu.n_iter_
     loaded = pickle.loads(pickle.dumps(gpu))
+    loaded._device = torch.device("cpu")  # as on a machine without CUDA
     assert_array_equal(loaded.predict(X), cpu.predict(X))
 
 

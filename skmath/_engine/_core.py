@@ -753,8 +753,10 @@ class TorchEstimatorMixin:
     def _predict_device(self):
         """Device for post-fit computations: the fitted one if still usable."""
         device = getattr(self, "_device", None)
-        if device is None or (device.type == "cuda" and not torch.cuda.is_available()):
-            return torch.device("cpu")
+        if device is None or (device.type == "cuda" and (
+                not torch.cuda.is_available()
+                or (device.index or 0) >= torch.cuda.device_count())):
+            return torch.device("cpu")  # no GPU, or not that one (cuda:1 on a 1-GPU machine)
         return device
 
     def __getstate__(self):

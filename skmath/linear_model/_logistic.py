@@ -235,7 +235,7 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     if callback is not None:
 
         def on_split(z):
-            callback(to_numpy(unsplit(torch.from_numpy(z))))
+            callback(to_numpy(unsplit(torch.from_numpy(z).to(scale.device))))
 
     z_scale = to_numpy(torch.cat([scale, scale, scale.new_ones(m)]))
     z, result = lbfgs(

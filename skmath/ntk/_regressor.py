@@ -162,7 +162,9 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         The kernel of the fit, with the architecture parameters and
         ``kernel`` it was fitted with: predictions use it, so
         ``set_params`` takes effect at the next fit (as
-        ``GaussianProcessRegressor.kernel_``).
+        ``GaussianProcessRegressor.kernel_``). Its ``device`` is ``"cpu"``
+        after a CPU fit and ``"auto"`` after a GPU fit, so that the model
+        unpickled on a machine without a GPU computes on the CPU.
     X_train_ : ndarray of shape (n_samples, n_features)
         Copy of the training inputs, in float64 (needed at prediction).
     y_train_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
@@ -296,8 +298,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
 
         # Frozen at fit, as GaussianProcessRegressor's kernel_: predictions
         # use it whatever set_params changes before a refit.
-        kernel = NTKKernel(kernel=self.kernel, device=self.device, **architecture(self))
         device = self._resolve_device()
+        # After a CUDA fit the kernel says "auto": unpickled on a machine
+        # without a GPU it computes on the CPU, as the regressor predicts.
+        kernel = NTKKernel(kernel=self.kernel, device="auto" if device.type == "cuda" else "cpu",
+                           **architecture(self))
         with torch_threads():
             Xt = as_tensor(X, device)
             nngp, ntk = nngp_ntk(Xt, compute_ntk=self.kernel == "ntk", **architecture(kernel))
