@@ -33,7 +33,13 @@ from skmath._engine import (
 )
 
 
-@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", 3, None, "CPU"])
+@pytest.mark.parametrize("cpu", ["cpu", torch.device("cpu"), torch.device("cpu", 0), "cpu:0"])
+def test_every_spelling_of_the_cpu_is_the_cpu(cpu):
+    # torch.device("cpu", 0) prints as "cpu:0"; it is the CPU too.
+    assert resolve_device(cpu) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", 3, None, "CPU", "cpu:1"])
 def test_unknown_device_is_a_clear_value_error(bad):
     # Unknown device names raise ValueError naming the accepted values.
     with pytest.raises(ValueError, match="'auto', 'cpu', 'cuda'"):

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu(:0)?|cuda(:\d+)?)$")
 
 _NUMPY_TO_TORCH = {
     np.dtype(np.float64): torch.float64,
@@ -64,7 +64,7 @@ def resolve_device(device):
         )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
+    if device in ("cpu", "cpu:0"):  # torch.device("cpu", 0) prints as "cpu:0"
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ValueError(
