@@ -79,6 +79,40 @@ def test_strings_in_X_are_refused(est):
         _fit(est, X, y)
 
 
+def _counterparts():
+    from sklearn import cluster, gaussian_process, linear_model, neural_network
+
+    pairs = [
+        ("LinearRegression", linear_model.LinearRegression()),
+        ("LogisticRegression", linear_model.LogisticRegression()),
+        ("MLPClassifier", neural_network.MLPClassifier(max_iter=5, random_state=0)),
+        ("MLPRegressor", neural_network.MLPRegressor(max_iter=5, random_state=0)),
+        ("KMeans", cluster.KMeans(2, n_init=1, random_state=0)),
+        ("NTKRegressor", gaussian_process.GaussianProcessRegressor()),
+    ]
+    by_name = {param.id: param.values[0] for param in ESTIMATORS}
+    return [pytest.param(by_name[name], theirs, id=name) for name, theirs in pairs]
+
+
+@pytest.mark.parametrize("ours, theirs", _counterparts())
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_numeric_strings_at_prediction_as_sklearn(ours, theirs):
+    # Numeric strings ("0.5") at predict: refused where sklearn's counterpart
+    # refuses them (its predict validates with dtype="numeric"), accepted
+    # where it converts them (KMeans), with the same predictions as floats.
+    X, y = _data(ours)
+    _fit(ours, X, y)
+    _fit(theirs, X, y)
+    strings = X[:4].astype(str)
+    try:
+        theirs.predict(strings)
+    except ValueError:
+        with pytest.raises(ValueError, match="dtype='numeric'"):
+            ours.predict(strings)
+    else:
+        np.testing.assert_array_equal(ours.predict(strings), ours.predict(X[:4]))
+
+
 @pytest.mark.parametrize("est", ESTIMATORS)
 def test_wrong_feature_count_at_predict(est):
     # After fitting on 3 features, 4 features at prediction time are refused.

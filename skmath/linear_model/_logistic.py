@@ -831,9 +831,8 @@ class LogisticRegression(
             ``classes_[1]``).
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
+        # dtype "numeric", as sklearn's: strings are refused at prediction.
+        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype="numeric")
         scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 

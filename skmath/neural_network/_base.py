@@ -951,9 +951,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
 
     def _validate_predict_X(self, X):
         check_is_fitted(self)
+        # dtype "numeric", as sklearn's: strings are refused at prediction.
         X = validate_data(
-            self, X, reset=False, accept_sparse=self._accept_sparse,
-            dtype=[np.float64, np.float32],
+            self, X, reset=False, accept_sparse=self._accept_sparse, dtype="numeric",
         )
         # As sklearn: the product of X and the weights has the wider dtype of
         # the two (float64 X on a float32 model gives float64 predictions).

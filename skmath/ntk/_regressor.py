@@ -353,7 +353,8 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
                 "At most one of return_std or return_cov can be requested."
             )
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        # dtype "numeric" first, as GaussianProcessRegressor's: strings are refused.
+        X = validate_data(self, X, reset=False, dtype="numeric").astype(np.float64, copy=False)
         arch = architecture(self.kernel_)
         use_ntk = self.kernel_.kernel == "ntk"
         device = self._predict_device()
