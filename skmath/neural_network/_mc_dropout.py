@@ -643,7 +643,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             return
         for held_out, z in splits:
             # In units of y's scale (the variances of y * 1e160 would overflow).
-            z = z / torch.as_tensor(self._y_scale, dtype=z.dtype, device=z.device)
+            z = z / self._tensor_like(self._y_scale, z)
             residuals.append(y[held_out].reshape(len(held_out), -1) / self._y_scale
                              - to_numpy(z.mean(0)))
             spreads.append(to_numpy(z.var(0, correction=0)))
@@ -689,10 +689,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         """
         return self._fit(X, y, incremental=False)
 
-    def _noise_variance_tensor(self, like):
-        return torch.as_tensor(
-            np.square(np.atleast_1d(self.noise_std_)), dtype=like.dtype, device=like.device
-        )
+    def _tensor_like(self, values, like):
+        """Per-output ``values`` (``noise_std_``, ``_y_scale``) as a tensor like ``like``."""
+        return torch.as_tensor(np.atleast_1d(values), dtype=like.dtype, device=like.device)
 
     def predict(self, X, return_std=False, return_cov=False):
         """Predictive mean (and spread) from ``n_mc_samples`` passes.
@@ -732,13 +731,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         if return_cov:
             centred = z - mean
             spread = torch.einsum("tik,tjk->ijk", centred, centred) / z.shape[0]
-            spread.diagonal(dim1=0, dim2=1).add_(self._noise_variance_tensor(z)[:, None])
+            noise_variance = self._tensor_like(np.square(self.noise_std_), z)
+            spread.diagonal(dim1=0, dim2=1).add_(noise_variance[:, None])
             extra = to_numpy(spread)
         elif return_std:
             # In units of y's scale, where the variances cannot overflow.
-            unit = torch.as_tensor(self._y_scale, dtype=z.dtype, device=z.device)
-            noise = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype,
-                                    device=z.device) / unit
+            unit = self._tensor_like(self._y_scale, z)
+            noise = self._tensor_like(self.noise_std_, z) / unit
             extra = to_numpy((z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit)
         mean = to_numpy(mean)
         single = mean.shape[1] == 1
@@ -781,7 +780,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         z, generator = self._mc_passes(X, n_passes=int(n_samples), random_state=random_state)
         # Drawn on the CPU generator too: the same draws on every device.
         noise = torch.randn(z.shape, dtype=z.dtype, generator=generator).to(z.device)
-        scale = torch.as_tensor(np.atleast_1d(self.noise_std_), dtype=z.dtype, device=z.device)
+        scale = self._tensor_like(self.noise_std_, z)
         draws = to_numpy(z + noise * scale).transpose(1, 2, 0)  # (n, k, T)
         return draws[:, 0, :] if draws.shape[1] == 1 else draws
 
