@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 import sklearn
 import torch
@@ -589,6 +590,13 @@ def test_logistic_n_iter_counts_like_sklearn():
     clf = LogisticRegression(device="cpu", **kw).fit(X, y)
     ref = sk.LogisticRegression(**kw).fit(X, y)
     assert clf.fit(X, y).n_iter_.tolist() == ref.fit(X, y).n_iter_.tolist() == [0]
+    # sklearn's newton-cg checks the gradient first (0 iterations); its
+    # newton-cholesky takes a step first (1).
+    for solver, n_iter in [("newton-cg", 0), ("newton-cholesky", 1)]:
+        kw = dict(solver=solver, warm_start=True, tol=1e-12)
+        clf = LogisticRegression(device="cpu", **kw).fit(X, y)
+        ref = sk.LogisticRegression(**kw).fit(X, y)
+        assert clf.fit(X, y).n_iter_.tolist() == ref.fit(X, y).n_iter_.tolist() == [n_iter]
 
 
 @pytest.mark.parametrize(
@@ -866,17 +874,128 @@ def test_logistic_liblinear_refuses_multiclass_like_sklearn():
     assert "Only binary classification is supported." in str(ours.value)
 
 
-@pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "sag"])
-def test_logistic_other_l2_solvers_reach_the_same_optimum(solver):
-    # sklearn's other L2 solvers minimise lbfgs's objective: skmath solves it
-    # the same way (identical coefficients) and meets sklearn's solver.
+def test_logistic_sag_solves_lbfgs_problem():
+    # sklearn's sag minimises lbfgs's objective: skmath solves it the same way
+    # (identical coefficients) and meets sklearn's solver.
     X, y = make_classification(300, 5, n_informative=3, n_classes=3, flip_y=0.2,
                                random_state=0)
     kw = dict(tol=1e-10, max_iter=5000)
-    ours = LogisticRegression(solver=solver, device="cpu", **kw).fit(X, y)
+    ours = LogisticRegression(solver="sag", device="cpu", **kw).fit(X, y)
     assert_array_equal(ours.coef_, LogisticRegression(device="cpu", **kw).fit(X, y).coef_)
-    ref = sk.LogisticRegression(solver=solver, **kw).fit(X, y)
+    ref = sk.LogisticRegression(solver="sag", **kw).fit(X, y)
     assert _rel(ours.coef_, ref.coef_) < 1e-6
+
+
+def _newton_problems():
+    X3, y3 = make_classification(300, 5, n_informative=3, n_redundant=0, n_classes=3,
+                                 flip_y=0.2, random_state=0)
+    Xs, ys = make_classification(300, 20, n_informative=5, n_classes=3, random_state=0)
+    Xs = sp.csr_matrix(np.where(np.abs(Xs) > 1, Xs, 0.0))
+    return {
+        "binary": (*_scaled(load_breast_cancer), {}),
+        "binary-no-intercept": (*_scaled(load_breast_cancer), dict(fit_intercept=False)),
+        "multinomial": (*_scaled(load_iris), dict(C=100.0)),
+        "multinomial-no-penalty": (X3, y3, dict(C=np.inf)),
+        "multinomial-no-intercept": (X3, y3, dict(fit_intercept=False)),
+        "sparse": (Xs, ys, {}),
+        "weights": (*_scaled(load_wine), dict(class_weight="balanced")),
+    }
+
+
+@pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg"])
+@pytest.mark.parametrize("problem", list(_newton_problems()))
+def test_logistic_newton_solvers_take_sklearns_steps(solver, problem):
+    # newton-cholesky and newton-cg run sklearn's Newton iterations: the same
+    # coefficients at tol=1e-10 (to 1e-10; newton-cg's inexact steps stop
+    # elsewhere within the tolerance: 1e-8), in as many iterations (newton-cg's
+    # line search is sklearn's Newton-Cholesky backtracking, not its Wolfe
+    # search: within 2).
+    X, y, kw = _newton_problems()[problem]
+    kw = dict(solver=solver, tol=1e-10, max_iter=500, **kw)
+    weight = np.linspace(0.5, 2.0, X.shape[0]) if problem == "weights" else None
+    ours = LogisticRegression(device="cpu", **kw).fit(X, y, sample_weight=weight)
+    ref = sk.LogisticRegression(**kw).fit(X, y, sample_weight=weight)
+    precision = 1e-10 if solver == "newton-cholesky" else 1e-8
+    assert _rel(ours.coef_, ref.coef_) < precision
+    assert_allclose(ours.intercept_, ref.intercept_, atol=precision * np.abs(ref.coef_).max())
+    if solver == "newton-cholesky":
+        assert ours.n_iter_.tolist() == ref.n_iter_.tolist()
+    else:
+        assert abs(int(ours.n_iter_[0]) - int(ref.n_iter_[0])) <= 2
+    # The multinomial intercepts sum to 0 (sklearn's symmetric parametrisation).
+    if ref.coef_.shape[0] > 2 and kw.get("fit_intercept", True):
+        assert abs(ours.intercept_.sum()) < 1e-12
+
+
+def _objective(clf, X, y, C):
+    # sklearn's (unscaled) objective C * log-loss sum + ||W||^2 / 2.
+    P = clf.predict_proba(X)
+    return -C * np.log(P[np.arange(len(y)), y]).sum() + 0.5 * (clf.coef_**2).sum()
+
+
+def test_logistic_newton_cholesky_is_as_precise_as_sklearns():
+    # Nearly separable data, huge C, tiny tol: L-BFGS-B stops on its
+    # relative-decrease test above the minimum (documented); Newton's steps
+    # get to sklearn's newton-cholesky's objective.
+    X, y = _scaled(load_iris)
+    kw = dict(C=1e8, tol=1e-10, max_iter=1000)
+    ref = sk.LogisticRegression(solver="newton-cholesky", **kw).fit(X, y)
+    ours = LogisticRegression(solver="newton-cholesky", device="cpu", **kw).fit(X, y)
+    lbfgs = LogisticRegression(device="cpu", **kw).fit(X, y)
+    f_ref, f_ours = _objective(ref, X, y, 1e8), _objective(ours, X, y, 1e8)
+    assert abs(f_ours - f_ref) <= 1e-9 * f_ref
+    assert _objective(lbfgs, X, y, 1e8) > f_ref * (1 + 1e-8)
+
+
+def test_logistic_newton_cholesky_falls_back_to_lbfgs_on_a_singular_hessian():
+    # A repeated column without penalty: the Hessian is singular. As sklearn,
+    # a LinAlgWarning, then L-BFGS-B reaches the (non-unique) minimum: the
+    # probabilities of the fit without the repeated column.
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, flip_y=0.2,
+                               random_state=0)
+    kw = dict(C=np.inf, tol=1e-10, max_iter=500)
+    with pytest.warns(scipy.linalg.LinAlgWarning, match="singular"):
+        ours = LogisticRegression(solver="newton-cholesky", device="cpu", **kw)
+        ours.fit(np.hstack([X, X[:, :1]]), y)
+    ref = sk.LogisticRegression(**kw).fit(X, y)
+    assert np.abs(ours.predict_proba(np.hstack([X, X[:, :1]])) - ref.predict_proba(X)).max() < 1e-8
+    assert 0 < ours.n_iter_[0] <= 500
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_classes, fit_intercept", [(2, True), (3, True), (3, False)])
+def test_logistic_hessian_is_the_objectives_second_derivative(n_classes, fit_intercept,
+                                                              sparse):
+    # logistic_hessian and logistic_hessian_product against autograd's
+    # Hessian of logistic_objective (an independent computation).
+    from skmath._engine import as_tensor, csr_transpose
+    from skmath.linear_model._logistic import logistic_objective
+    from skmath.linear_model._newton import logistic_hessian, logistic_hessian_product
+
+    X, y = make_classification(40, 4, n_informative=3, n_redundant=0,
+                               n_classes=n_classes, random_state=0)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
+    Xt = as_tensor(X, torch.device("cpu"), dtype=np.float64)
+    XT = csr_transpose(Xt) if sparse else None
+    multinomial = n_classes > 2
+    Y = torch.nn.functional.one_hot(torch.as_tensor(y), n_classes).double()
+    Y = Y if multinomial else Y[:, 1:]
+    w = torch.linspace(0.5, 1.5, 40, dtype=torch.float64)
+    w = w / w.sum()
+    model = (Xt, w, 0.3, fit_intercept, multinomial, XT)
+    shape = (n_classes if multinomial else 1, 4 + fit_intercept)
+    coef = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dense = (torch.as_tensor(X.toarray() if sparse else X), w, 0.3, fit_intercept, multinomial)
+    expected = torch.autograd.functional.hessian(
+        lambda c: logistic_objective(c, dense[0], Y, dense[1], *dense[2:])[0], coef
+    ).reshape(coef.numel(), coef.numel())
+    torch.testing.assert_close(logistic_hessian(coef, *model), expected, rtol=1e-12, atol=1e-14)
+    V = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(
+        logistic_hessian_product(coef, *model)(V).ravel(), expected @ V.ravel(),
+        rtol=1e-12, atol=1e-14,
+    )
 
 
 @pytest.mark.parametrize(
@@ -1044,6 +1163,8 @@ def test_pickle_roundtrip_predicts_the_same(est, data):
         (LogisticRegression, {}),
         (LogisticRegression, dict(solver="saga", l1_ratio=0.5, C=0.3)),
         (LogisticRegression, dict(solver="liblinear", l1_ratio=1.0)),
+        (LogisticRegression, dict(solver="newton-cholesky")),
+        (LogisticRegression, dict(solver="newton-cg")),
     ],
 )
 def test_cuda_fit_matches_cpu_and_pickles(est, kw):

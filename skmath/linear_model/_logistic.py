@@ -1,4 +1,5 @@
-"""Logistic regression (binary and multinomial): objective in torch, scipy's L-BFGS-B.
+"""Logistic regression (binary and multinomial): objective in torch, scipy's
+L-BFGS-B or sklearn's Newton iterations (:mod:`._newton`).
 
 L2, L1 and elastic-net penalties; the L1 part through the split ``W = P - M``,
 ``P, M >= 0`` (:func:`l1_split_objective`)."""
@@ -28,12 +29,20 @@ from .._engine import (
     minimize_lbfgs,
     to_numpy,
     torch_threads,
-    transpose_for,
     unchanged_on_failure,
+)
+from ._newton import (
+    linear_backward,
+    linear_predictor,
+    logistic_hessian,
+    logistic_hessian_product,
+    minimize_newton,
 )
 
 # scipy's L-BFGS-B ``ftol`` as sklearn sets it: relative change of the objective.
 _FTOL = 64 * np.finfo(float).eps
+# The solvers that take Newton steps, and how they solve for them.
+_NEWTON = {"newton-cholesky": "cholesky", "newton-cg": "cg"}
 # Curvature pairs kept by L-BFGS-B (scipy's default ``maxcor`` is 10).
 _HISTORY = 20
 # sklearn 1.9's deprecation message for ``penalty``, word for word.
@@ -81,11 +90,7 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     loss : Tensor, scalar
     grad : Tensor, shape of ``coef``
     """
-    d = X.shape[1]
-    W = coef[:, :d]
-    Z = X @ transpose_for(X, W)
-    if fit_intercept:
-        Z = Z + coef[:, d]
+    Z = linear_predictor(coef, X, fit_intercept)
     if multinomial:
         log_norm = torch.logsumexp(Z, dim=1)
         loss = sample_weight @ (log_norm - (Z * Y).sum(dim=1))
@@ -93,13 +98,9 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     else:
         loss = sample_weight @ (torch.nn.functional.softplus(Z) - Z * Y).squeeze(1)
         residual = torch.sigmoid(Z) - Y
-    residual = residual * sample_weight[:, None]
-    grad = torch.empty_like(coef)
-    grad[:, :d] = (residual.T @ X if XT is None else (XT @ residual).T) + l2_reg * W
-    if fit_intercept:
-        grad[:, d] = residual.sum(dim=0)
-    loss = loss + 0.5 * l2_reg * (W * W).sum()
-    return loss, grad
+    W = coef[:, : X.shape[1]]
+    grad = linear_backward(residual * sample_weight[:, None], X, XT, W, l2_reg, fit_intercept)
+    return loss + 0.5 * l2_reg * (W * W).sum(), grad
 
 
 def l1_split_objective(objective, n_features, l1_reg):
@@ -154,7 +155,7 @@ def l1_split_objective(objective, n_features, l1_reg):
 def _check_solver(solver, penalty, dual):
     """sklearn's rules of which solver takes which penalty, with its messages.
 
-    skmath solves every one of these problems with L-BFGS-B, but keeps the
+    skmath solves these problems with L-BFGS-B or Newton steps, but keeps the
     rules so that a setting sklearn refuses is refused here too.
     """
     if solver not in ("liblinear", "saga") and penalty not in ("l2", None):
@@ -189,8 +190,9 @@ def _with_constant_column(X, value):
 
 
 def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_intercept,
-                        multinomial, max_iter, tol, callback=None):
-    """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1`` with L-BFGS-B.
+                        multinomial, max_iter, tol, callback=None, newton=None):
+    """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1`` with L-BFGS-B,
+    or without L1 part by Newton's method (``newton``: ``"cholesky"`` or ``"cg"``).
 
     With an L1 part the problem is solved over ``[P, M, b]`` on the box
     ``P, M >= 0`` (:func:`l1_split_objective`); otherwise over ``coef``
@@ -210,6 +212,12 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
             coef, X, Y, sample_weight, l2_reg, fit_intercept, multinomial, XT
         )
 
+    if l1_reg == 0 and newton is not None:
+        return _minimize_newton(
+            fun, X, XT, sample_weight, coef0, l2_reg=l2_reg, fit_intercept=fit_intercept,
+            multinomial=multinomial, max_iter=max_iter, tol=tol, callback=callback,
+            inner=newton,
+        )
     if l1_reg == 0:
         return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
     # Badly scaled columns make L-BFGS-B stall on the split far from the
@@ -248,6 +256,46 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
         gradient_scale=np.broadcast_to(z_scale, tuple(z0.shape)).ravel(),
     )
     return unsplit(z), result
+
+
+def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
+                     multinomial, max_iter, tol, callback, inner):
+    """sklearn's ``newton-cholesky`` (``inner="cholesky"``) or ``newton-cg``
+    (``"cg"``) on :func:`logistic_objective` (``fun``), L-BFGS-B as fallback.
+
+    The multinomial loss does not change when a constant is added to every
+    class's intercept (and, without penalty, to every class's coefficient
+    of a feature): its Hessian is singular along those shifts. As sklearn's
+    ``newton-cholesky``, the Cholesky solve holds the last class's
+    intercept (without penalty: its whole row) at 0, and the result is
+    centred over the classes (the symmetric parametrisation sklearn
+    returns); the conjugate gradients stay orthogonal to those shifts.
+    """
+    d = X.shape[1]
+    shift = torch.zeros_like(coef0, dtype=torch.bool)
+    if multinomial and l2_reg == 0:
+        shift[:] = True
+    elif multinomial and fit_intercept:
+        shift[:, d] = True
+
+    def centred(coef):  # the same model, its unpenalised shifts summing to 0
+        return torch.where(shift, coef - coef.mean(dim=0), coef)
+
+    fixed = None
+    if inner == "cholesky" and multinomial:
+        coef0 = torch.where(shift, coef0 - coef0[-1], coef0)
+        fixed = shift & (torch.arange(coef0.shape[0], device=coef0.device) == coef0.shape[0] - 1)[:, None]
+    model = (X, sample_weight, l2_reg, fit_intercept, multinomial, XT)
+    hessian = logistic_hessian if inner == "cholesky" else logistic_hessian_product
+    coef, result = minimize_newton(
+        fun, coef0, hessian=lambda coef: hessian(coef, *model), max_iter=max_iter, tol=tol,
+        inner=inner, fixed=fixed,
+        fallback=lambda coef, iterations: lbfgs(
+            fun, coef, max_iter=iterations, tol=tol, callback=callback
+        ),
+        callback=None if callback is None else lambda coef: callback(to_numpy(centred(coef))),
+    )
+    return centred(coef), result
 
 
 def _pow2_column_scales(X, sample_weight, XT=None):
@@ -371,8 +419,9 @@ class LogisticRegression(
     float32 input gives float32 coefficients and predictions (the objective
     is still computed in float64), except with ``solver="liblinear"``,
     float64 as in sklearn. Sparse ``X`` stays sparse, as in sklearn.
-    Every problem is solved by scipy's L-BFGS-B (see Notes), so ``n_iter_``
-    counts its iterations whatever ``solver``.
+    ``"newton-cholesky"`` and ``"newton-cg"`` run sklearn's Newton
+    iterations; every other problem is solved by scipy's L-BFGS-B (see
+    Notes), whose iterations ``n_iter_`` then counts.
 
     Parameters
     ----------
@@ -427,19 +476,25 @@ class LogisticRegression(
         ``"lbfgs"``, ``"newton-cg"``, ``"newton-cholesky"`` and ``"sag"``
         take the L2 penalty or none; ``"saga"`` any ``l1_ratio``;
         ``"liblinear"`` the L2 or L1 penalty, binary problems only, with a
-        penalised intercept (see ``intercept_scaling``). skmath solves each
-        with scipy's L-BFGS-B on the full objective (the L1 part through a
-        split, see Notes), reaching the minimiser sklearn's solver reaches
-        at its tolerance (on nearly separable data with a very large ``C``
-        and a tight ``tol``, L-BFGS-B can stop on its relative-decrease test
-        short of where a Newton solver gets: measured on standardised iris,
+        penalised intercept (see ``intercept_scaling``).
+        ``"newton-cholesky"`` and ``"newton-cg"`` run sklearn's Newton
+        iterations: the Hessian formed and factorised by Cholesky, or its
+        products fed to conjugate gradients, then sklearn's backtracking
+        line search and stopping rules (singular Hessians fall back to
+        L-BFGS-B with sklearn's warning). skmath solves the others with
+        scipy's L-BFGS-B on the full objective (the L1 part through a split,
+        see Notes), reaching the minimiser sklearn's solver reaches at its
+        tolerance (on nearly separable data with a very large ``C`` and a
+        tight ``tol``, L-BFGS-B can stop on its relative-decrease test short
+        of where a Newton solver gets: measured on standardised iris,
         ``C=1e8, tol=1e-10``, an objective 1.8e-7 (relative) above
-        ``newton-cholesky``'s, as sklearn's own ``lbfgs``);
-        it does not run sklearn's algorithms (no stochastic average gradient,
-        no Newton steps, no coordinate descent), so the solver names select
-        the problem, and code written for any of them runs unchanged.
+        ``newton-cholesky``'s, as sklearn's own ``lbfgs``); for those it
+        does not run sklearn's algorithms (no stochastic average gradient,
+        no coordinate descent), so the solver names select the problem, and
+        code written for any of them runs unchanged.
     max_iter : int, default=100
-        Maximum number of L-BFGS-B iterations. With ``max_iter=0`` the
+        Maximum number of solver iterations (L-BFGS-B's, or Newton's with
+        the Newton solvers, their fallback's included). With ``max_iter=0`` the
         solvers other than ``"lbfgs"`` return their starting point (zeros, or
         the warm start), as sklearn's do; ``"lbfgs"`` takes scipy's first
         step, as sklearn's.
@@ -468,9 +523,10 @@ class LogisticRegression(
         Intercepts; zeros when ``fit_intercept=False`` (the scalar ``0.0``
         with ``solver="liblinear"``, as in sklearn).
     n_iter_ : ndarray of shape (1,)
-        Number of L-BFGS-B iterations run (at most ``max_iter``; 0 when a
-        warm start is already optimal; not comparable to sklearn's ``saga``
-        epochs).
+        Number of solver iterations run (at most ``max_iter``; 0 when a
+        warm start is already optimal, except with ``"newton-cholesky"``,
+        which as sklearn's takes at least one step; not comparable to
+        sklearn's ``saga`` epochs).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -505,7 +561,9 @@ class LogisticRegression(
     The objective and its gradient (the two products with ``X`` that are all
     the work) are computed in torch, on ``device``, in float64; the iterates
     are taken by scipy's L-BFGS-B, the optimizer of sklearn's ``lbfgs``
-    solver, with its options (20 curvature pairs instead of 10). torch's own
+    solver, with its options (20 curvature pairs instead of 10), or, for the
+    Newton solvers, by :func:`~skmath.linear_model._newton.minimize_newton`
+    on the Hessian computed in torch. torch's own
     ``torch.optim.LBFGS`` is not used: its first call in a process imports
     ``torch._dynamo``, about 1.5 s.
 
@@ -739,15 +797,17 @@ class LogisticRegression(
                 )
             coef0 = previous.astype(np.float64)
 
-        # Callbacks (scikit-learn >= 1.9): a task per L-BFGS-B iteration, as
-        # sklearn's lbfgs solver reports its iterations, whatever the solver.
+        # Callbacks (scikit-learn >= 1.9): a task per solver iteration, as
+        # sklearn's lbfgs solver reports its iterations ("lbfgs-iter"; the
+        # Newton solvers' are "newton-iter").
         dtype = np.float64 if liblinear else X.dtype
 
         def fitted(coef):
             return lambda: {"classes_": classes, **self._coef_attributes(coef, d, dtype)}
 
         tasks = FitTasks(
-            self, X, y, max_iter=self.max_iter, task_name="lbfgs-iter",
+            self, X, y, max_iter=self.max_iter,
+            task_name="newton-iter" if self.solver in _NEWTON else "lbfgs-iter",
             metadata=metadata, start=fitted(coef0),
         )
         device = self._resolve_device()
@@ -779,11 +839,14 @@ class LogisticRegression(
                     fit_intercept=fit_intercept, multinomial=multinomial,
                     max_iter=self.max_iter, tol=self.tol,
                     callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
+                    newton=_NEWTON.get(self.solver),
                 )
         coef = to_numpy(coef)
         # As sklearn: scipy may count one iteration more than max_iter allows.
         n_iter = min(int(result.nit), self.max_iter)
-        name = "lbfgs" if self.solver == "lbfgs" else f"L-BFGS-B (skmath's solver={self.solver!r})"
+        name = self.solver
+        if self.solver not in ("lbfgs", *_NEWTON):
+            name = f"L-BFGS-B (skmath's solver={self.solver!r})"
         if result.status != 0:
             warnings.warn(
                 f"{name} failed to converge after {n_iter} iteration(s) "

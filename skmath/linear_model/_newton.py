@@ -1,0 +1,322 @@
+"""Newton solvers of the logistic objective: sklearn's ``newton-cholesky`` and
+``newton-cg``, in torch.
+
+Both take damped Newton steps ``x <- x + t s`` with ``H s = -g`` (``H`` the
+Hessian, ``g`` the gradient): ``newton-cholesky`` forms ``H`` and solves by a
+Cholesky factorisation, ``newton-cg`` solves approximately by conjugate
+gradients on Hessian-vector products (``H`` never formed). The step length
+``t`` comes from sklearn's backtracking (Armijo) line search; where a step
+cannot be found (singular Hessian, no descent, failed line search) the
+remaining iterations go to L-BFGS-B, as in sklearn's ``NewtonSolver``.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+import torch
+from scipy.optimize import OptimizeResult
+from sklearn.exceptions import ConvergenceWarning
+
+from .._engine import csr_with_values, transpose_for
+
+# sklearn's backtracking line search: halve the step until the Armijo
+# condition holds with slope factor 2^-11, at most 21 tries (t >= 2^-20).
+_ARMIJO = 2.0**-11
+_LINE_SEARCH_STEPS = 21
+# Inner conjugate-gradient iterations of newton-cg (sklearn's ``maxinner``).
+_CG_ITERATIONS = 200
+
+
+def linear_predictor(coef, X, fit_intercept):
+    """``Z = X W^T + b`` for ``coef = [W, b]`` of shape (k, d + fit_intercept)."""
+    d = X.shape[1]
+    Z = X @ transpose_for(X, coef[:, :d])
+    return Z + coef[:, d] if fit_intercept else Z
+
+
+def linear_backward(R, X, XT, W, l2_reg, fit_intercept):
+    """``[R^T X + l2_reg W, R^T 1]``: a gradient (or Hessian product) in
+    ``coef``'s layout from its per-sample part ``R`` of shape (n, k); ``XT``
+    is ``X`` transposed as a CSR tensor when ``X`` is sparse CSR, else None."""
+    d = X.shape[1]
+    out = R.new_empty((W.shape[0], d + int(fit_intercept)))
+    out[:, :d] = (R.T @ X if XT is None else (XT @ R).T) + l2_reg * W
+    if fit_intercept:
+        out[:, d] = R.sum(dim=0)
+    return out
+
+
+def logistic_probabilities(Z, multinomial):
+    """Predicted probabilities: softmax of each row of ``Z``, or the sigmoid
+    of its one column (binary)."""
+    return torch.softmax(Z, dim=1) if multinomial else torch.sigmoid(Z)
+
+
+def _weighted_gram(X, XT, h, fit_intercept):
+    """``[X, 1]^T diag(h) [X, 1]`` (without the ones when not
+    ``fit_intercept``), dense, for dense or sparse CSR ``X``."""
+    if XT is None:
+        G = (X * h[:, None]).T @ X
+        column = h @ X
+    else:
+        G = (csr_with_values(XT, XT.values() * h[XT.col_indices()]) @ X).to_dense()
+        column = XT @ h
+    if not fit_intercept:
+        return G
+    d = G.shape[0]
+    out = G.new_empty((d + 1, d + 1))
+    out[:d, :d] = G
+    out[:d, d] = out[d, :d] = column
+    out[d, d] = h.sum()
+    return out
+
+
+def logistic_hessian(coef, X, sample_weight, l2_reg, fit_intercept, multinomial, XT=None):
+    """Hessian of :func:`~skmath.linear_model._logistic.logistic_objective`.
+
+    With ``p`` the predicted probabilities, the Hessian of the loss of a
+    sample in its linear predictor ``z`` is ``p (1 - p)`` (binary) or
+    ``diag(p) - p p^T`` (multinomial), so the block of classes ``a, b`` is
+
+    .. math::
+        H_{ab} = \\tilde X^T \\operatorname{diag}\\big(w \\odot
+        (p_a \\delta_{ab} - p_a p_b)\\big) \\tilde X + \\delta_{ab}\\,\\lambda I_W,
+
+    ``X~ = [X, 1]`` when ``fit_intercept``, the penalty ``lambda`` on ``W``
+    only.
+
+    Parameters
+    ----------
+    coef, X, sample_weight, l2_reg, fit_intercept, multinomial, XT
+        As for ``logistic_objective``.
+
+    Returns
+    -------
+    hessian : Tensor, shape (coef.numel(), coef.numel())
+        Over ``coef`` flattened row by row (class by class).
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    >>> w = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    >>> logistic_hessian(torch.zeros(1, 2, dtype=torch.float64), X, w, 0.0, True, False)
+    tensor([[0.1250, 0.1250],
+            [0.1250, 0.2500]], dtype=torch.float64)
+    """
+    k, D = coef.shape
+    P = logistic_probabilities(linear_predictor(coef, X, fit_intercept), multinomial)
+    H = coef.new_empty((k, D, k, D))
+    for a in range(k):
+        for b in range(a, k):
+            if multinomial:
+                h = P[:, a] * (float(a == b) - P[:, b])
+            else:
+                h = P[:, 0] * (1 - P[:, 0])
+            H[a, :, b, :] = H[b, :, a, :] = _weighted_gram(X, XT, sample_weight * h, fit_intercept)
+    d = X.shape[1]
+    for a in range(k):
+        H[a, :d, a, :d].diagonal().add_(l2_reg)
+    return H.reshape(k * D, k * D)
+
+
+def logistic_hessian_product(coef, X, sample_weight, l2_reg, fit_intercept, multinomial,
+                             XT=None):
+    """``V -> H V``, the Hessian of the logistic objective at ``coef`` (see
+    :func:`logistic_hessian`) times a direction ``V`` shaped as ``coef``,
+    without forming ``H``: two products with ``X`` per call."""
+    d = X.shape[1]
+    P = logistic_probabilities(linear_predictor(coef, X, fit_intercept), multinomial)
+    if not multinomial:
+        P = P * (1 - P)
+
+    def product(V):
+        Zv = linear_predictor(V, X, fit_intercept)
+        R = P * (Zv - (P * Zv).sum(dim=1, keepdim=True)) if multinomial else P * Zv
+        return linear_backward(R * sample_weight[:, None], X, XT, V[:, :d], l2_reg, fit_intercept)
+
+    return product
+
+
+def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
+    """Approximate solution of ``H s = -g`` by conjugate gradients, as sklearn's
+    ``newton-cg`` computes its Newton steps.
+
+    Stops when the residual's L1 norm is at most ``tol``, or on a direction
+    of (numerically) zero or negative curvature, where it returns the step
+    so far (the steepest-descent step if that happens first), so the result
+    is always a descent direction (Royer, O'Neill & Wright 2018, capped CG).
+
+    Examples
+    --------
+    >>> import torch
+    >>> H = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    >>> g = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    >>> s = conjugate_gradient(lambda v: H @ v, g, tol=1e-12)
+    >>> torch.allclose(H @ s, -g)
+    True
+    """
+    s = torch.zeros_like(g)
+    r = g.clone()  # the residual H s + g
+    p = -r
+    rr = float((r * r).sum())
+    p_norm2 = rr
+    eps = float(torch.finfo(g.dtype).eps)
+    for i in range(max_iter + 1):
+        if float(r.abs().sum()) <= tol:
+            break
+        Hp = product(p)
+        curvature = float((p * Hp).sum())
+        if 0 <= curvature <= 16 * eps * p_norm2:
+            break
+        if curvature < 0:
+            if i == 0:
+                s = s + (rr / curvature) * p
+            break
+        alpha = rr / curvature
+        s = s + alpha * p
+        r = r + alpha * Hp
+        rr_next = float((r * r).sum())
+        beta = rr_next / rr
+        p = -r + beta * p
+        p_norm2 = rr_next + beta**2 * p_norm2
+        rr = rr_next
+    return s
+
+
+def _cholesky_solve(H, g, keep):
+    """``s`` with ``H s = -g`` on the coordinates ``keep`` (the others 0), by a
+    Cholesky factorisation; None when ``H`` there is not numerically positive
+    definite (its factor's diagonal ratio squared, a lower bound of the
+    condition number, beyond ``1 / eps``)."""
+    index = slice(None) if keep is None else torch.nonzero(keep).squeeze(1)
+    L, info = torch.linalg.cholesky_ex(H[index][:, index])
+    if int(info) != 0:
+        return None
+    diagonal = L.diagonal()
+    if float(diagonal.max() / diagonal.min()) ** 2 > 1 / np.finfo(np.float64).eps:
+        return None
+    s = torch.zeros_like(g)
+    s[index] = torch.cholesky_solve(-g[index, None], L).squeeze(1)
+    return s
+
+
+def _line_search(fun, x, loss, grad, step, slope):
+    """sklearn's backtracking line search of its Newton solvers: the first of
+    ``t = 1, 1/2, ..., 2^-20`` where the objective decreases by at least
+    ``2^-11 t`` times ``slope`` (the directional derivative), or, where
+    the change is at the objective's rounding (``16 eps`` relative), where
+    the gradient's L1 norm decreases. Returns ``(x, loss, grad)`` there,
+    or None."""
+    tiny = 16 * np.finfo(np.float64).eps * abs(float(loss))
+    grad_l1 = None
+    t = 1.0
+    for _ in range(_LINE_SEARCH_STEPS):
+        x_new = x + t * step
+        loss_new, grad_new = fun(x_new)
+        improvement = float(loss_new) - float(loss)
+        if improvement <= t * _ARMIJO * slope:
+            return x_new, loss_new, grad_new
+        if abs(improvement) <= tiny:
+            if grad_l1 is None:
+                grad_l1 = float(grad.abs().sum())
+            if float(grad_new.abs().sum()) < grad_l1:
+                return x_new, loss_new, grad_new
+        t /= 2
+    return None
+
+
+def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=None,
+                    fallback, callback=None):
+    """Minimise a smooth convex ``fun`` by Newton's method with line search.
+
+    The loop of sklearn's ``NewtonCholeskySolver`` (``inner="cholesky"``)
+    and of its ``_newton_cg`` (``inner="cg"``), on torch tensors.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (loss, grad)``, tensors, ``grad`` shaped as ``x``.
+    x0 : Tensor
+        Starting point.
+    hessian : callable
+        ``hessian(x)``: the Hessian at ``x`` as a matrix over ``x.ravel()``
+        (``inner="cholesky"``), or a function ``v -> H v`` on tensors shaped
+        as ``x`` (``inner="cg"``).
+    max_iter : int
+        Newton iterations, the fallback's included.
+    tol : float
+        Converged when the largest absolute gradient entry is at most
+        ``tol``, and with ``inner="cholesky"`` also half the squared Newton
+        decrement ``s^T H s`` (sklearn's two criteria).
+    inner : {"cholesky", "cg"}
+    fixed : Tensor of bool or None
+        Entries of ``x`` held at their value (the Hessian is singular along
+        them: the multinomial loss is invariant under a shift of all classes'
+        intercepts); ``inner="cholesky"`` only.
+    fallback : callable
+        ``fallback(x, max_iter) -> (x, result)``, e.g. L-BFGS-B, which takes
+        the remaining iterations where no Newton step can be taken.
+    callback : callable or None
+        ``callback(x)`` after each iteration.
+
+    Returns
+    -------
+    x : Tensor
+    result : scipy.optimize.OptimizeResult
+        ``nit``, ``status`` (0 when converged) and ``message``.
+    """
+    x = x0
+    loss, grad = fun(x)
+    if inner == "cg" and float(grad.abs().max()) <= tol:
+        return x, OptimizeResult(nit=0, status=0, message="CONVERGENCE: NORM OF GRADIENT <= TOL")
+    keep = None if fixed is None else ~fixed.ravel()
+    for n_iter in range(1, max_iter + 1):
+        problem = None
+        if inner == "cholesky":
+            H = hessian(x)
+            step = _cholesky_solve(H, grad.ravel(), keep)
+            if step is None:
+                problem = (
+                    "a singular or very ill-conditioned Hessian matrix (remove collinear "
+                    "features of X, or increase the penalty: decrease C)",
+                    scipy.linalg.LinAlgWarning,
+                )
+            else:
+                step = step.view_as(x)
+        else:
+            g_l1 = float(grad.abs().sum())
+            step = conjugate_gradient(hessian(x), grad, tol=min(0.5, g_l1**0.5) * g_l1)
+        if problem is None:
+            slope = float((grad * step).sum())
+            if not slope < 0:
+                problem = ("a Newton step that is not a descent direction", ConvergenceWarning)
+        if problem is None:
+            searched = _line_search(fun, x, loss, grad, step, slope)
+            if searched is None:
+                problem = (
+                    f"no step along the Newton direction that decreases the objective "
+                    f"(after {_LINE_SEARCH_STEPS} halvings)",
+                    ConvergenceWarning,
+                )
+        if problem is not None:
+            message, category = problem
+            warnings.warn(
+                f"The Newton solver met {message} at iteration {n_iter}; it takes its "
+                "remaining iterations with lbfgs instead.",
+                category,
+            )
+            x, result = fallback(x, max_iter - n_iter + 1)
+            result.nit += n_iter - 1
+            return x, result
+        x, loss, grad = searched
+        if callback is not None:
+            callback(x)
+        if float(grad.abs().max()) <= tol and (
+            inner == "cg" or 0.5 * float(step.ravel() @ (H @ step.ravel())) <= tol
+        ):
+            return x, OptimizeResult(nit=n_iter, status=0, message="CONVERGENCE: NEWTON")
+    return x, OptimizeResult(
+        nit=max_iter, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+    )
