@@ -57,6 +57,8 @@ VARIANTS = [
     skmath.LinearRegression(positive=True, device="cpu"),
     skmath.LogisticRegression(C=float("inf"), max_iter=200, device="cpu"),
     skmath.LogisticRegression(solver="saga", l1_ratio=0.5, device="cpu"),
+    skmath.LogisticRegression(solver="newton-cholesky", device="cpu"),
+    skmath.LogisticRegression(solver="newton-cg", device="cpu"),
     skmath.KMeans(algorithm="elkan", init="random", n_init=3, device="cpu"),
     skmath.MLPClassifier(solver="lbfgs", activation="logistic", max_iter=50, device="cpu"),
     skmath.MLPClassifier(solver="sgd", activation="tanh", max_iter=50, device="cpu"),
