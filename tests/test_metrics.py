@@ -10,7 +10,9 @@ from scipy import integrate
 from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
-from sklearn.linear_model import BayesianRidge
+from sklearn.linear_model import BayesianRidge, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.metrics import check_scoring, mean_absolute_error
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.utils.fixes import parse_version
@@ -157,14 +159,11 @@ def test_scorers_handle_a_column_vector_target_in_cross_validate():
 
 def test_sample_weight_is_validated_as_in_sklearn():
     # Bad weights raise sklearn's ValueError (2-D, negative, all zero); a
-    # scalar weight is uniform weighting.
+    # scalar is refused, as sklearn's metrics refuse it.
     for bad, match in [(np.ones((40, 1)), "1D"), (-np.ones(40), "Negative"),
-                       (np.zeros(40), "non-zero")]:
+                       (np.zeros(40), "non-zero"), (3.0, "'sample_weight' parameter")]:
         with pytest.raises(ValueError, match=match):
             gaussian_nll(Y, MU, SIGMA, sample_weight=bad)
-    assert crps_gaussian(Y, MU, SIGMA, sample_weight=3.0) == pytest.approx(
-        crps_gaussian(Y, MU, SIGMA), rel=1e-12
-    )
 
 
 def _gp(noise=0.3**2):
@@ -316,10 +315,11 @@ def test_zero_and_huge_sample_weights():
         assert huge == pytest.approx(metric(Y, MU, SIGMA), rel=1e-12)
 
 
-@pytest.mark.parametrize("confidence", ["0.9", None, [0.9]])
+@pytest.mark.parametrize("confidence", ["0.9", None, [0.9], 0.0, 1.0])
 def test_confidence_of_a_wrong_type_raises_value_error(confidence):
-    # Not a number: ValueError naming confidence, not a TypeError from "<".
-    with pytest.raises(ValueError, match="confidence must be a float"):
+    # Not a number in (0, 1): sklearn's InvalidParameterError (a ValueError)
+    # naming confidence, not a TypeError from "<".
+    with pytest.raises(ValueError, match="'confidence' parameter of interval_coverage"):
         interval_coverage(Y, MU, SIGMA, confidence=confidence)
 
 
@@ -327,6 +327,17 @@ class _IgnoresReturnStd(BayesianRidge):
     # A predict that takes any keyword and returns the mean only.
     def predict(self, X, **kwargs):
         return super().predict(X)
+
+
+def test_scorer_names_an_estimator_without_return_std():
+    # Ridge's predict has no return_std: a ValueError saying so, not Python's
+    # "unexpected keyword argument"; a Pipeline forwards it to its last step.
+    X, y = _noisy_sine(30, 6)
+    with pytest.raises(ValueError, match="Ridge.predict does not take return_std"):
+        neg_crps_scorer(Ridge().fit(X, y), X, y)
+    pipe = make_pipeline(StandardScaler(), BayesianRidge()).fit(X, y)
+    assert neg_crps_scorer(pipe, X, y) == pytest.approx(
+        -crps_gaussian(y, *pipe.predict(X, return_std=True)), rel=1e-12)
 
 
 @pytest.mark.parametrize("n_samples", [2, 30])
@@ -362,10 +373,15 @@ def test_multioutput_follows_sklearns_regression_metrics(weighted):
         assert_allclose(
             crps_gaussian(Y, MU, zero, sample_weight=w, multioutput=multioutput),
             mean_absolute_error(Y, MU, sample_weight=w, multioutput=multioutput), rtol=1e-12)
-    with pytest.raises(ValueError, match="Allowed 'multioutput' string values"):
-        gaussian_nll(Y, MU, SIGMA, multioutput="variance_weighted")
-    with pytest.raises(ValueError, match=r"custom weights \(3\) as outputs \(2\)"):
-        crps_gaussian(Y, MU, SIGMA, multioutput=[1.0, 1.0, 1.0])
+    # Invalid multioutput: sklearn's errors (mean_absolute_error's), word for word.
+    bad = [("variance_weighted", Y), (None, Y), ([[1.0, 1.0]], Y), ([1.0, 1.0, 1.0], Y),
+           ([1.0], Y[:, 0])]
+    for multioutput, y in bad:
+        with pytest.raises(ValueError) as ref:
+            mean_absolute_error(y, y, multioutput=multioutput)
+        with pytest.raises(ValueError) as ours:
+            crps_gaussian(y, y, np.ones_like(y), multioutput=multioutput)
+        assert str(ours.value) == str(ref.value).replace("mean_absolute_error", "crps_gaussian")
 
 
 def test_coverage_never_falls_as_confidence_rises():

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, WhiteKernel
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -284,6 +284,10 @@ def test_kernel_api():
         "NTKKernel(depth=2, activation='erf', weight_std=1.0, bias_std=1.0, kernel='nngp', "
         "device='cpu')"
     )  # the device is shown when not the default, since __eq__ compares it
+    # ... by name: "cpu" and torch.device("cpu") are one device.
+    assert kernel == clone(kernel).set_params(device=torch.device("cpu"))
+    assert kernel != clone(kernel).set_params(device="auto")
+    assert kernel != clone(kernel).set_params(depth=3) and kernel != RBF()
     with pytest.raises(ValueError, match="Gradient can only be evaluated"):
         kernel(X, X, eval_gradient=True)
     with pytest.raises(ValueError, match="features"):
@@ -841,6 +845,33 @@ def test_kernel_matrix_exactly_symmetric_for_every_size(activation):
                                  weight_std=1.5, bias_std=0.3)
             for K in (nngp.numpy(), ntk.numpy()):
                 np.testing.assert_array_equal(K, K.T)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "gelu"])
+def test_shared_rows_of_x_and_y_get_the_diagonal_entry(activation):
+    # k(X, Y) at a row of X equal to a row of Y is K(x, x), bitwise as in
+    # k(X) and diag(X); computed as an off-diagonal entry it was off by
+    # sqrt(eps) for the ReLU NTK (1e-8).
+    rng = np.random.RandomState(3)
+    X, other = rng.normal(size=(30, 3)), rng.normal(size=(5, 3))
+    kernel = NTKKernel(activation=activation, depth=2, device="cpu")
+    Y = np.vstack([other[:2], X[::3], other[2:]])
+    K = kernel(X, Y)
+    np.testing.assert_array_equal(K[::3, 2:12].diagonal(), kernel.diag(X)[::3])
+    np.testing.assert_array_equal(kernel(X, X).diagonal(), kernel(X).diagonal())
+    np.testing.assert_allclose(kernel(X, X), kernel(X), rtol=1e-14)
+    # The other entries are the plain off-diagonal computation.
+    np.testing.assert_array_equal(K[:, [0, 1, 12, 13, 14]], kernel(X, other))
+
+
+def test_gaussian_process_std_at_training_points_is_sqrt_alpha():
+    # GaussianProcessRegressor mixes k(X) and k(X, X_train): with the ReLU
+    # NTK their gap made the std at the training points 1.5e-4, not
+    # sqrt(alpha) = 1e-5.
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    gpr = GaussianProcessRegressor(NTKKernel(device="cpu"), optimizer=None)
+    std = gpr.fit(X, np.sin(X[:, 0])).predict(X, return_std=True)[1]
+    assert std.max() < 1.1e-5
 
 
 @pytest.mark.parametrize("kind", ["nngp", "ntk"])

@@ -10,13 +10,16 @@ wrap them for :class:`~sklearn.model_selection.GridSearchCV` and
 """
 
 import functools
+import inspect
 import math
-import numbers
+from numbers import Real
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
 from .._compat import _check_sample_weight
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -55,22 +58,30 @@ def _check_gaussian(y_true, y_mean, y_std, sample_weight, *, zero_std=False):
 
 
 def _check_multioutput(multioutput, n_outputs):
-    """``multioutput`` validated as sklearn's regression metrics validate it."""
+    """``multioutput`` weights validated as sklearn's regression metrics do
+    (its strings are validated by :data:`_METRIC_PARAMETERS`)."""
     if isinstance(multioutput, str):
-        if multioutput not in ("raw_values", "uniform_average"):
-            raise ValueError(
-                "Allowed 'multioutput' string values are ('raw_values', "
-                f"'uniform_average'). You provided multioutput={multioutput!r}"
-            )
         return multioutput
     weights = check_array(multioutput, ensure_2d=False, dtype=np.float64,
                           input_name="multioutput")
+    if n_outputs == 1:
+        raise ValueError("Custom weights are useful only in multi-output cases.")
     if weights.ndim != 1 or weights.shape[0] != n_outputs:
         raise ValueError(
-            f"There must be equally many custom weights ({weights.size}) as outputs "
+            f"There must be equally many custom weights ({weights.shape[0]}) as outputs "
             f"({n_outputs})."
         )
     return weights
+
+
+# The metrics' parameters, validated as sklearn's metrics validate theirs.
+_METRIC_PARAMETERS = {
+    "y_true": ["array-like"],
+    "y_mean": ["array-like"],
+    "y_std": ["array-like"],
+    "sample_weight": ["array-like", None],
+    "multioutput": [StrOptions({"raw_values", "uniform_average"}), "array-like"],
+}
 
 
 def _average(per_entry, sample_weight, multioutput="uniform_average"):
@@ -97,6 +108,7 @@ def _average(per_entry, sample_weight, multioutput="uniform_average"):
     return float(np.average(per_output, weights=multioutput))
 
 
+@validate_params(_METRIC_PARAMETERS, prefer_skip_nested_validation=True)
 def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
                  multioutput="uniform_average"):
     """Mean negative log-likelihood of ``y_true`` under ``N(y_mean, y_std^2)``.
@@ -140,6 +152,7 @@ def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
     return _average(per_entry, w, multioutput)
 
 
+@validate_params(_METRIC_PARAMETERS, prefer_skip_nested_validation=True)
 def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None,
                   multioutput="uniform_average"):
     """Mean continuous ranked probability score of Gaussian predictions.
@@ -197,6 +210,10 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None,
     return _average(per_entry, w, multioutput)
 
 
+@validate_params(
+    {**_METRIC_PARAMETERS, "confidence": [Interval(Real, 0, 1, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=None,
                       multioutput="uniform_average"):
     """Fraction of ``y_true`` inside the central Gaussian prediction interval.
@@ -235,8 +252,6 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     >>> interval_coverage([0.0, 1.0, 5.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
     0.666...
     """
-    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     q = ndtri(0.5 + 0.5 * confidence)  # inf when confidence rounds to 1
     # A point prediction's interval is the point at every level (not inf * 0).
@@ -261,6 +276,23 @@ def _prediction_cache(method_caller):
     if isinstance(method_caller, functools.partial) and args and isinstance(args[0], dict):
         return args[0]
     return None
+
+
+def _check_takes_return_std(estimator):
+    """A clear error for an estimator whose ``predict`` has no ``return_std``
+    (nor ``**kwargs``, as a Pipeline's, which forwards it), in place of
+    Python's "unexpected keyword argument"."""
+    try:
+        parameters = inspect.signature(estimator.predict).parameters.values()
+    except (AttributeError, TypeError, ValueError):
+        return  # no predict, or no signature to read: let the call say so
+    if not any(p.name == "return_std" or p.kind is p.VAR_KEYWORD for p in parameters):
+        raise ValueError(
+            f"{type(estimator).__name__}.predict does not take return_std: uncertainty "
+            "scorers need an estimator whose predict(X, return_std=True) returns "
+            "(y_mean, y_std), e.g. MCDropoutRegressor, NTKRegressor, "
+            "GaussianProcessRegressor or BayesianRidge."
+        )
 
 
 class UncertaintyScorer(_BaseScorer):
@@ -352,6 +384,7 @@ class UncertaintyScorer(_BaseScorer):
         if cache is not None and _CACHE_KEY in cache:
             prediction = cache[_CACHE_KEY]
         else:
+            _check_takes_return_std(estimator)
             prediction = estimator.predict(X, return_std=True)
         if not isinstance(prediction, (tuple, list)) or len(prediction) != 2:
             raise ValueError(

@@ -84,16 +84,21 @@ class NTKKernel(Kernel):
     at most ``2**15`` entries on CPU so memory stays bounded, from the layer
     recursion in :mod:`skmath.ntk._kernels` (arc-cosine formulas for ReLU,
     Gaussian-expectation closed forms for erf and GELU). On CPU the blocks
-    are shared among ``torch.get_num_threads()`` Python threads, each running
-    single-threaded torch operations on cache-sized blocks.
+    of a kernel of at least ``2**21`` entries are shared among
+    ``torch.get_num_threads()`` Python threads, each running single-threaded
+    torch operations on cache-sized blocks (smaller ones use torch's own
+    threads inside each operation).
 
     Accuracy: the values agree with neural-tangents' to about 1e-15 relative
     except for the ReLU NTK between (nearly) equal inputs: there the
     arc-cosine kernel is not differentiable (its angle is a square root of
     :math:`1 - \\rho`), so a rounding error of one ulp in :math:`x \\cdot x'`
-    becomes about ``sqrt(eps) ~ 1e-8`` in the kernel, in both libraries. The
-    diagonal of ``k(X)`` is computed exactly; ``k(X, X)`` may differ from it
-    by that amount.
+    becomes about ``sqrt(eps) ~ 1e-8`` in the kernel, in both libraries.
+    The diagonal of ``k(X)`` is computed exactly, and so is every entry of
+    ``k(X, Y)`` between a row of ``X`` and an equal row of ``Y`` (so
+    ``k(X, X)`` has ``k(X)``'s diagonal, and a Gaussian process's std at its
+    training points is ``sqrt(alpha)``); between nearly equal distinct rows
+    the error remains.
 
     References
     ----------
@@ -204,6 +209,15 @@ class NTKKernel(Kernel):
     def is_stationary(self):
         """Returns False: the kernel depends on the inputs, not their difference."""
         return False
+
+    def __eq__(self, other):
+        # sklearn's Kernel.__eq__ compares parameters with ==, for which the
+        # string "cpu" and torch.device("cpu") differ; compared by name here.
+        if type(self) is not type(other):
+            return False
+        a, b = self.get_params(), other.get_params()
+        a["device"], b["device"] = str(a["device"]), str(b["device"])
+        return a == b
 
     def __repr__(self):
         return (

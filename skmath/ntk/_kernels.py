@@ -379,6 +379,16 @@ def nngp_ntk(
         act = _relu  # same numbers, without the rescaling's cost (~15%)
     nngp = empty((n1, n2), dtype=X.dtype, device=X.device)
     ntk = empty((n1, n2), dtype=X.dtype, device=X.device) if compute_ntk else None
+    same = None if symmetric else _same_rows(X, Y)
+    if same is not None:
+        # A row of X equal to a row of Y: its entry is the diagonal K(x, x),
+        # as in the symmetric kernel. Computed as an off-diagonal entry, the
+        # product x.y need not round as x.x does, and a one-ulp gap becomes
+        # a sqrt(eps) error in the ReLU NTK (1e-8), which a Gaussian process
+        # amplifies in its std at the training points (1e-4 for alpha=1e-10).
+        row_ids, col_ids = same
+        diagonal = nngp_ntk_diag(X, depth=depth, activation=activation,
+                                 weight_std=weight_std, bias_std=bias_std)
 
     # Square tiles; in the symmetric case only those on and above the
     # diagonal, mirrored below it.
@@ -417,6 +427,11 @@ def nngp_ntk(
             _mirror_upper(cov)
             if compute_ntk:
                 _mirror_upper(block_ntk)
+        if same is not None:
+            match = row_ids[r][:, None] == col_ids[c]
+            cov = torch.where(match, diagonal[0][r][:, None], cov)
+            if compute_ntk:
+                block_ntk = torch.where(match, diagonal[1][r][:, None], block_ntk)
         nngp[r, c] = cov
         if compute_ntk:
             ntk[r, c] = block_ntk
@@ -436,6 +451,16 @@ def nngp_ntk(
         with block_pool(n_threads) as pool:
             map_blocks(compute, tiles, pool)
     return nngp, ntk
+
+
+def _same_rows(X, Y):
+    """Ids of the rows of ``X`` and of ``Y`` (equal ids for equal rows), or
+    None when no row of ``X`` is a row of ``Y``."""
+    _, ids = torch.unique(torch.cat([X, Y]), dim=0, return_inverse=True)
+    row_ids, col_ids = ids[: X.shape[0]], ids[X.shape[0]:]
+    if not bool(torch.isin(row_ids, col_ids).any()):
+        return None
+    return row_ids, col_ids
 
 
 def nngp_ntk_diag(X, *, depth, activation, weight_std, bias_std):
