@@ -1,5 +1,6 @@
 """skmath vs scikit-learn: LinearRegression 200k x 100, LogisticRegression 100k x 50, 5 classes
-(L2 with lbfgs; L1 with saga); both on a sparse 20k x 2k bag of words (CSR, 41 non-zeros a row).
+(L2 with lbfgs, newton-cholesky and newton-cg; L1 with saga); both on a sparse 20k x 2k bag
+of words (CSR, 41 non-zeros a row).
 
 Both libraries run in this one process on the same data; the table gives the median
 fit time of each over ``--repeat`` runs, their ratio (skmath / sklearn; below 1 means
@@ -87,6 +88,9 @@ def main():
 
     X, y = make_classification(100_000, 50, n_informative=30, n_classes=5, random_state=0)
     logistic_row("LogisticRegression 100k x 50, 5 classes", X, y, C=1.0, max_iter=1000)
+    for solver in ("newton-cholesky", "newton-cg"):
+        logistic_row(f"LogisticRegression {solver}, same", X, y, solver=solver, C=1.0,
+                     max_iter=1000)
 
     # L1 penalty: sklearn's saga against skmath's L-BFGS-B on the split W = P - M.
     C = 0.01

@@ -208,6 +208,28 @@ def test_linear_tol_cuts_small_singular_values_like_sklearn(tol, noise):
     assert {"tol", "n_jobs"} <= set(ours.get_params())
 
 
+@SKLEARN_1_9
+@pytest.mark.parametrize("tol", [0.0, 1.0])
+def test_linear_tol_outside_unit_interval_is_the_data_dtypes_eps(tol):
+    # LAPACK's cutoff for tol = 0 or >= 1 is machine epsilon of the data's
+    # dtype: float32's for float32 X (sklearn's gelsd runs in float32). The
+    # float64 working copy's eps kept a 1e-9 collinearity and gave
+    # coefficients of ~4e7 where sklearn's are < 1.
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    X = np.c_[X, X[:, 0] + 1e-9 * rng.randn(50)].astype(np.float32)
+    y = rng.randn(50)
+    ours = LinearRegression(tol=tol, device="cpu").fit(X, y)
+    ref = sk.LinearRegression(tol=tol).fit(X, y)
+    assert ours.rank_ == ref.rank_ == 3
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-6)
+    # float64 data keep float64's eps: the 1e-9 direction is resolved.
+    X64 = X.astype(np.float64)
+    X64[:, 3] = X64[:, 0] + 1e-9 * rng.randn(50)
+    ours = LinearRegression(tol=tol, device="cpu").fit(X64, y)
+    assert ours.rank_ == sk.LinearRegression(tol=tol).fit(X64, y).rank_ == 4
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d", [1, 3])
 def test_linear_constant_column_gets_zero_coef_with_sample_weight(dtype, d):

@@ -56,6 +56,7 @@ from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
     canonical_csr,
+    csr_with_values,
     block_pool,
     block_rows,
     empty,
@@ -608,7 +609,52 @@ def _closest(X, x_sq, centers_t, c_sq, *, second=True):
     else:
         torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
     err_centers = (scale.max() if _is_sparse(X) else scale) * c_sq
-    return _nearest(dist, err_centers, scale * x_sq, second=second)
+
+    def refine(rows, candidates):
+        return _nearest_by_differences(X, rows, centers_t.T, candidates)
+
+    return _nearest(dist, err_centers, scale * x_sq, second=second, refine=refine)
+
+
+def _nearest_by_differences(X, rows, centers, candidates):
+    """Closest of the ``candidates`` centers of the rows ``rows`` of ``X``,
+    from their squared distances ``sum_j (x_j - c_j)^2`` in float64.
+
+    The product form's rounding bound grows with ``||x||^2 + ||c||^2``: far
+    from the origin (uncentred CSR rows, data of large offset) or in many
+    float32 dimensions, it can exceed the gap between the two closest
+    centers (an audit found 8% of the labels of float32 CSR data of offset
+    100 off the closest center). The differences have no such cancellation:
+    their rounding is relative to the distance itself, so only centers at
+    the same distance up to ``2 (d + 2) eps`` of float64 remain tied, and
+    those go to the lowest index, as in :func:`_nearest`.
+
+    Parameters
+    ----------
+    X : Tensor, shape (b, d), dense or CSR
+    rows : Tensor of int64, shape (m,)
+    centers : Tensor, shape (k, d), in ``X``'s coordinates
+    candidates : Tensor of bool, shape (k, m)
+        The centers still in the running for each row (at least one).
+
+    Returns
+    -------
+    labels : Tensor of int64, shape (m,)
+    """
+    k, d = centers.shape
+    center, row = torch.nonzero(candidates, as_tuple=True)  # the candidate pairs
+    dist = torch.full((k, rows.shape[0]), math.inf, dtype=torch.float64, device=X.device)
+    Xr = _dense_rows(X, rows)
+    centers = centers.to(torch.float64)
+    # Pairs in chunks of ~16 MB of differences.
+    chunk = max(1, 2**21 // max(d, 1))
+    for start in range(0, row.shape[0], chunk):
+        r, c = row[start : start + chunk], center[start : start + chunk]
+        diff = Xr.index_select(0, r).to(torch.float64) - centers.index_select(0, c)
+        dist[c, r] = diff.square_().sum(dim=1)
+    reach = dist.amin(dim=0) * (1 + 2 * (d + 2) * torch.finfo(torch.float64).eps)
+    rank = torch.arange(k, 0, -1, device=X.device)[:, None]
+    return k - (torch.le(dist, reach) * rank).amax(dim=0)
 
 
 def _dist_buffer(X, k):
@@ -631,7 +677,7 @@ def _error_scale(X):
     return 2 * (X.shape[1] + 2) * eps
 
 
-def _nearest(dist, err_centers, err_rows, *, second=True):
+def _nearest(dist, err_centers, err_rows, *, second=True, refine=None):
     """Closest center of each row, the lowest index among (near-)ties.
 
     ``dist`` holds the computed ``||c_j||^2 - 2 x.c_j`` (as sklearn's Lloyd
@@ -645,6 +691,9 @@ def _nearest(dist, err_centers, err_rows, *, second=True):
     Each center's error is its own: a far-away center (large norm) does not
     widen the band of the others. Elsewhere this is ``argmin``. ``dist`` is
     overwritten. ``second=False`` skips the bound on the other centers.
+    ``refine(rows, candidates)``, when given, decides the rows with several
+    centers within reach (``candidates``, shape ``(k, m)``: which), e.g. by
+    :func:`_nearest_by_differences`; the bounds returned hold for any of them.
 
     Returns
     -------
@@ -678,10 +727,15 @@ def _nearest(dist, err_centers, err_rows, *, second=True):
     # reduction along contiguous rows (argmax over dim 0 is 100x slower).
     rank = torch.arange(k, 0, -1, device=dist.device)
     rank = rank.to(torch.uint8 if k < 256 else torch.int32)[:, None]
-    labels = k - (torch.le(low, reach) * rank).amax(dim=0).long()
+    within = torch.le(low, reach)
+    labels = k - (within * rank).amax(dim=0).long()
     # No center is within reach only where distances overflow (inf or NaN):
     # keep the index in range; fit and predict report the overflow.
     labels.clamp_(max=k - 1)
+    if refine is not None:
+        tied = torch.nonzero(within.sum(dim=0, dtype=rank.dtype) > 1).squeeze(1)
+        if tied.shape[0]:
+            labels.index_copy_(0, tied, refine(tied, within.index_select(1, tied)))
     closest = low.gather(0, labels[None])[0]
     closest += 2 * err_centers.index_select(0, labels) + err_rows
     if not second:
@@ -925,11 +979,16 @@ def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bou
 def _inertia(X, w, centers, labels, pool):
     """``sum_i w_i ||x_i - c_{labels_i}||^2`` with direct differences, in blocks.
 
-    For CSR ``X``, in one pass over the nonzeros (:func:`_sparse_sq_distances`).
+    For CSR ``X``, in one pass over the nonzeros (:func:`_sparse_sq_distances`),
+    in float64: its ``||c||^2`` term, rounded once per cluster, would bias
+    every row's distance alike (float32 data of offset 100: inertia 2.3e-4
+    low).
     """
     if _is_sparse(X):
+        X = csr_with_values(X, X.values().to(torch.float64))
+        centers = centers.to(torch.float64)
         dist = _sparse_sq_distances(X, centers, (centers * centers).sum(dim=1), labels)
-        return float(torch.cumsum(dist.to(torch.float64) * w.to(torch.float64), dim=0)[-1])
+        return float(torch.cumsum(dist * w.to(torch.float64), dim=0)[-1])
 
     def block(blk):
         Xb = X[blk]
@@ -1391,8 +1450,16 @@ class KMeans(
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
-        if not sample_weight.sum() > 0:
+        with np.errstate(over="ignore"):
+            total = sample_weight.sum()
+        if not total > 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
+        if not np.isfinite(total):
+            raise ValueError(
+                f"sample_weight sums to inf in {X.dtype} (the cluster sums would "
+                "overflow): divide it by a constant; only the relative weights matter "
+                "for the clustering."
+            )
         if self.algorithm == "elkan" and self.n_clusters == 1:
             warnings.warn(
                 "algorithm='elkan' doesn't make sense for a single cluster. Using "

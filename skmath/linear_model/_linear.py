@@ -278,7 +278,7 @@ def _spectral_solve(eigvals, eigvecs, b, keep=None):
     return eigvecs @ ((eigvecs.T @ b) / eigvals[:, None])
 
 
-def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
+def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=None):
     """Minimum-norm weighted least-squares solution, singular values below ``cond`` cut.
 
     The centred Gram matrix ``G`` is diagonalised (cheap: d x d). When it is
@@ -295,7 +295,9 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
     1e77 or 1e-77 and beyond) are first scaled by powers of two
     (:func:`_pow2_scaled`, exact). Should ``G`` still be out of range
     (``rescale=False``: sample weights spanning ~1e300), the SVD, which does
-    not square ``X``, solves the problem.
+    not square ``X``, solves the problem. ``eps`` is the cutoff for a
+    ``cond`` outside (0, 1) (LAPACK's: the data's machine epsilon; by
+    default ``X``'s, pass float32's for float32 data computed in float64).
 
     Returns
     -------
@@ -306,14 +308,14 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True):
     """
     n, d = X.shape
     # LAPACK's gelsd (scipy's lstsq, sklearn) takes eps for a cutoff outside (0, 1).
-    cutoff = cond if 0 < cond < 1 else torch.finfo(X.dtype).eps
+    cutoff = cond if 0 < cond < 1 else (torch.finfo(X.dtype).eps if eps is None else eps)
     try:
         G, b, X_offset, y_offset, loss = _centered_gram(X, y, sample_weight, fit_intercept)
     except _GramOutOfRange:
         if rescale:
             Xs, _, ys, ws, ex, ey, ew = _pow2_scaled(X, y, sample_weight)
             coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
-                Xs, ys, ws, fit_intercept, cond, rescale=False
+                Xs, ys, ws, fit_intercept, cond, rescale=False, eps=eps
             )
             return (
                 _ldexp(coef, ey - ex),
@@ -584,8 +586,9 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         ``X``, as sklearn's ``cond`` of :func:`scipy.linalg.lstsq`: singular
         values ``s_i <= tol * s_max`` are treated as zero (they do not count
         in ``rank_`` and the minimum-norm solution ignores their directions);
-        as LAPACK's ``gelsd``, a ``tol`` of 0 or at least 1 means machine
-        epsilon. For sparse ``X`` solved by LSQR, its ``atol`` and ``btol``,
+        as LAPACK's ``gelsd``, a ``tol`` of 0 or at least 1 means the machine
+        epsilon of ``X``'s dtype (float32's for float32 ``X``, as sklearn's
+        ``gelsd`` runs on the float32 data). For sparse ``X`` solved by LSQR, its ``atol`` and ``btol``,
         as in sklearn. Not used when ``positive=True``.
     n_jobs : int, default=None
         Kept for compatibility with scikit-learn; not used (the work runs in
@@ -751,7 +754,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
                     )
                 else:
                     coef, X_offset, y_offset, singular_values, rank = _min_norm_lstsq(
-                        Xt, yt, wt, self.fit_intercept, self.tol
+                        Xt, yt, wt, self.fit_intercept, self.tol,
+                        eps=float(np.finfo(X.dtype).eps),  # float32's for float32 X
                     )
             except torch.linalg.LinAlgError as exc:  # not expected after rescaling
                 raise ValueError(
