@@ -8,6 +8,7 @@ stopped after ``i`` iterations (``max_iter=i``).
 import warnings
 
 import numpy as np
+import scipy.linalg
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
@@ -114,6 +115,28 @@ def test_logistic_tasks_as_sklearns(max_iter):
         structures.append(recorder.structure())
     # Same iterations as sklearn's lbfgs on this problem: the same record.
     assert structures[0] == structures[1]
+
+
+def test_newton_fallback_steps_are_the_fit_stopped_there():
+    # Collinear columns without penalty: newton-cholesky meets a singular
+    # Hessian and hands the remaining iterations to L-BFGS-B. Every task's
+    # fitted estimator, fallback steps included, is the fit stopped there, in
+    # the symmetric parametrisation (coefficients summing to 0 over classes).
+    X, y = make_classification(120, 6, n_informative=4, n_redundant=2, n_classes=3,
+                               random_state=0)
+    params = dict(solver="newton-cholesky", C=np.inf, tol=1e-8)
+    recorder = Recorder()
+    with pytest.warns(scipy.linalg.LinAlgWarning):
+        model = _quiet_fit(LogisticRegression(**params).set_callbacks(recorder), X, y)
+    ends = recorder.fitted("end")[:-1]
+    assert len(ends) == model.n_iter_[0] > 3
+    for i in (0, 1, 2, 3, len(ends) - 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            stopped = _quiet_fit(LogisticRegression(**params, max_iter=i + 1), X, y)
+        assert_allclose(ends[i].coef_, stopped.coef_, rtol=1e-10, atol=1e-12)
+        assert_allclose(ends[i].intercept_, stopped.intercept_, rtol=1e-10, atol=1e-12)
+        assert_allclose(ends[i].coef_.sum(axis=0), 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,12 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
         loss = sample_weight @ (log_norm - (Z * Y).sum(dim=1))
         residual = torch.exp(Z - log_norm[:, None]) - Y
     else:
-        loss = sample_weight @ (torch.nn.functional.softplus(Z) - Z * Y).squeeze(1)
+        # softplus(z) - y z as relu(z) - y z (exact for y in {0, 1}) plus
+        # log1p(exp(-|z|)): no cancellation for well-classified samples
+        # (torch's softplus returns z itself above z = 20, so their loss, e.g.
+        # exp(-30), was 0, and the objective disagreed with its gradient).
+        per_sample = (torch.relu(Z) - Z * Y) + torch.log1p(torch.exp(-Z.abs()))
+        loss = sample_weight @ per_sample.squeeze(1)
         residual = torch.sigmoid(Z) - Y
     W = coef[:, : X.shape[1]]
     grad = linear_backward(residual * sample_weight[:, None], X, XT, W, l2_reg, fit_intercept)
@@ -287,13 +292,19 @@ def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
         fixed = shift & (torch.arange(coef0.shape[0], device=coef0.device) == coef0.shape[0] - 1)[:, None]
     model = (X, sample_weight, l2_reg, fit_intercept, multinomial, XT)
     hessian = logistic_hessian if inner == "cholesky" else logistic_hessian_product
+    on_iterate = None
+    if callback is not None:
+
+        def on_iterate(coef):  # a tensor (Newton) or an array (the fallback)
+            callback(to_numpy(centred(torch.as_tensor(coef, device=coef0.device))))
+
     coef, result = minimize_newton(
         fun, coef0, hessian=lambda coef: hessian(coef, *model), max_iter=max_iter, tol=tol,
         inner=inner, fixed=fixed,
         fallback=lambda coef, iterations: lbfgs(
-            fun, coef, max_iter=iterations, tol=tol, callback=callback
+            fun, coef, max_iter=iterations, tol=tol, callback=on_iterate
         ),
-        callback=None if callback is None else lambda coef: callback(to_numpy(centred(coef))),
+        callback=on_iterate,
     )
     return centred(coef), result
 
@@ -479,9 +490,9 @@ class LogisticRegression(
         penalised intercept (see ``intercept_scaling``).
         ``"newton-cholesky"`` and ``"newton-cg"`` run sklearn's Newton
         iterations: the Hessian formed and factorised by Cholesky, or its
-        products fed to conjugate gradients, then sklearn's backtracking
-        line search and stopping rules (singular Hessians fall back to
-        L-BFGS-B with sklearn's warning). skmath solves the others with
+        products fed to conjugate gradients, then sklearn's line searches
+        and stopping rules (singular Hessians fall back to L-BFGS-B with
+        sklearn's warning), in the same number of iterations as sklearn's. skmath solves the others with
         scipy's L-BFGS-B on the full objective (the L1 part through a split,
         see Notes), reaching the minimiser sklearn's solver reaches at its
         tolerance (on nearly separable data with a very large ``C`` and a

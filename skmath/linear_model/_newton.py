@@ -5,7 +5,8 @@ Both take damped Newton steps ``x <- x + t s`` with ``H s = -g`` (``H`` the
 Hessian, ``g`` the gradient): ``newton-cholesky`` forms ``H`` and solves by a
 Cholesky factorisation, ``newton-cg`` solves approximately by conjugate
 gradients on Hessian-vector products (``H`` never formed). The step length
-``t`` comes from sklearn's backtracking (Armijo) line search; where a step
+``t`` comes from sklearn's line searches: backtracking (Armijo) for
+``newton-cholesky``, SciPy's Wolfe search for ``newton-cg``. Where a step
 cannot be found (singular Hessian, no descent, failed line search) the
 remaining iterations go to L-BFGS-B, as in sklearn's ``NewtonSolver``.
 """
@@ -16,9 +17,14 @@ import numpy as np
 import scipy.linalg
 import torch
 from scipy.optimize import OptimizeResult
+from scipy.optimize._linesearch import (  # as sklearn's newton-cg imports them
+    LineSearchWarning,
+    line_search_wolfe1,
+    line_search_wolfe2,
+)
 from sklearn.exceptions import ConvergenceWarning
 
-from .._engine import csr_with_values, transpose_for
+from .._engine import csr_with_values, to_numpy, transpose_for
 
 # sklearn's backtracking line search: halve the step until the Armijo
 # condition holds with slope factor 2^-11, at most 21 tries (t >= 2^-20).
@@ -227,6 +233,51 @@ def _line_search(fun, x, loss, grad, step, slope):
     return None
 
 
+def _wolfe_line_search(fun, x, loss, grad, step, previous_loss):
+    """sklearn's ``newton-cg`` line search (``_line_search_wolfe12``): SciPy's
+    ``line_search_wolfe1`` (MINPACK's strong-Wolfe search), else the full step
+    where the objective changes at its rounding (``16 eps`` relative) and the
+    gradient's L1 norm decreases, else SciPy's ``line_search_wolfe2``.
+
+    The iterate goes to NumPy (``k x d`` numbers); ``fun`` is evaluated once
+    per point, and the accepted point's loss and gradient are reused.
+    ``previous_loss`` is the objective before the last step (None at first),
+    which SciPy uses for its first trial step. Returns ``(x, loss, grad)``,
+    or None.
+    """
+    shape, device, dtype = x.shape, x.device, x.dtype
+    evaluated = {}
+
+    def evaluate(v):
+        key = v.tobytes()
+        if key not in evaluated:
+            value, gradient = fun(torch.from_numpy(v).view(shape).to(device=device, dtype=dtype))
+            evaluated[key] = (float(value), to_numpy(gradient).astype(np.float64).ravel())
+        return evaluated[key]
+
+    xk, pk = to_numpy(x).astype(np.float64).ravel(), to_numpy(step).astype(np.float64).ravel()
+    gfk = to_numpy(grad).astype(np.float64).ravel()
+    evaluated[xk.tobytes()] = (float(loss), gfk)
+    f, fprime = (lambda v: evaluate(v)[0]), (lambda v: evaluate(v)[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LineSearchWarning)
+        alpha = line_search_wolfe1(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
+        if alpha is None:
+            value, gradient = evaluate(xk + pk)
+            if abs(value - float(loss)) <= 16 * np.finfo(np.float64).eps * abs(float(loss)) and (
+                np.abs(gradient).sum() < np.abs(gfk).sum()
+            ):
+                alpha = 1.0
+        if alpha is None:
+            alpha = line_search_wolfe2(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
+    if alpha is None:
+        return None
+    x_new = xk + alpha * pk
+    value, gradient = evaluate(x_new)
+    as_tensor = lambda v: torch.from_numpy(v).view(shape).to(device=device, dtype=dtype)
+    return as_tensor(x_new), torch.tensor(value, dtype=dtype), as_tensor(gradient)
+
+
 def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=None,
                     fallback, callback=None):
     """Minimise a smooth convex ``fun`` by Newton's method with line search.
@@ -285,6 +336,7 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
     """
     x = x0
     loss, grad = fun(x)
+    previous_loss = None  # the Wolfe search's memory (newton-cg)
     if inner == "cg" and float(grad.abs().max()) <= tol:
         return x, OptimizeResult(nit=0, status=0, message="CONVERGENCE: NORM OF GRADIENT <= TOL")
     keep = None if fixed is None else ~fixed.ravel()
@@ -306,14 +358,17 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
             step = conjugate_gradient(hessian(x), grad, tol=min(0.5, g_l1**0.5) * g_l1)
         if problem is None:
             slope = float((grad * step).sum())
-            if not slope < 0:
+            if not slope <= 0:  # 0 at a zero gradient: a null step, accepted
                 problem = ("a Newton step that is not a descent direction", ConvergenceWarning)
         if problem is None:
-            searched = _line_search(fun, x, loss, grad, step, slope)
+            if inner == "cholesky":
+                searched = _line_search(fun, x, loss, grad, step, slope)
+            else:
+                searched = _wolfe_line_search(fun, x, loss, grad, step, previous_loss)
             if searched is None:
                 problem = (
-                    f"no step along the Newton direction that decreases the objective "
-                    f"(after {_LINE_SEARCH_STEPS} halvings)",
+                    "no step along the Newton direction that decreases the objective "
+                    "enough (failed line search)",
                     ConvergenceWarning,
                 )
         if problem is not None:
@@ -323,9 +378,14 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
                 "remaining iterations with lbfgs instead.",
                 category,
             )
+            # The failed iteration takes no step, so the fallback gets it
+            # (sklearn's NewtonSolver gives it one iteration less): max_iter
+            # bounds the steps taken, and the fit stopped at any step is
+            # the fit with that max_iter (as the callbacks promise).
             x, result = fallback(x, max_iter - n_iter + 1)
             result.nit += n_iter - 1
             return x, result
+        previous_loss = float(loss)
         x, loss, grad = searched
         if callback is not None:
             callback(x)
