@@ -10,6 +10,7 @@ import torch
 from scipy import linalg, stats
 from sklearn import config_context
 from sklearn.datasets import make_moons
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -499,6 +500,7 @@ def test_dopri5_fails_fast_and_floors_the_tolerance():
     assert len(calls) < 7 * 200
 
 
+@pytest.mark.filterwarnings("ignore:FlowMatchingSampler. maximum iterations")
 def test_global_random_streams_are_left_alone_by_every_path(moons):
     # Paths the common test does not reach (early stopping split, OT pairing, Hutchinson
     # probes, sample with and without a seed) draw only from local generators.
@@ -558,3 +560,17 @@ def test_finite_points_where_the_flow_overflows_are_minus_inf_or_refused(solver)
         flow.transform([[1e303, 0.0], [0.0, 0.0]])
     with pytest.raises(ValueError, match="latent X has 1 row"):
         flow.inverse_transform([[1e200, 0.0]])
+
+
+@pytest.mark.parametrize("params", [dict(tol=1e-2), dict(early_stopping=True)])
+def test_max_iter_reached_with_a_stopping_rule_warns(params):
+    # With tol or early_stopping set, running out of epochs first gives
+    # sklearn's MLP ConvergenceWarning; the default tol=None (always
+    # max_iter epochs) does not warn.
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0, device="cpu")
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        FlowMatchingSampler(**kw, **params).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FlowMatchingSampler(**kw).fit(X)
