@@ -208,7 +208,7 @@ def _cholesky_solve(H, g, keep):
     return s
 
 
-def _line_search(fun, x, loss, grad, step, slope):
+def _backtracking_line_search(fun, x, loss, grad, step, slope):
     """sklearn's backtracking line search of its Newton solvers: the first of
     ``t = 1, 1/2, ..., 2^-20`` where the objective decreases by at least
     ``2^-11 t`` times ``slope`` (the directional derivative), or, where
@@ -248,10 +248,13 @@ def _wolfe_line_search(fun, x, loss, grad, step, previous_loss):
     shape, device, dtype = x.shape, x.device, x.dtype
     evaluated = {}
 
+    def to_tensor(v):
+        return torch.from_numpy(v).view(shape).to(device=device, dtype=dtype)
+
     def evaluate(v):
         key = v.tobytes()
         if key not in evaluated:
-            value, gradient = fun(torch.from_numpy(v).view(shape).to(device=device, dtype=dtype))
+            value, gradient = fun(to_tensor(v))
             evaluated[key] = (float(value), to_numpy(gradient).astype(np.float64).ravel())
         return evaluated[key]
 
@@ -274,8 +277,7 @@ def _wolfe_line_search(fun, x, loss, grad, step, previous_loss):
         return None
     x_new = xk + alpha * pk
     value, gradient = evaluate(x_new)
-    as_tensor = lambda v: torch.from_numpy(v).view(shape).to(device=device, dtype=dtype)
-    return as_tensor(x_new), torch.tensor(value, dtype=dtype), as_tensor(gradient)
+    return to_tensor(x_new), torch.tensor(value, dtype=dtype), to_tensor(gradient)
 
 
 def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=None,
@@ -362,7 +364,7 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
                 problem = ("a Newton step that is not a descent direction", ConvergenceWarning)
         if problem is None:
             if inner == "cholesky":
-                searched = _line_search(fun, x, loss, grad, step, slope)
+                searched = _backtracking_line_search(fun, x, loss, grad, step, slope)
             else:
                 searched = _wolfe_line_search(fun, x, loss, grad, step, previous_loss)
             if searched is None:
