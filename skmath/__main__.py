@@ -64,11 +64,14 @@ def tour_kmeans():
     from sklearn.metrics import adjusted_rand_score
 
     X, y = datasets.load_wine(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    ours, t_ours = _timed_fit(skmath.KMeans(3, n_init=10, random_state=0), X)
-    theirs, t_theirs = _timed_fit(KMeans(3, n_init=10, random_state=0), X)
+    ours, t_ours = _timed_fit(
+        make_pipeline(StandardScaler(), skmath.KMeans(3, n_init=10, random_state=0)), X
+    )
+    theirs, t_theirs = _timed_fit(
+        make_pipeline(StandardScaler(), KMeans(3, n_init=10, random_state=0)), X
+    )
     return ("KMeans", "wine", "ARI vs classes", "KMeans",
-            adjusted_rand_score(y, ours.labels_), adjusted_rand_score(y, theirs.labels_),
+            adjusted_rand_score(y, ours[-1].labels_), adjusted_rand_score(y, theirs[-1].labels_),
             t_ours, t_theirs)
 
 

@@ -573,8 +573,8 @@ class LogisticRegression(
     the work) are computed in torch, on ``device``, in float64; the iterates
     are taken by scipy's L-BFGS-B, the optimizer of sklearn's ``lbfgs``
     solver, with its options (20 curvature pairs instead of 10), or, for the
-    Newton solvers, by :func:`~skmath.linear_model._newton.minimize_newton`
-    on the Hessian computed in torch. torch's own
+    Newton solvers, by sklearn's Newton iterations on the Hessian (or its
+    products) computed in torch. torch's own
     ``torch.optim.LBFGS`` is not used: its first call in a process imports
     ``torch._dynamo``, about 1.5 s.
 
