@@ -13,12 +13,13 @@ from sklearn.datasets import (
     load_diabetes,
     load_digits,
     load_iris,
+    make_classification,
     make_friedman1,
     make_multilabel_classification,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import StandardScaler
@@ -914,6 +915,27 @@ def test_tol_zero_accuracy_plateau_follows_sklearns_rule():
     assert ties > 0  # the case this test is about
     assert est.n_iter_ == expected == len(scores)
     assert est.best_validation_score_ == max(scores)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_early_stopping_without_shuffle_trains_in_sklearns_order():
+    # sklearn trains on train_test_split's rows in the order it returns them;
+    # they were sorted here, so on data sorted by class (shuffle=False) every
+    # minibatch held one class. The fit equals one without early stopping on
+    # those rows, in that order (the split drawn as the estimator draws it:
+    # after the torch generator's seed).
+    X, y = make_classification(300, 5, n_informative=3, n_classes=3, random_state=0)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.05, momentum=0.0,
+              batch_size=20, shuffle=False, max_iter=5, random_state=0, device="cpu")
+    ours = MLPClassifier(early_stopping=True, **kw).fit(X, y)
+    rng = check_random_state(0)
+    make_generator(rng, "cpu")
+    train, _ = train_test_split(np.arange(300), random_state=rng, test_size=0.1)
+    assert len(set(y[train[:20]])) == 3  # the first minibatch is not one class
+    plain = MLPClassifier(**kw).fit(X[train], y[train])
+    np.testing.assert_allclose(ours.loss_curve_, plain.loss_curve_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])

@@ -714,7 +714,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        return np.sort(train_idx), np.sort(val_idx)
+        # In train_test_split's (random) order, as sklearn trains on them:
+        # with shuffle=False the minibatches are taken in this order.
+        return train_idx, val_idx
 
     def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental, tasks):
         resume = incremental and self._optimizer_state is not None

@@ -463,7 +463,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     scale) and ``"lbfgs"`` the penalty weighs ``n_outputs`` times more against
     the data than in scikit-learn. To train as scikit-learn does with
     ``"adam"`` or ``"sgd"``, pass ``alpha / n_outputs`` (and, for ``"sgd"``,
-    ``learning_rate_init * n_outputs``): the updates are then scikit-learn's,
+    ``learning_rate_init * n_outputs``; for ``"adam"``, ``epsilon / n_outputs``,
+    as its update is scale-invariant only up to ``epsilon``): the updates are
+    then scikit-learn's,
     though the reported ``loss_curve_`` (and with it the ``tol`` stopping
     rule) still uses the averaged loss with your ``alpha``. Not for
     ``"lbfgs"``: its line search and stopping test read the loss value,
