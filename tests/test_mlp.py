@@ -2,6 +2,7 @@
 
 import inspect
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -654,6 +655,27 @@ def test_verbose_shows_a_progress_bar(solver, capsys):
         assert "MLPClassifier" in err and "loss=" in err
         MLPClassifier(solver=solver, max_iter=2, random_state=0, device="cpu").fit(X, y)
         assert capsys.readouterr().err == ""
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_verbose_prints_sklearns_lines(capsys):
+    # Above the bar, stdout gets sklearn's MLP lines, word for word in form:
+    # a loss per epoch, the validation score, the stopping message.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(max_iter=300, early_stopping=True, verbose=True, random_state=0)
+    ours = MLPClassifier(device="cpu", **kw).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    SkMLPClassifier(**kw).fit(X, y)
+    theirs = capsys.readouterr().out.splitlines()
+    pattern = re.compile(r"Iteration \d+, loss = \d+\.\d{8}|Validation score: \d\.\d{6}")
+    assert all(pattern.fullmatch(line) for line in lines[:-1] + theirs[:-1])
+    assert len(lines) == 2 * ours.n_iter_ + 1
+    assert lines[-1] == theirs[-1] == (
+        "Validation score did not improve more than tol=0.000100 for 10 consecutive "
+        "epochs. Stopping."
+    )
+    losses = [float(line.split("= ")[1]) for line in lines if line.startswith("Iteration")]
+    np.testing.assert_allclose(losses, ours.loss_curve_, rtol=1e-8)
 
 
 def _sparse_digits():

@@ -156,7 +156,9 @@ def train(
         return value stops training (the best epoch's weights are still
         restored with ``validation_score``).
     verbose : bool
-        Show a ``tqdm`` progress bar with the running loss.
+        Show a ``tqdm`` progress bar with the running loss, and print
+        sklearn's MLP lines (``Iteration i, loss = ...``, ``Validation
+        score: ...``, the stopping message) to stdout above it.
     result : TrainResult or None
         Continue an earlier result (``warm_start`` / ``partial_fit``).
     interruptible : bool, default=False
@@ -230,12 +232,16 @@ def train(
                 )
             result.n_iter += 1
             result.loss_curve.append(epoch_loss)
+            if verbose:  # sklearn's MLP lines, above the bar
+                tqdm.write(f"Iteration {result.n_iter}, loss = {epoch_loss:.8f}")
             if validation_score is not None:
                 model.eval()
                 with torch.no_grad():
                     score = float(validation_score())
                 model.train()
                 result.validation_scores.append(score)
+                if verbose:
+                    tqdm.write(f"Validation score: {score:f}")
                 stalled = _no_improvement(score, best_val, tol, higher_is_better=True)
                 if score > best_val:
                     best_val = score
@@ -255,6 +261,10 @@ def train(
                 if on_plateau is not None and on_plateau():
                     no_improvement = 0
                     continue
+                if verbose:
+                    what = "Training loss" if validation_score is None else "Validation score"
+                    tqdm.write(f"{what} did not improve more than tol={tol:f} for "
+                               f"{n_iter_no_change} consecutive epochs. Stopping.")
                 result.converged = True
                 break
     except KeyboardInterrupt:

@@ -336,7 +336,9 @@ class FlowMatchingSampler(
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
     verbose : bool, default=False
-        Show a progress bar with the training loss.
+        Print ``Iteration i, loss = ...`` each epoch to stdout (scikit-learn's
+        MLP lines, with the validation score and the stopping message) above
+        a ``tqdm`` progress bar (on stderr).
 
     Attributes
     ----------

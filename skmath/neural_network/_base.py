@@ -802,6 +802,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                     return False
                 for group in optimizer.param_groups:
                     group["lr"] = lr / _ADAPTIVE_DIVISOR
+                if self.verbose:  # as sklearn's SGD optimizer says it
+                    tqdm.write(f"Setting learning rate to {lr / _ADAPTIVE_DIVISOR:f}")
                 return True
 
         # getattr: a warm start from an "lbfgs" fit, which keeps no curve

@@ -389,7 +389,9 @@ _MC_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), de
         Training stops when the loss (or validation score) has not improved by
         ``tol`` for ``n_iter_no_change`` consecutive epochs.
     verbose : bool, default=False
-        Show a progress bar with the running loss.
+        Print scikit-learn's MLP progress lines to stdout (``Iteration i,
+        loss = ...`` each epoch, the validation score, the stopping message)
+        above a ``tqdm`` progress bar (on stderr).
     warm_start : bool, default=False
         Start from the previous solution instead of a fresh initialisation.
     momentum : float, default=0.9

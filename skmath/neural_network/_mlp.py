@@ -54,7 +54,9 @@ _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,)
         ``tol`` for ``n_iter_no_change`` consecutive epochs; for ``"lbfgs"`` it
         is the projected-gradient tolerance.
     verbose : bool, default=False
-        Show a progress bar with the running loss.
+        Print scikit-learn's progress lines to stdout (``Iteration i, loss =
+        ...`` each epoch, the validation score, the stopping message) above a
+        ``tqdm`` progress bar (on stderr); with ``"lbfgs"``, the bar only.
     warm_start : bool, default=False
         Start from the previous solution instead of a fresh initialisation.
     momentum : float, default=0.9
