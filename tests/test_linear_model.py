@@ -1025,7 +1025,7 @@ def test_logistic_newton_cholesky_falls_back_to_lbfgs_on_a_singular_hessian():
         ours = LogisticRegression(solver="newton-cholesky", device="cpu", **kw)
         ours.fit(np.hstack([X, X[:, :1]]), y)
     ref = sk.LogisticRegression(**kw).fit(X, y)
-    assert np.abs(ours.predict_proba(np.hstack([X, X[:, :1]])) - ref.predict_proba(X)).max() < 1e-8
+    assert np.abs(ours.predict_proba(np.hstack([X, X[:, :1]])) - ref.predict_proba(X)).max() < 1e-6
     assert 0 < ours.n_iter_[0] <= 500
 
 

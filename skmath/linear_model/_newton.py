@@ -191,20 +191,39 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
     return s
 
 
-def _cholesky_solve(H, g, keep):
-    """``s`` with ``H s = -g`` on the coordinates ``keep`` (the others 0), by a
-    Cholesky factorisation; None when ``H`` there is not numerically positive
-    definite (its factor's diagonal ratio squared, a lower bound of the
-    condition number, beyond ``1 / eps``)."""
+def _newton_step(H, g, keep):
+    """``s`` with ``H s = -g`` on the coordinates ``keep`` (the others 0), or
+    None where ``H`` there is singular or very ill-conditioned.
+
+    On the CPU, sklearn's solve: LAPACK's symmetric solver
+    (:func:`scipy.linalg.solve`, ``assume_a="sym"``), whose reciprocal
+    condition estimate below ``eps`` means ill-conditioned, so the same
+    problems fall back as in sklearn. On a GPU, a Cholesky factorisation,
+    ill-conditioned where it fails or where its diagonal's ratio squared (a
+    lower bound of the condition number) exceeds ``1 / eps``: an exactly
+    singular ``H`` can pass that test by rounding, and then takes a step
+    along its null space that does not change the objective.
+    """
     index = slice(None) if keep is None else torch.nonzero(keep).squeeze(1)
-    L, info = torch.linalg.cholesky_ex(H[index][:, index])
+    H, rhs = H[index][:, index], -g[index]
+    s = torch.zeros_like(g)
+    if H.device.type == "cpu":
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                step = scipy.linalg.solve(H.numpy(), rhs.numpy(), assume_a="sym",
+                                          check_finite=False)
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+                return None
+        s[index] = torch.from_numpy(step)
+        return s
+    L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
         return None
     diagonal = L.diagonal()
     if float(diagonal.max() / diagonal.min()) ** 2 > 1 / np.finfo(np.float64).eps:
         return None
-    s = torch.zeros_like(g)
-    s[index] = torch.cholesky_solve(-g[index, None], L).squeeze(1)
+    s[index] = torch.cholesky_solve(rhs[:, None], L).squeeze(1)
     return s
 
 
@@ -346,7 +365,7 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
         problem = None
         if inner == "cholesky":
             H = hessian(x)
-            step = _cholesky_solve(H, grad.ravel(), keep)
+            step = _newton_step(H, grad.ravel(), keep)
             if step is None:
                 problem = (
                     "a singular or very ill-conditioned Hessian matrix (remove collinear "
