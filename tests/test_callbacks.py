@@ -117,6 +117,32 @@ def test_logistic_tasks_as_sklearns(max_iter):
     assert structures[0] == structures[1]
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LogisticRegression(),
+        LogisticRegression(solver="newton-cholesky", C=1e4),
+        LogisticRegression(solver="newton-cg", C=1e4),
+        LogisticRegression(solver="saga", l1_ratio=1.0, C=0.1),
+        MLPClassifier(solver="lbfgs", hidden_layer_sizes=(5,), max_iter=200, random_state=0),
+    ],
+    ids=["lbfgs", "newton-cholesky", "newton-cg", "saga-l1", "mlp-lbfgs"],
+)
+def test_a_callback_returning_true_stops_every_solver(estimator):
+    # sklearn's contract: on_fit_task_end returning True stops the
+    # iterations. The SciPy L-BFGS-B and Newton solvers ignored it (the
+    # epoch loops honoured it). Now each stops at that task, without a
+    # ConvergenceWarning, and the model is the fit stopped there.
+    X, y = make_classification(200, 5, random_state=0)
+    X = X * [1, 10, 100, 1, 0.1]  # badly scaled: more than 3 iterations
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = clone(estimator).set_callbacks(Recorder(stop_after=3)).fit(X, y)
+    assert np.ravel(model.n_iter_)[0] == 3
+    stopped = _quiet_fit(clone(estimator).set_params(max_iter=3), X, y)
+    assert_allclose(model.predict_proba(X), stopped.predict_proba(X), rtol=1e-10, atol=1e-12)
+
+
 def test_newton_fallback_steps_are_the_fit_stopped_there():
     # Collinear columns without penalty: newton-cholesky meets a singular
     # Hessian and hands the remaining iterations to L-BFGS-B. Every task's

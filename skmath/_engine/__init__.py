@@ -27,12 +27,13 @@ from ._core import (
     transpose_for,
     unchanged_on_failure,
 )
-from ._optim import SGD, Adam, minimize_lbfgs
+from ._optim import SGD, STOPPED_BY_CALLBACK, Adam, minimize_lbfgs
 from ._training import DivergenceError, TrainResult, minibatches, train
 
 __all__ = [
     "CPU_BLOCK_BYTES",
     "SGD",
+    "STOPPED_BY_CALLBACK",
     "Adam",
     "DivergenceError",
     "TorchEstimatorMixin",

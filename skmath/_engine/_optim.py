@@ -273,6 +273,14 @@ def _threadpools():
     return ThreadpoolController()
 
 
+# The status of a minimisation a callback stopped (SciPy's code for it).
+STOPPED_BY_CALLBACK = 99
+
+
+class _StopRequested(Exception):
+    """A callback asked :func:`minimize_lbfgs` to stop."""
+
+
 def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options):
     """Minimise with scipy's L-BFGS-B (the optimizer of sklearn's ``lbfgs`` solvers).
 
@@ -291,7 +299,11 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
     bounds : scipy.optimize.Bounds or None, default=None
         Box constraints on the (flat) iterate, as scipy takes them.
     callback : callable or None, default=None
-        ``callback(xk)`` after each iteration, as scipy calls it.
+        ``callback(xk)`` after each iteration, as scipy calls it; a true
+        return value stops the minimisation there (sklearn's callbacks ask
+        so), on every SciPy release: the result is then that iterate, with
+        ``status`` :data:`STOPPED_BY_CALLBACK` (SciPy's own code for a
+        callback's stop).
     **options
         scipy's L-BFGS-B options (``maxiter``, ``maxfun``, ``gtol``, ...).
 
@@ -308,8 +320,24 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
     True
     """
     x0 = np.asarray(x0, dtype=np.float64).ravel()
-    with _threadpools().limit(limits=1, user_api="blas"):
-        return scipy.optimize.minimize(
-            value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds,
-            callback=callback, options=options,
+    iterates = []
+
+    def on_iteration(xk):
+        iterates.append(None)
+        if callback(xk):
+            iterates[-1] = xk.copy()
+            raise _StopRequested
+
+    try:
+        with _threadpools().limit(limits=1, user_api="blas"):
+            return scipy.optimize.minimize(
+                value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds,
+                callback=None if callback is None else on_iteration, options=options,
+            )
+    except _StopRequested:
+        x = iterates[-1]
+        fun, jac = value_and_grad(x)
+        return scipy.optimize.OptimizeResult(
+            x=x, fun=fun, jac=jac, nit=len(iterates), status=STOPPED_BY_CALLBACK,
+            success=False, message="STOP: REQUESTED BY A CALLBACK",
         )

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._callbacks import CallbackSupportMixin, FitTasks
 from .._compat import _check_sample_weight, compute_class_weight
 from .._engine import (
+    STOPPED_BY_CALLBACK,
     TorchEstimatorMixin,
     as_tensor,
     csr_transpose,
@@ -248,7 +249,7 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     if callback is not None:
 
         def on_split(z):
-            callback(to_numpy(unsplit(torch.from_numpy(z).to(scale.device))))
+            return callback(to_numpy(unsplit(torch.from_numpy(z).to(scale.device))))
 
     z_scale = to_numpy(torch.cat([scale, scale, scale.new_ones(m)]))
     z, result = lbfgs(
@@ -296,7 +297,7 @@ def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
     if callback is not None:
 
         def on_iterate(coef):  # a tensor (Newton) or an array (the fallback)
-            callback(to_numpy(centred(torch.as_tensor(coef, device=coef0.device))))
+            return callback(to_numpy(centred(torch.as_tensor(coef, device=coef0.device))))
 
     coef, result = minimize_newton(
         fun, coef0, hessian=lambda coef: hessian(coef, *model), max_iter=max_iter, tol=tol,
@@ -858,7 +859,7 @@ class LogisticRegression(
         name = self.solver
         if self.solver not in ("lbfgs", *_NEWTON):
             name = f"L-BFGS-B (skmath's solver={self.solver!r})"
-        if result.status != 0:
+        if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
             warnings.warn(
                 f"{name} failed to converge after {n_iter} iteration(s) "
                 f"(status={result.status}: {result.message}). Increase the number of "

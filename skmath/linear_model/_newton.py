@@ -24,7 +24,7 @@ from scipy.optimize._linesearch import (  # as sklearn's newton-cg imports them
 )
 from sklearn.exceptions import ConvergenceWarning
 
-from .._engine import csr_with_values, to_numpy, transpose_for
+from .._engine import STOPPED_BY_CALLBACK, csr_with_values, to_numpy, transpose_for
 
 # sklearn's backtracking line search: halve the step until the Armijo
 # condition holds with slope factor 2^-11, at most 21 tries (t >= 2^-20).
@@ -331,7 +331,8 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
         ``fallback(x, max_iter) -> (x, result)``, e.g. L-BFGS-B, which takes
         the remaining iterations where no Newton step can be taken.
     callback : callable or None
-        ``callback(x)`` after each iteration.
+        ``callback(x)`` after each iteration; a true return value stops
+        there (``status`` :data:`~skmath._engine.STOPPED_BY_CALLBACK`).
 
     Returns
     -------
@@ -408,8 +409,10 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
             return x, result
         previous_loss = float(loss)
         x, loss, grad = searched
-        if callback is not None:
-            callback(x)
+        if callback is not None and callback(x):
+            return x, OptimizeResult(
+                nit=n_iter, status=STOPPED_BY_CALLBACK, message="STOP: REQUESTED BY A CALLBACK"
+            )
         if float(grad.abs().max()) <= tol and (
             inner == "cg" or 0.5 * float(step.ravel() @ (H @ step.ravel())) <= tol
         ):

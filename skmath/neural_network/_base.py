@@ -48,6 +48,7 @@ from .._callbacks import CallbackSupportMixin, FitTasks
 from .._compat import _check_sample_weight
 from .._engine import (
     SGD,
+    STOPPED_BY_CALLBACK,
     Adam,
     DivergenceError,
     TorchEstimatorMixin,
@@ -914,7 +915,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 bar.set_postfix(loss=f"{last['loss']:.5g}")
             if tasks.active:
                 iterate = torch.from_numpy(theta).to(network.flat)
-                tasks(self._fitted_state(network, Xt, yt, lambda: iterate))
+                return tasks(self._fitted_state(network, Xt, yt, lambda: iterate))
+            return False
 
         theta0 = to_numpy(network.flat).astype(np.float64)
         try:
@@ -932,7 +934,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = float(result.fun)
-        if not result.success:
+        if not result.success and result.status != STOPPED_BY_CALLBACK:
             warnings.warn(
                 f"lbfgs failed to converge after {result.nit} iteration(s) "
                 f"(status={result.status}): {result.message}. Increase the number "
