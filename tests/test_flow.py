@@ -574,3 +574,19 @@ def test_max_iter_reached_with_a_stopping_rule_warns(params):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FlowMatchingSampler(**kw).fit(X)
+
+
+def test_fit_does_not_depend_on_torchs_default_dtype():
+    # The vector field's weights and buffers were created in torch's default
+    # dtype: under torch.set_default_dtype(torch.float64) fit crashed (float
+    # and double in one product). Now the same model either way.
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    kw = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0, device="cpu")
+    reference = FlowMatchingSampler(**kw).fit(X).score_samples(X)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        scores = FlowMatchingSampler(**kw).fit(X).score_samples(X)
+    finally:
+        torch.set_default_dtype(previous)
+    np.testing.assert_array_equal(scores, reference)

@@ -362,9 +362,10 @@ def _onednn_op():
         return None  # measured on x86-64 only
     try:
         op = torch.ops.mkldnn._linear_pointwise
-        x = torch.arange(12.0).reshape(3, 4)
-        weight = torch.arange(8.0).reshape(2, 4).T.contiguous().T  # a transposed view
-        bias = torch.tensor([1.0, -1.0])
+        f32 = torch.float32  # the probe is of float32 products, whatever the default
+        x = torch.arange(12.0, dtype=f32).reshape(3, 4)
+        weight = torch.arange(8.0, dtype=f32).reshape(2, 4).T.contiguous().T  # transposed
+        bias = torch.tensor([1.0, -1.0], dtype=f32)
         if torch.equal(op(x, weight, bias, "none", [], ""), torch.addmm(bias, x, weight.T)):
             return op
     except Exception:  # noqa: BLE001 - any failure means "not available"

@@ -88,8 +88,9 @@ def _linear(n_in, n_out, generator, device):
     """
     layer = torch.nn.Linear(n_in, n_out, device="meta")
     bound = 1.0 / math.sqrt(n_in)
-    weight = torch.empty((n_out, n_in), device=device).uniform_(-bound, bound, generator=generator)
-    bias = torch.empty(n_out, device=device).uniform_(-bound, bound, generator=generator)
+    draw = dict(device=device, dtype=torch.float32)  # whatever torch's default dtype
+    weight = torch.empty((n_out, n_in), **draw).uniform_(-bound, bound, generator=generator)
+    bias = torch.empty(n_out, **draw).uniform_(-bound, bound, generator=generator)
     layer.weight = torch.nn.Parameter(weight)
     layer.bias = torch.nn.Parameter(bias)
     return layer
@@ -114,11 +115,13 @@ class _VectorField(torch.nn.Module):
     def __init__(self, n_features, hidden_layer_sizes, n_fourier, fourier_scale,
                  generator, device):
         super().__init__()
+        # float32, as the training data, whatever torch's default dtype.
         self.register_buffer(
             "time_frequencies",
-            2 * math.pi * torch.tensor(_TIME_FREQUENCIES, device=device),
+            2 * math.pi * torch.tensor(_TIME_FREQUENCIES, device=device, dtype=torch.float32),
         )
-        B = torch.randn(n_features, n_fourier, generator=generator, device=device)
+        B = torch.randn(n_features, n_fourier, generator=generator, device=device,
+                        dtype=torch.float32)
         self.register_buffer(
             "fourier_frequencies",
             B * (2 * math.pi * fourier_scale / math.sqrt(n_features)),
