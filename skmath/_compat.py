@@ -1,9 +1,11 @@
-"""scikit-learn's validation helpers with the behaviour of its newest release.
+"""scikit-learn helpers that changed between the supported releases.
 
 skmath supports scikit-learn >= 1.6; a few helpers it relies on changed since
-then. Each wrapper here gives every supported release the behaviour of
-scikit-learn 1.9, so that an estimator does not change with the installed
-version (tested on 1.6.1 and 1.9.1).
+then. ``_check_sample_weight`` gives every supported release the behaviour of
+scikit-learn 1.9 (an estimator's input checks do not change with the
+installed version); ``compute_class_weight`` follows the installed release,
+as the sklearn estimators skmath is compared with do there (tested on 1.6
+and 1.9).
 """
 
 import inspect

@@ -39,7 +39,7 @@ def test_every_spelling_of_the_cpu_is_the_cpu(cpu):
     assert resolve_device(cpu) == torch.device("cpu")
 
 
-@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", 3, None, "CPU", "cpu:1"])
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", 3, None, "CPU", "cpu:1", "cpu\n", "auto\n"])
 def test_unknown_device_is_a_clear_value_error(bad):
     # Unknown device names raise ValueError naming the accepted values.
     with pytest.raises(ValueError, match="'auto', 'cpu', 'cuda'"):
@@ -451,3 +451,46 @@ def test_linear_gradients_are_addmms(linear_route):
     # d/dx sum(2 x W^T W) = 2 * 1 (W^T W)
     expected = 2 * torch.ones(64, 48, dtype=torch.float64) @ (weight.T @ weight).double()
     torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_concurrent_thread_limits_restore_torchs_setting(monkeypatch):
+    # torch's thread count is process-wide: a torch_threads block (budget 1
+    # from OMP_NUM_THREADS) and a single_threaded_torch block overlapping in
+    # two Python threads used to leave it at 1 (each restored the value it
+    # found, the other's). Nested blocks re-apply the outer limit on exit.
+    import threading
+
+    from skmath._engine import single_threaded_torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def first():
+            with torch_threads():
+                a_in.set()
+                b_in.wait()
+            a_out.set()
+
+        def second():
+            a_in.wait()
+            with single_threaded_torch():
+                b_in.set()
+                a_out.wait()
+
+        workers = [threading.Thread(target=first), threading.Thread(target=second)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert torch.get_num_threads() == 2
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        with torch_threads():
+            with single_threaded_torch():
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu(:0)?|cuda(:\d+)?)$")
+_DEVICE_PATTERN = re.compile(r"auto|cpu(:0)?|cuda(:\d+)?")
 
 _NUMPY_TO_TORCH = {
     np.dtype(np.float64): torch.float64,
@@ -58,7 +58,7 @@ def resolve_device(device):
     """
     if isinstance(device, torch.device):
         device = str(device)
-    if not isinstance(device, str) or not _DEVICE_PATTERN.match(device):
+    if not isinstance(device, str) or not _DEVICE_PATTERN.fullmatch(device):
         raise ValueError(
             f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
         )
@@ -570,44 +570,52 @@ def thread_budget():
     return max(budget, 1)
 
 
+# torch's thread count is one setting for the whole process: the limits of the
+# blocks running now (nested, or in concurrent Python threads), and the count
+# before the first of them, restored when the last one leaves.
+_THREAD_LOCK = threading.Lock()
+_THREAD_STATE = {"limits": [], "saved": None}
+
+
+def _apply_thread_limits():
+    state = _THREAD_STATE
+    target = min([state["saved"], *state["limits"]])
+    if torch.get_num_threads() != target:
+        torch.set_num_threads(target)
+
+
 @contextmanager
+def _at_most_threads(limit):
+    """torch's intra-op threads at most ``limit`` (and at most every other
+    active block's limit) for the block; each block's exit re-applies the
+    limits still active, the last one restores the original count, so that
+    nested and concurrent blocks never leave the setting lowered."""
+    with _THREAD_LOCK:
+        if not _THREAD_STATE["limits"]:
+            _THREAD_STATE["saved"] = torch.get_num_threads()
+        _THREAD_STATE["limits"].append(max(int(limit), 1))
+        _apply_thread_limits()
+    try:
+        yield
+    finally:
+        with _THREAD_LOCK:
+            _THREAD_STATE["limits"].remove(max(int(limit), 1))
+            if _THREAD_STATE["limits"]:
+                _apply_thread_limits()
+            else:
+                torch.set_num_threads(_THREAD_STATE["saved"])
+
+
 def torch_threads():
     """Run a block with torch limited to :func:`thread_budget` threads."""
-    before = torch.get_num_threads()
-    budget = thread_budget()
-    if budget != before:
-        torch.set_num_threads(budget)
-    try:
-        yield
-    finally:
-        if budget != before:
-            torch.set_num_threads(before)
+    return _at_most_threads(thread_budget())
 
 
-_SINGLE_THREAD_LOCK = threading.Lock()
-_SINGLE_THREAD_STATE = {"users": 0, "saved": None}
-
-
-@contextmanager
 def single_threaded_torch():
-    """torch's intra-op threads set to 1, restored when the last user leaves.
-
-    Reference-counted, so that blocks of work running concurrently in several
-    Python threads of one process restore the original setting, not each
-    other's.
-    """
-    with _SINGLE_THREAD_LOCK:
-        if _SINGLE_THREAD_STATE["users"] == 0:
-            _SINGLE_THREAD_STATE["saved"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _SINGLE_THREAD_STATE["users"] += 1
-    try:
-        yield
-    finally:
-        with _SINGLE_THREAD_LOCK:
-            _SINGLE_THREAD_STATE["users"] -= 1
-            if _SINGLE_THREAD_STATE["users"] == 0:
-                torch.set_num_threads(_SINGLE_THREAD_STATE["saved"])
+    """Run a block with torch's intra-op threads set to 1 (see
+    :func:`_at_most_threads`: concurrent and nested blocks restore the
+    original setting, not each other's)."""
+    return _at_most_threads(1)
 
 
 # scikit-learn's callback context (>= 1.9): its _fit_context tears the
