@@ -418,11 +418,12 @@ def test_sparse_X_with_duplicate_entries_is_its_sum(cls):
     np.testing.assert_array_equal(X.data, data)
 
 
-@pytest.mark.parametrize("c", [1e160, 1e300])
+@pytest.mark.parametrize("c", [1e160, 1e300, 1e-170, 1e-300])
 def test_huge_inputs_are_standardised_without_overflow(c):
-    # Column scales of values whose squares overflow are measured in units
-    # of the column's largest magnitude: the model of c * X predicts on
-    # c * X what the model of X predicts on X (dense and sparse).
+    # Column scales of values whose squares overflow (or underflow: below
+    # ~1e-154 a varying column looked constant and was ignored) are measured
+    # in units of the column's largest magnitude: the model of c * X
+    # predicts on c * X what the model of X predicts on X (dense and sparse).
     X, y = make_moons(n_samples=60, noise=0.2, random_state=0)
     kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
     with warnings.catch_warnings():
@@ -562,3 +563,20 @@ def test_sample_y_refuses_a_bad_number_of_draws(n_samples):
                              device="cpu").fit(X, y)
     with pytest.raises(ValueError, match="'n_samples' parameter of sample_y"):
         reg.sample_y(X[:4], n_samples=n_samples)
+
+
+@pytest.mark.parametrize("c", [1e-200, 1e200])
+def test_tiny_and_huge_targets_keep_their_units(c):
+    # The target's scale at 1e-200 was wrong (its squares underflow), and
+    # with it noise_std_ (0.92 against 0.37 of the unit target's scale).
+    X, y = _sine(n=60)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0, device="cpu", cv=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unit = MCDropoutRegressor(**kw).fit(X, y)
+        scaled = MCDropoutRegressor(**kw).fit(X, c * y)
+    np.testing.assert_allclose(scaled.noise_std_ / c, unit.noise_std_, rtol=1e-9)
+    mean, std = scaled.predict(X, return_std=True)
+    mean1, std1 = unit.predict(X, return_std=True)
+    np.testing.assert_allclose(mean / c, mean1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(std / c, std1, rtol=1e-9)

@@ -78,14 +78,19 @@ def _standardize(A, *, target=False):
     make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
     bias absorbs the offset. Duplicate stored entries count as their sum, as
     in scipy. Columns whose squares overflow (values beyond about 1e154 in
-    float64) are measured in units of their largest magnitude.
+    float64) or lose digits to underflow (all values below about 1e-138, whose
+    squares are near float64's smallest numbers) are measured in units of
+    their largest magnitude.
     """
     mean, scale = _mean_std(A)
-    bad = ~(np.isfinite(mean) & np.isfinite(scale))
+    largest = abs(A).max(axis=0)
+    largest = np.asarray(largest.todense() if sp.issparse(largest) else largest).ravel()
+    finfo = np.finfo(A.dtype)
+    tiny = np.sqrt(finfo.tiny) / finfo.eps
+    bad = ~(np.isfinite(mean) & np.isfinite(scale)) | ((largest > 0) & (largest < tiny))
     if bad.any():
         columns = A[:, np.flatnonzero(bad)]
-        unit = abs(columns).max(axis=0)
-        unit = np.asarray(unit.todense() if sp.issparse(unit) else unit).ravel()
+        unit = largest[bad]
         unit = np.where(unit > 0, unit, 1.0)
         part_mean, part_scale = _mean_std(
             columns @ sp.diags(1 / unit) if sp.issparse(columns) else columns / unit)
@@ -506,8 +511,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     shared by all rows, so predictions are deterministic and a row's
     prediction does not depend on the rest of ``X``.
 
-    ``fit`` does not take ``sample_weight``: each copy of a repeated sample
-    draws its own dropout masks, so weights could not equal repetitions.
+    ``fit`` does not take ``sample_weight`` (nor does
+    ``GaussianProcessRegressor``): each copy of a repeated sample draws its
+    own dropout masks, so a weight would equal repeated rows only on average
+    over the masks, not exactly as sklearn's estimator checks require.
 
     References
     ----------
@@ -836,8 +843,10 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     0.328 against 0.309 when trained for all 200. Raise ``n_iter_no_change``
     (and ``max_iter``) when the loss curve is still falling.
 
-    ``fit`` does not take ``sample_weight``: each copy of a repeated sample
-    draws its own dropout masks, so weights could not equal repetitions.
+    ``fit`` does not take ``sample_weight`` (nor does
+    ``GaussianProcessRegressor``): each copy of a repeated sample draws its
+    own dropout masks, so a weight would equal repeated rows only on average
+    over the masks, not exactly as sklearn's estimator checks require.
 
     References
     ----------
