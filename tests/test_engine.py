@@ -464,6 +464,8 @@ def test_concurrent_thread_limits_restore_torchs_setting(monkeypatch):
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
     try:
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()

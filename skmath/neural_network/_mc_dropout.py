@@ -83,6 +83,11 @@ def _standardize(A, *, target=False):
     their largest magnitude.
     """
     mean, scale = _mean_std(A)
+    if sp.issparse(A):
+        # A canonical copy: scipy's abs() and max() sum duplicates in place,
+        # and the caller's matrix is never modified.
+        A = sp.csr_matrix(A, copy=True)
+        A.sum_duplicates()
     largest = abs(A).max(axis=0)
     largest = np.asarray(largest.todense() if sp.issparse(largest) else largest).ravel()
     finfo = np.finfo(A.dtype)
