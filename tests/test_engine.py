@@ -453,40 +453,37 @@ def test_linear_gradients_are_addmms(linear_route):
     torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)
 
 
-def test_concurrent_thread_limits_restore_torchs_setting(monkeypatch):
-    # torch's thread count is process-wide: a torch_threads block (budget 1
-    # from OMP_NUM_THREADS) and a single_threaded_torch block overlapping in
-    # two Python threads used to leave it at 1 (each restored the value it
-    # found, the other's). Nested blocks re-apply the outer limit on exit.
+def test_thread_limits_are_per_thread_and_nest(monkeypatch):
+    # torch's intra-op thread count (OpenMP's) belongs to each Python thread.
+    # A global registry let a worker's single_threaded_torch block, outlasting
+    # the main thread's torch_threads block, leave the main thread at 1; a
+    # save/restore per block let overlapping blocks restore each other's
+    # values. Now: the main thread gets its count back, and nested blocks
+    # re-apply the enclosing limit on exit.
     import threading
 
     from skmath._engine import single_threaded_torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
     try:
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+        worker_in, main_out = threading.Event(), threading.Event()
 
-        def first():
-            with torch_threads():
-                a_in.set()
-                b_in.wait()
-            a_out.set()
-
-        def second():
-            a_in.wait()
+        def worker():
             with single_threaded_torch():
-                b_in.set()
-                a_out.wait()
+                worker_in.set()
+                main_out.wait()
 
-        workers = [threading.Thread(target=first), threading.Thread(target=second)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        thread = threading.Thread(target=worker)
+        with torch_threads():  # in the main thread, budget 1
+            assert torch.get_num_threads() == 1
+            thread.start()
+            worker_in.wait()
+        main_out.set()
+        thread.join()
         assert torch.get_num_threads() == 2
         monkeypatch.delenv("OMP_NUM_THREADS")
         with torch_threads():

@@ -570,40 +570,41 @@ def thread_budget():
     return max(budget, 1)
 
 
-# torch's thread count is one setting for the whole process: the limits of the
-# blocks running now (nested, or in concurrent Python threads), and the count
-# before the first of them, restored when the last one leaves.
-_THREAD_LOCK = threading.Lock()
-_THREAD_STATE = {"limits": [], "saved": None}
+# torch's intra-op thread count (OpenMP's) is a setting of each Python thread:
+# the limits of the blocks running now in this thread (nested), and the count
+# before the first of them, restored when the last one leaves. Per thread, so
+# that fits running concurrently in other threads neither see nor restore it.
+_THREAD_STATE = threading.local()
 
 
-def _apply_thread_limits():
+def _thread_limits():
     state = _THREAD_STATE
-    target = min([state["saved"], *state["limits"]])
-    if torch.get_num_threads() != target:
-        torch.set_num_threads(target)
+    if not hasattr(state, "limits"):
+        state.limits, state.saved = [], None
+    return state
 
 
 @contextmanager
 def _at_most_threads(limit):
-    """torch's intra-op threads at most ``limit`` (and at most every other
-    active block's limit) for the block; each block's exit re-applies the
-    limits still active, the last one restores the original count, so that
-    nested and concurrent blocks never leave the setting lowered."""
-    with _THREAD_LOCK:
-        if not _THREAD_STATE["limits"]:
-            _THREAD_STATE["saved"] = torch.get_num_threads()
-        _THREAD_STATE["limits"].append(max(int(limit), 1))
-        _apply_thread_limits()
+    """This thread's torch intra-op threads at most ``limit`` (and at most
+    every enclosing block's limit) for the block; on exit the enclosing
+    blocks' limits apply again, and the last block restores the original
+    count."""
+    state = _thread_limits()
+    limit = max(int(limit), 1)
+    if not state.limits:
+        state.saved = torch.get_num_threads()
+    state.limits.append(limit)
+    target = min([state.saved, *state.limits])
+    if torch.get_num_threads() != target:
+        torch.set_num_threads(target)
     try:
         yield
     finally:
-        with _THREAD_LOCK:
-            _THREAD_STATE["limits"].remove(max(int(limit), 1))
-            if _THREAD_STATE["limits"]:
-                _apply_thread_limits()
-            else:
-                torch.set_num_threads(_THREAD_STATE["saved"])
+        state.limits.pop()
+        target = min([state.saved, *state.limits])
+        if torch.get_num_threads() != target:
+            torch.set_num_threads(target)
 
 
 def torch_threads():
@@ -613,8 +614,8 @@ def torch_threads():
 
 def single_threaded_torch():
     """Run a block with torch's intra-op threads set to 1 (see
-    :func:`_at_most_threads`: concurrent and nested blocks restore the
-    original setting, not each other's)."""
+    :func:`_at_most_threads`: nested blocks restore the enclosing setting,
+    and blocks in other Python threads are independent)."""
     return _at_most_threads(1)
 
 
