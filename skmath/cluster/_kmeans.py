@@ -618,16 +618,22 @@ def _closest(X, x_sq, centers_t, c_sq, *, second=True):
 
 def _nearest_by_differences(X, rows, centers, candidates):
     """Closest of the ``candidates`` centers of the rows ``rows`` of ``X``,
-    from their squared distances ``sum_j (x_j - c_j)^2`` in float64.
+    from their squared distances in float64 without the product form.
 
     The product form's rounding bound grows with ``||x||^2 + ||c||^2``: far
     from the origin (uncentred CSR rows, data of large offset) or in many
     float32 dimensions, it can exceed the gap between the two closest
     centers (an audit found 8% of the labels of float32 CSR data of offset
-    100 off the closest center). The differences have no such cancellation:
-    their rounding is relative to the distance itself, so only centers at
-    the same distance up to ``2 (d + 2) eps`` of float64 remain tied, and
-    those go to the lowest index, as in :func:`_nearest`.
+    100 off the closest center). Here dense rows use the differences
+    ``sum_j (x_j - c_j)^2``, whose rounding is relative to the distance
+    itself, and so do CSR rows holding at least a quarter of the columns
+    (taken dense a few at a time: as much work as their nonzeros). Emptier
+    CSR rows use ``sum_j ((x_j - c_j)^2 - c_j^2) + ||c||^2`` over their
+    nonzeros (:func:`_sparse_sq_distances`, ``O(nnz)``: such a row is never
+    densified, whatever ``d``), whose rounding is relative to ``||c||^2``
+    plus the distance, in float64. Centers equally distant up to that
+    rounding remain tied, and the lowest index takes the row, as in
+    :func:`_nearest`.
 
     Parameters
     ----------
@@ -642,19 +648,40 @@ def _nearest_by_differences(X, rows, centers, candidates):
     labels : Tensor of int64, shape (m,)
     """
     k, d = centers.shape
+    f64 = torch.float64
+    eps = torch.finfo(f64).eps
     center, row = torch.nonzero(candidates, as_tuple=True)  # the candidate pairs
-    dist = torch.full((k, rows.shape[0]), math.inf, dtype=torch.float64, device=X.device)
-    Xr = _dense_rows(X, rows)
-    centers = centers.to(torch.float64)
+    dist = torch.full((k, rows.shape[0]), math.inf, dtype=f64, device=X.device)
+    err = torch.zeros_like(dist)
+    centers = centers.to(f64)
+    by_differences = torch.ones_like(row, dtype=torch.bool)
+    if _is_sparse(X):
+        nnz = X.crow_indices().diff().index_select(0, rows.index_select(0, row))
+        by_differences = 4 * nnz >= d
+        emptier = torch.nonzero(~by_differences).squeeze(1)
+        r, c = row.index_select(0, emptier), center.index_select(0, emptier)
+        pairs = take_rows(X, rows.index_select(0, r))  # one CSR row per pair
+        pairs = csr_with_values(pairs, pairs.values().to(f64))
+        c_sq = (centers * centers).sum(dim=1)
+        pair_dist = _sparse_sq_distances(pairs, centers, c_sq, c)
+        terms = pairs.crow_indices().diff().to(f64) + 2
+        dist[c, r] = pair_dist
+        err[c, r] = 2 * eps * terms * (c_sq.index_select(0, c) + pair_dist)
+    dense = torch.nonzero(by_differences).squeeze(1)
     # Pairs in chunks of ~16 MB of differences.
     chunk = max(1, 2**21 // max(d, 1))
-    for start in range(0, row.shape[0], chunk):
-        r, c = row[start : start + chunk], center[start : start + chunk]
-        diff = Xr.index_select(0, r).to(torch.float64) - centers.index_select(0, c)
-        dist[c, r] = diff.square_().sum(dim=1)
-    reach = dist.amin(dim=0) * (1 + 2 * (d + 2) * torch.finfo(torch.float64).eps)
+    for start in range(0, dense.shape[0], chunk):
+        pick = dense[start : start + chunk]
+        r, c = row.index_select(0, pick), center.index_select(0, pick)
+        diff = _dense_rows(X, rows.index_select(0, r)).to(f64) - centers.index_select(0, c)
+        pair_dist = diff.square_().sum(dim=1)
+        dist[c, r] = pair_dist
+        err[c, r] = 2 * (d + 2) * eps * pair_dist
+    reach = (dist + err).amin(dim=0)
     rank = torch.arange(k, 0, -1, device=X.device)[:, None]
-    return k - (torch.le(dist, reach) * rank).amax(dim=0)
+    # None within reach only where distances overflow (fit and predict
+    # report it): keep the index in range, as _nearest does.
+    return (k - (torch.le(dist - err, reach) * rank).amax(dim=0)).clamp_(max=k - 1)
 
 
 def _dist_buffer(X, k):
