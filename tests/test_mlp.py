@@ -676,6 +676,15 @@ def test_verbose_prints_sklearns_lines(capsys):
     )
     losses = [float(line.split("= ")[1]) for line in lines if line.startswith("Iteration")]
     np.testing.assert_allclose(losses, ours.loss_curve_, rtol=1e-8)
+    # The adaptive schedule's plateau lines, word for word (tol=0.1: every
+    # plateau lowers the rate, 1e-3 / 5^i, until it is too small).
+    kw = dict(solver="sgd", learning_rate="adaptive", tol=0.1, n_iter_no_change=2,
+              max_iter=200, verbose=True, random_state=0)
+    MLPClassifier(device="cpu", **kw).fit(X, y)
+    ours = [line for line in capsys.readouterr().out.splitlines() if "improve" in line]
+    SkMLPClassifier(**kw).fit(X, y)
+    theirs = [line for line in capsys.readouterr().out.splitlines() if "improve" in line]
+    assert ours == theirs and ours[-1].endswith("Learning rate too small. Stopping.")
 
 
 def _sparse_digits():

@@ -145,8 +145,11 @@ def train(
         improvement is judged on it and the weights of the best epoch are
         restored at the end (early stopping).
     on_plateau : callable or None
-        Called when the plateau rule triggers; return True to keep training
-        (e.g. after lowering the learning rate), False to stop. ``None`` stops.
+        Called when the plateau rule triggers: ``on_plateau() -> (keep,
+        remark)``, ``keep`` True to keep training (e.g. after lowering the
+        learning rate), ``remark`` what ``verbose`` prints after sklearn's
+        plateau message (``"Stopping."``, ``"Setting learning rate to ..."``).
+        ``None`` stops.
     on_epoch_end : callable or None
         ``on_epoch_end(epoch, loss, returned_state)`` after each epoch, once
         its loss and validation score are recorded (learning-rate schedules,
@@ -258,13 +261,14 @@ def train(
             ):
                 break
             if no_improvement > n_iter_no_change:
-                if on_plateau is not None and on_plateau():
-                    no_improvement = 0
-                    continue
-                if verbose:
+                keep, remark = (False, "Stopping.") if on_plateau is None else on_plateau()
+                if verbose:  # sklearn's message, then what the plateau does
                     what = "Training loss" if validation_score is None else "Validation score"
                     tqdm.write(f"{what} did not improve more than tol={tol:f} for "
-                               f"{n_iter_no_change} consecutive epochs. Stopping.")
+                               f"{n_iter_no_change} consecutive epochs. {remark}")
+                if keep:
+                    no_improvement = 0
+                    continue
                 result.converged = True
                 break
     except KeyboardInterrupt:

@@ -797,15 +797,13 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         on_plateau = None
         if solver == "sgd" and self.learning_rate == "adaptive":
 
-            def on_plateau():
+            def on_plateau():  # sklearn's SGD optimizer's trigger_stopping
                 lr = optimizer.param_groups[0]["lr"]
                 if lr <= _MIN_ADAPTIVE_LR:
-                    return False
+                    return False, "Learning rate too small. Stopping."
                 for group in optimizer.param_groups:
                     group["lr"] = lr / _ADAPTIVE_DIVISOR
-                if self.verbose:  # as sklearn's SGD optimizer says it
-                    tqdm.write(f"Setting learning rate to {lr / _ADAPTIVE_DIVISOR:f}")
-                return True
+                return True, f"Setting learning rate to {lr / _ADAPTIVE_DIVISOR:f}"
 
         # getattr: a warm start from an "lbfgs" fit, which keeps no curve
         # (sklearn raises AttributeError there).
