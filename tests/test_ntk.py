@@ -860,6 +860,14 @@ def test_shared_rows_of_x_and_y_get_the_diagonal_entry(activation):
     np.testing.assert_array_equal(K[::3, 2:12].diagonal(), kernel.diag(X)[::3])
     np.testing.assert_array_equal(kernel(X, X).diagonal(), kernel(X).diagonal())
     np.testing.assert_allclose(kernel(X, X), kernel(X), rtol=1e-14)
+    # In k(X) too: duplicate rows, in other tiles of the blocked computation.
+    # (301 columns: there x.x rounds differently as a product and a norm.)
+    wide = rng.normal(size=(30, 301))
+    Xd = np.vstack([wide, wide[:10]])
+    with_duplicates = nngp_ntk(torch.from_numpy(Xd), depth=2, activation=activation,
+                               weight_std=1.0, bias_std=1.0, block_elements=64)[1].numpy()
+    np.testing.assert_array_equal(np.diagonal(with_duplicates[:10, 30:]),
+                                  np.diagonal(with_duplicates)[:10])
     # The other entries are the plain off-diagonal computation.
     np.testing.assert_array_equal(K[:, [0, 1, 12, 13, 14]], kernel(X, other))
 

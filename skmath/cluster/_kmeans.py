@@ -1483,9 +1483,8 @@ class KMeans(
             raise ValueError("Sample weights must contain at least one non-zero number.")
         if not np.isfinite(total):
             raise ValueError(
-                f"sample_weight sums to inf in {X.dtype} (the cluster sums would "
-                "overflow): divide it by a constant; only the relative weights matter "
-                "for the clustering."
+                f"sample_weight sums to inf in {X.dtype}: divide it by a constant; "
+                "only the relative weights matter for the clustering."
             )
         if self.algorithm == "elkan" and self.n_clusters == 1:
             warnings.warn(

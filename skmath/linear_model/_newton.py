@@ -151,8 +151,11 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
 
     Stops when the residual's L1 norm is at most ``tol``, or on a direction
     of (numerically) zero or negative curvature, where it returns the step
-    so far (the steepest-descent step if that happens first), so the result
-    is always a descent direction (Royer, O'Neill & Wright 2018, capped CG).
+    so far (Royer, O'Neill & Wright 2018, capped CG). Negative curvature at
+    the first direction returns ``(r.r / p.H.p) p``, as sklearn's ``_cg``
+    does: not a descent direction, which :func:`minimize_newton` then hands
+    to its fallback (the logistic Hessian is positive semi-definite, so only
+    rounding can get there).
 
     Examples
     --------

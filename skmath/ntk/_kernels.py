@@ -379,13 +379,14 @@ def nngp_ntk(
         act = _relu  # same numbers, without the rescaling's cost (~15%)
     nngp = empty((n1, n2), dtype=X.dtype, device=X.device)
     ntk = empty((n1, n2), dtype=X.dtype, device=X.device) if compute_ntk else None
-    same = None if symmetric else _same_rows(X, Y)
+    same = _same_rows(X, None if symmetric else Y)
     if same is not None:
-        # A row of X equal to a row of Y: its entry is the diagonal K(x, x),
-        # as in the symmetric kernel. Computed as an off-diagonal entry, the
-        # product x.y need not round as x.x does, and a one-ulp gap becomes
-        # a sqrt(eps) error in the ReLU NTK (1e-8), which a Gaussian process
-        # amplifies in its std at the training points (1e-4 for alpha=1e-10).
+        # A row of X equal to a row of Y (or, in k(X), to another row of X):
+        # its entry is the diagonal K(x, x). Computed as an off-diagonal
+        # entry, the product x.y need not round as x.x does, and a one-ulp
+        # gap becomes a sqrt(eps) error in the ReLU NTK (1e-8), which a
+        # Gaussian process amplifies in its std at the training points (1e-4
+        # for alpha=1e-10).
         row_ids, col_ids = same
         diagonal = nngp_ntk_diag(X, depth=depth, activation=activation,
                                  weight_std=weight_std, bias_std=bias_std)
@@ -453,9 +454,13 @@ def nngp_ntk(
     return nngp, ntk
 
 
-def _same_rows(X, Y):
+def _same_rows(X, Y=None):
     """Ids of the rows of ``X`` and of ``Y`` (equal ids for equal rows), or
-    None when no row of ``X`` is a row of ``Y``."""
+    None when no row of ``X`` is a row of ``Y``; with ``Y=None``, of ``X``
+    twice, or None when its rows are distinct."""
+    if Y is None:
+        unique, ids = torch.unique(X, dim=0, return_inverse=True)
+        return None if unique.shape[0] == X.shape[0] else (ids, ids)
     _, ids = torch.unique(torch.cat([X, Y]), dim=0, return_inverse=True)
     row_ids, col_ids = ids[: X.shape[0]], ids[X.shape[0]:]
     if not bool(torch.isin(row_ids, col_ids).any()):
