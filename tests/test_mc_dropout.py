@@ -580,3 +580,23 @@ def test_tiny_and_huge_targets_keep_their_units(c):
     mean1, std1 = unit.predict(X, return_std=True)
     np.testing.assert_allclose(mean / c, mean1, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(std / c, std1, rtol=1e-9)
+
+
+def test_column_vector_y_is_one_output_without_warning():
+    # As GaussianProcessRegressor (whose predict and sample_y shapes the
+    # regressor follows): a (n, 1) y is one output, without sklearn's
+    # MLPRegressor DataConversionWarning; predictions keep GPR's shapes.
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    X, y = _sine(n=40)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu", cv=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", DataConversionWarning)
+        model = MCDropoutRegressor(**kw).fit(X, y[:, None])
+    gpr = GaussianProcessRegressor().fit(X, y[:, None])
+    for ours, theirs in zip(model.predict(X, return_std=True), gpr.predict(X, return_std=True)):
+        assert ours.shape == theirs.shape
+    with pytest.warns(DataConversionWarning):
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, device="cpu").fit(X, y[:, None])

@@ -607,6 +607,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         self.device = device
 
     _validate_input = MLPRegressor._validate_input
+    _warn_on_column_y = False  # as GaussianProcessRegressor
     _targets = MLPRegressor._targets
 
     def _trained_attributes(self, network, X, y):

@@ -561,6 +561,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.max_fun = max_fun
         self.device = device
 
+    # A column-vector y warns, as sklearn's MLPRegressor (the MC-dropout regressor,
+    # which borrows _validate_input, follows GaussianProcessRegressor: no warning).
+    _warn_on_column_y = True
+
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
             self,
@@ -573,7 +577,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             reset=reset,
         )
         if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+            # sklearn's MLPRegressor warns; GaussianProcessRegressor, which
+            # the MC-dropout regressor follows, takes a column as one output.
+            y = column_or_1d(y, warn=self._warn_on_column_y)
         if getattr(self, "loss", None) == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for Poisson regression."
