@@ -1036,8 +1036,11 @@ def test_logistic_hessian_is_the_objectives_second_derivative(n_classes, fit_int
     # logistic_hessian and logistic_hessian_product against autograd's
     # Hessian of logistic_objective (an independent computation).
     from skmath._engine import as_tensor, csr_transpose
-    from skmath.linear_model._logistic import logistic_objective
-    from skmath.linear_model._newton import logistic_hessian, logistic_hessian_product
+    from skmath.linear_model._logistic import (
+        logistic_hessian,
+        logistic_hessian_product,
+        logistic_objective,
+    )
 
     X, y = make_classification(40, 4, n_informative=3, n_redundant=0,
                                n_classes=n_classes, random_state=0)

@@ -320,12 +320,12 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
     True
     """
     x0 = np.asarray(x0, dtype=np.float64).ravel()
-    iterates = []
+    stop = {"nit": 0, "x": None}  # iterations seen; the iterate a callback stopped at
 
     def on_iteration(xk):
-        iterates.append(None)
+        stop["nit"] += 1
         if callback(xk):
-            iterates[-1] = xk.copy()
+            stop["x"] = xk.copy()
             raise _StopRequested
 
     try:
@@ -335,9 +335,9 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
                 callback=None if callback is None else on_iteration, options=options,
             )
     except _StopRequested:
-        x = iterates[-1]
+        x = stop["x"]
         fun, jac = value_and_grad(x)
         return scipy.optimize.OptimizeResult(
-            x=x, fun=fun, jac=jac, nit=len(iterates), status=STOPPED_BY_CALLBACK,
+            x=x, fun=fun, jac=jac, nit=stop["nit"], status=STOPPED_BY_CALLBACK,
             success=False, message="STOP: REQUESTED BY A CALLBACK",
         )

@@ -1,9 +1,11 @@
-"""Newton solvers of the logistic objective: sklearn's ``newton-cholesky`` and
-``newton-cg``, in torch.
+"""Newton's method with line search, as sklearn's ``newton-cholesky`` and
+``newton-cg`` run it, on torch tensors (the logistic objective, its Hessian and
+Hessian products are in :mod:`._logistic`).
 
 Both take damped Newton steps ``x <- x + t s`` with ``H s = -g`` (``H`` the
-Hessian, ``g`` the gradient): ``newton-cholesky`` forms ``H`` and solves by a
-Cholesky factorisation, ``newton-cg`` solves approximately by conjugate
+Hessian, ``g`` the gradient): ``newton-cholesky`` forms ``H`` and solves
+directly (LAPACK's symmetric solver on the CPU, as sklearn; Cholesky on a
+GPU), ``newton-cg`` solves approximately by conjugate
 gradients on Hessian-vector products (``H`` never formed). The step length
 ``t`` comes from sklearn's line searches: backtracking (Armijo) for
 ``newton-cholesky``, SciPy's Wolfe search for ``newton-cg``. Where a step
@@ -24,7 +26,7 @@ from scipy.optimize._linesearch import (  # as sklearn's newton-cg imports them
 )
 from sklearn.exceptions import ConvergenceWarning
 
-from .._engine import STOPPED_BY_CALLBACK, csr_with_values, to_numpy, transpose_for
+from .._engine import STOPPED_BY_CALLBACK, to_numpy
 
 # sklearn's backtracking line search: halve the step until the Armijo
 # condition holds with slope factor 2^-11, at most 21 tries (t >= 2^-20).
@@ -32,117 +34,6 @@ _ARMIJO = 2.0**-11
 _LINE_SEARCH_STEPS = 21
 # Inner conjugate-gradient iterations of newton-cg (sklearn's ``maxinner``).
 _CG_ITERATIONS = 200
-
-
-def linear_predictor(coef, X, fit_intercept):
-    """``Z = X W^T + b`` for ``coef = [W, b]`` of shape (k, d + fit_intercept)."""
-    d = X.shape[1]
-    Z = X @ transpose_for(X, coef[:, :d])
-    return Z + coef[:, d] if fit_intercept else Z
-
-
-def linear_backward(R, X, XT, W, l2_reg, fit_intercept):
-    """``[R^T X + l2_reg W, R^T 1]``: a gradient (or Hessian product) in
-    ``coef``'s layout from its per-sample part ``R`` of shape (n, k); ``XT``
-    is ``X`` transposed as a CSR tensor when ``X`` is sparse CSR, else None."""
-    d = X.shape[1]
-    out = R.new_empty((W.shape[0], d + int(fit_intercept)))
-    out[:, :d] = (R.T @ X if XT is None else (XT @ R).T) + l2_reg * W
-    if fit_intercept:
-        out[:, d] = R.sum(dim=0)
-    return out
-
-
-def logistic_probabilities(Z, multinomial):
-    """Predicted probabilities: softmax of each row of ``Z``, or the sigmoid
-    of its one column (binary)."""
-    return torch.softmax(Z, dim=1) if multinomial else torch.sigmoid(Z)
-
-
-def _weighted_gram(X, XT, h, fit_intercept):
-    """``[X, 1]^T diag(h) [X, 1]`` (without the ones when not
-    ``fit_intercept``), dense, for dense or sparse CSR ``X``."""
-    if XT is None:
-        G = (X * h[:, None]).T @ X
-        column = h @ X
-    else:
-        G = (csr_with_values(XT, XT.values() * h[XT.col_indices()]) @ X).to_dense()
-        column = XT @ h
-    if not fit_intercept:
-        return G
-    d = G.shape[0]
-    out = G.new_empty((d + 1, d + 1))
-    out[:d, :d] = G
-    out[:d, d] = out[d, :d] = column
-    out[d, d] = h.sum()
-    return out
-
-
-def logistic_hessian(coef, X, sample_weight, l2_reg, fit_intercept, multinomial, XT=None):
-    """Hessian of :func:`~skmath.linear_model._logistic.logistic_objective`.
-
-    With ``p`` the predicted probabilities, the Hessian of the loss of a
-    sample in its linear predictor ``z`` is ``p (1 - p)`` (binary) or
-    ``diag(p) - p p^T`` (multinomial), so the block of classes ``a, b`` is
-
-    .. math::
-        H_{ab} = \\tilde X^T \\operatorname{diag}\\big(w \\odot
-        (p_a \\delta_{ab} - p_a p_b)\\big) \\tilde X + \\delta_{ab}\\,\\lambda I_W,
-
-    ``X~ = [X, 1]`` when ``fit_intercept``, the penalty ``lambda`` on ``W``
-    only.
-
-    Parameters
-    ----------
-    coef, X, sample_weight, l2_reg, fit_intercept, multinomial, XT
-        As for ``logistic_objective``.
-
-    Returns
-    -------
-    hessian : Tensor, shape (coef.numel(), coef.numel())
-        Over ``coef`` flattened row by row (class by class).
-
-    Examples
-    --------
-    >>> import torch
-    >>> X = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
-    >>> w = torch.tensor([0.5, 0.5], dtype=torch.float64)
-    >>> logistic_hessian(torch.zeros(1, 2, dtype=torch.float64), X, w, 0.0, True, False)
-    tensor([[0.1250, 0.1250],
-            [0.1250, 0.2500]], dtype=torch.float64)
-    """
-    k, D = coef.shape
-    P = logistic_probabilities(linear_predictor(coef, X, fit_intercept), multinomial)
-    H = coef.new_empty((k, D, k, D))
-    for a in range(k):
-        for b in range(a, k):
-            if multinomial:
-                h = P[:, a] * (float(a == b) - P[:, b])
-            else:
-                h = P[:, 0] * (1 - P[:, 0])
-            H[a, :, b, :] = H[b, :, a, :] = _weighted_gram(X, XT, sample_weight * h, fit_intercept)
-    d = X.shape[1]
-    for a in range(k):
-        H[a, :d, a, :d].diagonal().add_(l2_reg)
-    return H.reshape(k * D, k * D)
-
-
-def logistic_hessian_product(coef, X, sample_weight, l2_reg, fit_intercept, multinomial,
-                             XT=None):
-    """``V -> H V``, the Hessian of the logistic objective at ``coef`` (see
-    :func:`logistic_hessian`) times a direction ``V`` shaped as ``coef``,
-    without forming ``H``: two products with ``X`` per call."""
-    d = X.shape[1]
-    P = logistic_probabilities(linear_predictor(coef, X, fit_intercept), multinomial)
-    if not multinomial:
-        P = P * (1 - P)
-
-    def product(V):
-        Zv = linear_predictor(V, X, fit_intercept)
-        R = P * (Zv - (P * Zv).sum(dim=1, keepdim=True)) if multinomial else P * Zv
-        return linear_backward(R * sample_weight[:, None], X, XT, V[:, :d], l2_reg, fit_intercept)
-
-    return product
 
 
 def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
@@ -299,7 +190,7 @@ def _wolfe_line_search(fun, x, loss, grad, step, previous_loss):
         return None
     x_new = xk + alpha * pk
     value, gradient = evaluate(x_new)
-    return to_tensor(x_new), torch.tensor(value, dtype=dtype), to_tensor(gradient)
+    return to_tensor(x_new), torch.tensor(value, dtype=dtype, device=device), to_tensor(gradient)
 
 
 def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=None,
