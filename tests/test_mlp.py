@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from skmath import MLPClassifier, MLPRegressor
-from skmath._engine import make_generator, train
+from skmath._engine import make_generator, torch_dtype, train
 from skmath.neural_network._base import _backprop, _init_layers, _validation_score
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -78,6 +78,61 @@ def test_multilabel_loss_sums_binary_log_losses():
     assert est.out_activation_ == "logistic"
     np.testing.assert_allclose(est.loss_, expected, rtol=1e-10)
     np.testing.assert_array_equal(est.predict(X), (p > 0.5).astype(int))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_log_losses_clip_probabilities_as_sklearn(n_outputs, dtype):
+    # sklearn clips probabilities to [eps, 1 - eps] in its log-losses: a
+    # confidently wrong sample adds -log(eps) (36 nats in float64, 16 in
+    # float32), not its full log-loss. Compared with sklearn's loss functions
+    # on saturated logits (softmax with 3 classes, logistic with 1 output).
+    from sklearn.neural_network._base import binary_log_loss, log_loss
+
+    from skmath.neural_network._base import _output_delta
+
+    rng = np.random.RandomState(0)
+    z = (rng.randn(50, n_outputs) * np.array([[0.1], [100.0]]).repeat(25, 0)).astype(dtype)
+    if n_outputs == 1:
+        y, out, sk_loss = rng.randint(2, size=(50, 1)), "logistic", binary_log_loss
+        prob, target = expit(z), torch.tensor(y, dtype=torch_dtype(dtype))
+        unclipped = np.mean(np.logaddexp(0, z) - y * z)
+    else:
+        y, out, sk_loss = rng.randint(3, size=50), "softmax", log_loss
+        prob, target = np.exp(log_softmax(z, axis=1)), torch.tensor(y)
+        unclipped = -np.mean(log_softmax(z.astype(np.float64), axis=1)[np.arange(50), y])
+    expected = sk_loss(np.eye(3)[y] if n_outputs == 3 else y, prob.astype(dtype))
+    loss, _ = _output_delta(torch.tensor(z), target, out)
+    assert unclipped > 1.5 * expected  # the clipping matters here
+    # float32: sklearn's 1 - p of a nearly saturated float32 p cancels (1e-3).
+    np.testing.assert_allclose(float(loss), expected, rtol=5e-3 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_saturated_training_reports_sklearns_losses_and_stops_with_it():
+    # Unscaled inputs saturate the probabilities. From sklearn's own initial
+    # weights and in sklearn's minibatch order, the loss curve (read by the
+    # tol rule) and the stopping epoch are sklearn's: unclipped losses gave
+    # 44.3, 209.9, ... against 13.6, 14.8, ... and stopped at epoch 12, not 37.
+    X, y = make_classification(n_samples=400, n_features=20, n_informative=5, flip_y=0.1,
+                               random_state=0)
+    X = 20 * X
+    params = dict(solver="sgd", hidden_layer_sizes=(30,), shuffle=False, random_state=0,
+                  warm_start=True)
+    ref, est = SkMLPClassifier(**params), MLPClassifier(**params, device="cpu")
+    for model in (ref, est):
+        model.set_params(max_iter=1, learning_rate_init=1e-300).fit(X, y)
+    start = [W.copy() for W in ref.coefs_], [b.copy() for b in ref.intercepts_]
+    for model in (ref, est):
+        model.coefs_ = [W.copy() for W in start[0]]
+        model.intercepts_ = [b.copy() for b in start[1]]
+        model.loss_curve_, model.best_loss_, model._no_improvement_count, model.t_ = (
+            [], np.inf, 0, 0)
+        model.set_params(max_iter=300, learning_rate_init=0.1).fit(X, y)
+    assert est.n_iter_ == ref.n_iter_ == 37
+    # rtol 1e-4: sklearn's log(1 - p) of a nearly saturated p cancels (1e-3
+    # relative at z = 30), where the loss from the logits does not.
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-4)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -284,6 +339,28 @@ def test_float32_fits_through_onednn_are_bit_identical_and_match_the_blas(linear
     for Wa, Wb in zip(a.coefs_, blas.coefs_):
         np.testing.assert_allclose(Wa, Wb, atol=1e-4)
     np.testing.assert_allclose(a.predict_proba(X), blas_proba, atol=1e-4)
+
+
+def test_float32_and_float64_fits_start_from_the_same_weights():
+    # As sklearn's (its dtype-casting tests): the same random_state gives the
+    # same initial weights and minibatch order in either dtype, so a float32
+    # fit is the float64 fit up to rounding. Drawn in each dtype they were
+    # unrelated (coefs 1.26 apart; digits accuracy 0.867 against 0.533).
+    X, y = load_digits(return_X_y=True)
+    params = dict(alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1, device="cpu")
+    first = [MLPClassifier(**params, max_iter=1, learning_rate_init=1e-12).fit(X.astype(d), y)
+             for d in (np.float64, np.float32)]
+    for W64, W32 in zip(first[0].coefs_, first[1].coefs_):
+        np.testing.assert_allclose(W32, W64, rtol=1e-6, atol=1e-7)
+    # sklearn's test_mlp_classifier_dtypes_casting, verbatim in substance.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [MLPClassifier(**params, max_iter=100, tol=1e-1).fit(X[:300].astype(d), y[:300])
+                for d in (np.float64, np.float32)]
+    X_test = X[300:]
+    np.testing.assert_array_equal(fits[0].predict(X_test), fits[1].predict(X_test))
+    np.testing.assert_allclose(fits[0].predict_proba(X_test),
+                               fits[1].predict_proba(X_test.astype(np.float32)), rtol=1e-2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -632,6 +709,11 @@ def test_divergence_is_a_clear_error(solver, scale, match):
     with pytest.raises(ValueError, match=match) as error:
         est.fit(X, y)
     assert isinstance(error.value, FloatingPointError)
+    # sklearn's sentence first, so code matching sklearn's message matches it.
+    assert str(error.value).startswith(
+        "Solver produced non-finite parameter weights. The input data may contain "
+        "large values and need to be preprocessed."
+    )
     assert not hasattr(est, "coefs_")  # the failed fit left nothing behind
 
 

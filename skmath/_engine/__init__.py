@@ -28,11 +28,18 @@ from ._core import (
     unchanged_on_failure,
 )
 from ._optim import SGD, STOPPED_BY_CALLBACK, Adam, minimize_lbfgs
-from ._training import DivergenceError, TrainResult, minibatches, train
+from ._training import (
+    SKLEARN_DIVERGED_MESSAGE,
+    DivergenceError,
+    TrainResult,
+    minibatches,
+    train,
+)
 
 __all__ = [
     "CPU_BLOCK_BYTES",
     "SGD",
+    "SKLEARN_DIVERGED_MESSAGE",
     "STOPPED_BY_CALLBACK",
     "Adam",
     "DivergenceError",

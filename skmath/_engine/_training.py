@@ -22,6 +22,13 @@ from tqdm.auto import tqdm
 from ._core import take_rows
 
 
+# sklearn's MLP error, word for word, so that code matching it matches ours.
+SKLEARN_DIVERGED_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
+
+
 class DivergenceError(FloatingPointError, ValueError):
     """Training produced a NaN or infinite loss.
 
@@ -230,8 +237,9 @@ def train(
                 break
             if not math.isfinite(epoch_loss):
                 raise DivergenceError(
-                    f"Training diverged at epoch {result.n_iter + 1}: the loss is "
-                    f"{epoch_loss}. Lower learning_rate_init or standardise the inputs."
+                    f"{SKLEARN_DIVERGED_MESSAGE} Training diverged at epoch {result.n_iter + 1}: "
+                    f"the loss is {epoch_loss}. Lower learning_rate_init or standardise "
+                    "the inputs."
                 )
             result.n_iter += 1
             result.loss_curve.append(epoch_loss)
