@@ -186,7 +186,9 @@ def test_logistic_fitted_estimator_is_the_fit_stopped_there(params, n_classes):
     recorder = Recorder()
     model = _quiet_fit(LogisticRegression(**params).set_callbacks(recorder), X, y)
     n_iter = int(model.n_iter_[0])
-    task = "newton-iter" if params.get("solver", "").startswith("newton") else "lbfgs-iter"
+    # liblinear's L2 problem runs Newton-CG, as liblinear's trust-region Newton.
+    newton = params.get("solver", "").startswith(("newton", "liblinear"))
+    task = "newton-iter" if newton else "lbfgs-iter"
     assert recorder.structure() == _expected_structure("LogisticRegression", task, n_iter)
     ends = recorder.fitted("end")
     assert len(ends) == n_iter + 1 and ends[-1] is None  # the empty last task

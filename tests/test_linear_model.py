@@ -1,5 +1,6 @@
 import inspect
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -1027,6 +1028,74 @@ def test_logistic_newton_cholesky_falls_back_to_lbfgs_on_a_singular_hessian():
     ref = sk.LogisticRegression(**kw).fit(X, y)
     assert np.abs(ours.predict_proba(np.hstack([X, X[:, :1]])) - ref.predict_proba(X)).max() < 1e-6
     assert 0 < ours.n_iter_[0] <= 500
+
+
+def _warnings_of(estimator, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    return [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "newton-cg", "sag", "saga",
+                                    "liblinear"])
+def test_logistic_convergence_warnings_are_sklearns(solver):
+    # Word for word sklearn's, so that filters and match= written for sklearn
+    # catch them; where skmath runs L-BFGS-B under sklearn's solver name, it
+    # adds so after sklearn's sentence.
+    X, y = load_breast_cancer(return_X_y=True)
+    kw = dict(solver=solver, max_iter=1, tol=1e-15)
+    ref = _warnings_of(sk.LogisticRegression(**kw), X, y)
+    ours = _warnings_of(LogisticRegression(**kw, device="cpu"), X, y)
+    assert len(ours) == len(ref) == 1 and ours[0][0] is ref[0][0] is ConvergenceWarning
+    if solver == "newton-cg":  # "... at loss = <the loss, to rounding>. ..."
+        pattern = re.escape(ref[0][1]).replace(re.escape(re.search(r"\d\.\d+", ref[0][1])[0]),
+                                               r"0\.680768458401485\d")
+        assert re.fullmatch(pattern, ours[0][1])
+    elif solver in ("sag", "saga", "liblinear"):
+        assert ours[0][1].startswith(ref[0][1]) and "L-BFGS-B" in ours[0][1]
+    else:
+        assert ours[0][1] == ref[0][1]
+
+
+def test_logistic_newton_fallback_warnings_are_sklearns():
+    # A singular Hessian (20 features, 10 samples, no effective penalty):
+    # sklearn's LinAlgWarning, then its fallback's lbfgs warning, which
+    # counts the fallback's own iterations (12 here: skmath's fallback also
+    # gets the failed iteration, documented; sklearn's 11).
+    X, y = make_classification(n_samples=10, n_features=20, random_state=42)
+    kw = dict(solver="newton-cholesky", C=1e30, max_iter=12)
+    ref = _warnings_of(sk.LogisticRegression(**kw), X, y)
+    ours = _warnings_of(LogisticRegression(**kw, device="cpu"), X, y)
+    assert [c for c, _ in ours] == [c for c, _ in ref] == [
+        scipy.linalg.LinAlgWarning, ConvergenceWarning]
+    # The first three lines are sklearn's; the fourth is LAPACK's own message.
+    assert ours[0][1].splitlines()[:3] == ref[0][1].splitlines()[:3]
+    assert ours[1][1] == ref[1][1].replace("11 iteration", "12 iteration").replace(
+        "max_iter=11", "max_iter=12")
+
+
+def test_logistic_liblinear_l2_runs_newton_iterations_as_liblinear():
+    # liblinear solves its L2 problem by trust-region Newton, and max_iter
+    # counts those iterations. On unscaled breast cancer sklearn's liblinear
+    # converges in 24; L-BFGS-B needed 129 (> max_iter=100: a
+    # ConvergenceWarning sklearn does not give). skmath's Newton-CG converges
+    # without warning, to an objective no higher than sklearn's liblinear's.
+    X, y = load_breast_cancer(return_X_y=True)
+    ref = sk.LogisticRegression(solver="liblinear").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = LogisticRegression(solver="liblinear", device="cpu").fit(X, y)
+
+    def objective(model):  # liblinear's: C sum log-loss + |[w, b]|^2 / 2, b penalised
+        w = np.r_[model.coef_.ravel(), model.intercept_]
+        z = np.c_[X, np.ones(len(X))] @ w
+        return np.logaddexp(0, -(2 * y - 1) * z).sum() + 0.5 * w @ w
+
+    assert ours.n_iter_[0] <= 50
+    assert objective(ours) <= objective(ref) + 1e-9
+    tight = sk.LogisticRegression(solver="liblinear", tol=1e-10, max_iter=1000).fit(X, y)
+    assert objective(ours) - objective(tight) < 1e-3
 
 
 @pytest.mark.parametrize("sparse", [False, True])

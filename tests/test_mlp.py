@@ -724,6 +724,18 @@ def test_convergence_warning_when_max_iter_is_reached():
         MLPClassifier(max_iter=3, random_state=0, device="cpu").fit(X, y)
 
 
+def test_lbfgs_convergence_warning_is_sklearns_word_for_word():
+    X, y = load_iris(return_X_y=True)
+    messages = []
+    for cls in (SkMLPClassifier, MLPClassifier):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cls(solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+        messages.append([(w.category, str(w.message)) for w in caught])
+    assert messages[1] == messages[0] and len(messages[0]) == 1
+    assert messages[0][0][0] is ConvergenceWarning
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_verbose_shows_a_progress_bar(solver, capsys):
     # verbose=True draws a tqdm bar named after the estimator (on stderr),

@@ -13,10 +13,12 @@ import torch
 from scipy.optimize import Bounds, OptimizeResult
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._callbacks import CallbackSupportMixin, FitTasks
@@ -417,6 +419,37 @@ def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
     return centred(coef), result
 
 
+def _warn_not_converged(solver, result, n_iter, max_iter):
+    """sklearn's ConvergenceWarning for ``solver``, which stopped short of
+    ``tol`` after ``n_iter`` iterations (``result``: the solver's report).
+
+    Word for word sklearn's, so that filters and ``match=`` written for
+    sklearn's catch it, with what differs added: skmath's ``sag``, ``saga``
+    and L1 ``liblinear`` run L-BFGS-B, whose iterations ``max_iter`` counts.
+    """
+    if "fallback_nit" in result:  # the Newton solvers' fallback
+        fallback = OptimizeResult(result, nit=result.fallback_nit)
+        _check_optimize_result("lbfgs", fallback, result.fallback_max_iter)
+        return
+    if solver == "lbfgs":
+        _check_optimize_result("lbfgs", OptimizeResult(result, nit=n_iter), max_iter,
+                               extra_warning_msg=_LOGISTIC_SOLVER_CONVERGENCE_MSG)
+        return
+    if solver == "newton-cholesky":
+        message = f"Newton solver did not converge after {n_iter} iterations."
+    elif solver == "newton-cg":
+        message = (f"newton-cg failed to converge at loss = {result.fun}. Increase the "
+                   "number of iterations.")
+    else:
+        message = ("Liblinear failed to converge, increase the number of iterations."
+                   if solver == "liblinear" else
+                   "The max_iter was reached which means the coef_ did not converge")
+        message += (f" (skmath's solver={solver!r} runs L-BFGS-B: {n_iter} iteration(s), "
+                    f"status={result.status}: {result.message}; scaling the data helps, "
+                    "e.g. with sklearn.preprocessing.StandardScaler)")
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+
+
 def _pow2_column_scales(X, sample_weight, XT=None):
     """Weighted root mean square of each column of ``X`` (dense, or CSR with ``XT``
     its transpose), rounded to a power of two; 1 for a column without weight.
@@ -539,8 +572,10 @@ class LogisticRegression(
     is still computed in float64), except with ``solver="liblinear"``,
     float64 as in sklearn. Sparse ``X`` stays sparse, as in sklearn.
     ``"newton-cholesky"`` and ``"newton-cg"`` run sklearn's Newton
-    iterations; every other problem is solved by scipy's L-BFGS-B (see
-    Notes), whose iterations ``n_iter_`` then counts.
+    iterations, and ``"liblinear"``'s L2 problem is solved by Newton-CG (as
+    liblinear solves it by a trust-region Newton method); every other problem
+    is solved by scipy's L-BFGS-B (see Notes), whose iterations ``n_iter_``
+    then counts. Convergence warnings are sklearn's, word for word.
 
     Parameters
     ----------
@@ -600,7 +635,11 @@ class LogisticRegression(
         iterations: the Hessian formed and factorised by Cholesky, or its
         products fed to conjugate gradients, then sklearn's line searches
         and stopping rules (singular Hessians fall back to L-BFGS-B with
-        sklearn's warning), in the same number of iterations as sklearn's. skmath solves the others with
+        sklearn's warning), in the same number of iterations as sklearn's.
+        ``"liblinear"`` with the L2 penalty runs the same Newton-CG
+        iterations on liblinear's problem (liblinear's own solver is a
+        trust-region Newton method, whose iterations its ``max_iter``
+        counts too). skmath solves the others with
         scipy's L-BFGS-B on the full objective (the L1 part through a split,
         see Notes), reaching the minimiser sklearn's solver reaches at its
         tolerance (on nearly separable data with a very large ``C`` and a
@@ -613,7 +652,7 @@ class LogisticRegression(
         code written for any of them runs unchanged.
     max_iter : int, default=100
         Maximum number of solver iterations (L-BFGS-B's, or Newton's with
-        the Newton solvers, their fallback's included). With ``max_iter=0`` the
+        the Newton solvers and L2 ``"liblinear"``, their fallback's included). With ``max_iter=0`` the
         solvers other than ``"lbfgs"`` return their starting point (zeros, or
         the warm start), as sklearn's do; ``"lbfgs"`` takes scipy's first
         step, as sklearn's.
@@ -916,6 +955,9 @@ class LogisticRegression(
                 )
             coef0 = previous.astype(np.float64)
 
+        # The Newton solvers, and liblinear's L2 problem by Newton-CG (as
+        # liblinear's own trust-region Newton, whose iterations max_iter counts).
+        newton = "cg" if liblinear else _NEWTON.get(self.solver)
         # Callbacks (scikit-learn >= 1.9): a task per solver iteration, as
         # sklearn's lbfgs solver reports its iterations ("lbfgs-iter"; the
         # Newton solvers' are "newton-iter").
@@ -926,7 +968,7 @@ class LogisticRegression(
 
         tasks = FitTasks(
             self, X, y, max_iter=self.max_iter,
-            task_name="newton-iter" if self.solver in _NEWTON else "lbfgs-iter",
+            task_name="newton-iter" if newton and l1_ratio == 0 else "lbfgs-iter",
             metadata=metadata, start=fitted(coef0),
         )
         device = self._resolve_device()
@@ -951,6 +993,9 @@ class LogisticRegression(
                 result = OptimizeResult(
                     nit=0, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
                 )
+                if self.solver == "newton-cg":  # its warning gives the loss
+                    result.fun = float(logistic_objective(
+                        coef, Xt, Y, wt, reg, fit_intercept, multinomial)[0])
             else:
                 coef, result = _minimize_penalised(
                     Xt, Y, wt, as_tensor(coef0, device),
@@ -958,24 +1003,15 @@ class LogisticRegression(
                     fit_intercept=fit_intercept, multinomial=multinomial,
                     max_iter=self.max_iter, tol=self.tol,
                     callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
-                    newton=_NEWTON.get(self.solver),
+                    newton=newton,
                 )
         coef = to_numpy(coef)
         # As sklearn: scipy may count one iteration more than max_iter allows.
         n_iter = min(int(result.nit), self.max_iter)
-        name = self.solver
-        if self.solver not in ("lbfgs", *_NEWTON):
-            name = f"L-BFGS-B (skmath's solver={self.solver!r})"
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
-            warnings.warn(
-                f"{name} failed to converge after {n_iter} iteration(s) "
-                f"(status={result.status}: {result.message}). Increase the number of "
-                f"iterations (max_iter={self.max_iter}) or scale the data, e.g. with "
-                "sklearn.preprocessing.StandardScaler.",
-                ConvergenceWarning,
-            )
+            _warn_not_converged(self.solver, result, n_iter, self.max_iter)
         if self.verbose:
-            print(f"[LogisticRegression] {name}: {n_iter} iterations, {result.message}")
+            print(f"[LogisticRegression] {self.solver}: {n_iter} iterations, {result.message}")
         self.classes_ = classes
         self.__dict__.update(self._coef_attributes(coef, d, dtype))
         self.n_iter_ = np.array([n_iter], dtype=np.int32)

@@ -34,6 +34,20 @@ _ARMIJO = 2.0**-11
 _LINE_SEARCH_STEPS = 21
 # Inner conjugate-gradient iterations of newton-cg (sklearn's ``maxinner``).
 _CG_ITERATIONS = 200
+# sklearn's warnings where its newton-cholesky falls back to lbfgs, word for word.
+_SINGULAR = (
+    "The inner solver of NewtonCholeskySolver stumbled upon a singular or very "
+    "ill-conditioned Hessian matrix at iteration {iteration}. It will now resort to "
+    "lbfgs instead.\nFurther options are to use another solver or to avoid such "
+    "situation in the first place. Possible remedies are removing collinear features "
+    "of X or increasing the penalization strengths.\nThe original Linear Algebra "
+    "message was:\n{why}"
+)
+_LINE_SEARCH_FAILED = (
+    "Line search of Newton solver NewtonCholeskySolver at iteration #{iteration} did "
+    "not converge after 21 line search refinement iterations. It will now resort to "
+    "lbfgs instead."
+)
 
 
 def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
@@ -86,8 +100,9 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
 
 
 def _newton_step(H, g, keep):
-    """``s`` with ``H s = -g`` on the coordinates ``keep`` (the others 0), or
-    None where ``H`` there is singular or very ill-conditioned.
+    """``(s, None)`` with ``H s = -g`` on the coordinates ``keep`` (the others
+    0), or ``(None, why)`` where ``H`` there is singular or very
+    ill-conditioned, ``why`` the linear algebra's message.
 
     On the CPU, sklearn's solve: LAPACK's symmetric solver
     (:func:`scipy.linalg.solve`, ``assume_a="sym"``), whose reciprocal
@@ -107,18 +122,19 @@ def _newton_step(H, g, keep):
             try:
                 step = scipy.linalg.solve(H.numpy(), rhs.numpy(), assume_a="sym",
                                           check_finite=False)
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
-                return None
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as error:
+                return None, str(error)
         s[index] = torch.from_numpy(step)
-        return s
+        return s, None
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
-        return None
+        return None, f"Cholesky factorisation failed: the leading minor of order {int(info)} is not positive."
     diagonal = L.diagonal()
-    if float(diagonal.max() / diagonal.min()) ** 2 > 1 / np.finfo(np.float64).eps:
-        return None
+    ratio2 = float(diagonal.max() / diagonal.min()) ** 2
+    if ratio2 > 1 / np.finfo(np.float64).eps:
+        return None, f"Ill-conditioned matrix (condition number >= {ratio2:.3g})."
     s[index] = torch.cholesky_solve(rhs[:, None], L).squeeze(1)
-    return s
+    return s, None
 
 
 def _backtracking_line_search(fun, x, loss, grad, step, slope):
@@ -223,7 +239,9 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
         intercepts); ``inner="cholesky"`` only.
     fallback : callable
         ``fallback(x, max_iter) -> (x, result)``, e.g. L-BFGS-B, which takes
-        the remaining iterations where no Newton step can be taken.
+        the remaining iterations where no Newton step can be taken, with
+        sklearn's warning (none where the step is not a descent direction,
+        as in sklearn).
     callback : callable or None
         ``callback(x)`` after each iteration; a true return value stops
         there (``status`` :data:`~skmath._engine.STOPPED_BY_CALLBACK`).
@@ -232,7 +250,10 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
     -------
     x : Tensor
     result : scipy.optimize.OptimizeResult
-        ``nit``, ``status`` (0 when converged) and ``message``.
+        ``nit``, ``status`` (0 when converged), ``message`` and ``fun`` (the
+        loss). After a fallback, the fallback's result with the Newton
+        iterations added to ``nit``, and ``fallback_nit`` and
+        ``fallback_max_iter``, its own iterations and limit.
 
     Examples
     --------
@@ -254,63 +275,62 @@ def minimize_newton(fun, x0, *, hessian, max_iter, tol, inner="cholesky", fixed=
     loss, grad = fun(x)
     previous_loss = None  # the Wolfe search's memory (newton-cg)
     if inner == "cg" and float(grad.abs().max()) <= tol:
-        return x, OptimizeResult(nit=0, status=0, message="CONVERGENCE: NORM OF GRADIENT <= TOL")
+        return x, OptimizeResult(nit=0, status=0, fun=float(loss),
+                                 message="CONVERGENCE: NORM OF GRADIENT <= TOL")
     keep = None if fixed is None else ~fixed.ravel()
     for n_iter in range(1, max_iter + 1):
-        problem = None
+        failed = False  # no step: the fallback takes over (warned, as sklearn)
         if inner == "cholesky":
             H = hessian(x)
-            step = _newton_step(H, grad.ravel(), keep)
+            step, why = _newton_step(H, grad.ravel(), keep)
             if step is None:
-                problem = (
-                    "a singular or very ill-conditioned Hessian matrix (remove collinear "
-                    "features of X, or increase the penalty: decrease C)",
-                    scipy.linalg.LinAlgWarning,
-                )
+                failed = True
+                warnings.warn(_SINGULAR.format(iteration=n_iter, why=why),
+                              scipy.linalg.LinAlgWarning)
             else:
                 step = step.view_as(x)
         else:
             g_l1 = float(grad.abs().sum())
             step = conjugate_gradient(hessian(x), grad, tol=min(0.5, g_l1**0.5) * g_l1)
-        if problem is None:
+        if not failed:
             slope = float((grad * step).sum())
-            if not slope <= 0:  # 0 at a zero gradient: a null step, accepted
-                problem = ("a Newton step that is not a descent direction", ConvergenceWarning)
-        if problem is None:
+            # 0 at a zero gradient: a null step, accepted. An ascent step:
+            # sklearn's newton-cholesky falls back without a warning; its
+            # newton-cg's line search fails, warned below.
+            failed = not slope <= 0 and inner == "cholesky"
+        if not failed:
             if inner == "cholesky":
                 searched = _backtracking_line_search(fun, x, loss, grad, step, slope)
-            else:
+            elif slope <= 0:
                 searched = _wolfe_line_search(fun, x, loss, grad, step, previous_loss)
+            else:
+                searched = None
             if searched is None:
-                problem = (
-                    "no step along the Newton direction that decreases the objective "
-                    "enough (failed line search)",
-                    ConvergenceWarning,
-                )
-        if problem is not None:
-            message, category = problem
-            warnings.warn(
-                f"The Newton solver met {message} at iteration {n_iter}; it takes its "
-                "remaining iterations with lbfgs instead.",
-                category,
-            )
+                failed = True
+                if inner == "cholesky":
+                    warnings.warn(_LINE_SEARCH_FAILED.format(iteration=n_iter),
+                                  ConvergenceWarning)
+                else:  # sklearn's UserWarning, after which its newton-cg stops
+                    warnings.warn("Line Search failed; the Newton solver takes its "
+                                  "remaining iterations with lbfgs instead.")
+        if failed:
             # The failed iteration takes no step, so the fallback gets it
             # (sklearn's NewtonSolver gives it one iteration less): max_iter
             # bounds the steps taken, and the fit stopped at any step is
             # the fit with that max_iter (as the callbacks promise).
             x, result = fallback(x, max_iter - n_iter + 1)
+            result.fallback_nit, result.fallback_max_iter = result.nit, max_iter - n_iter + 1
             result.nit += n_iter - 1
             return x, result
         previous_loss = float(loss)
         x, loss, grad = searched
         if callback is not None and callback(x):
-            return x, OptimizeResult(
-                nit=n_iter, status=STOPPED_BY_CALLBACK, message="STOP: REQUESTED BY A CALLBACK"
-            )
+            return x, OptimizeResult(nit=n_iter, status=STOPPED_BY_CALLBACK, fun=float(loss),
+                                     message="STOP: REQUESTED BY A CALLBACK")
         if float(grad.abs().max()) <= tol and (
             inner == "cg" or 0.5 * float(step.ravel() @ (H @ step.ravel())) <= tol
         ):
-            return x, OptimizeResult(nit=n_iter, status=0, message="CONVERGENCE: NEWTON")
-    return x, OptimizeResult(
-        nit=max_iter, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
-    )
+            return x, OptimizeResult(nit=n_iter, status=0, fun=float(loss),
+                                     message="CONVERGENCE: NEWTON")
+    return x, OptimizeResult(nit=max_iter, status=1, fun=float(loss),
+                             message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")

@@ -40,6 +40,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
@@ -950,12 +951,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = float(result.fun)
         if not result.success and result.status != STOPPED_BY_CALLBACK:
-            warnings.warn(
-                f"lbfgs failed to converge after {result.nit} iteration(s) "
-                f"(status={result.status}): {result.message}. Increase the number "
-                "of iterations (max_iter/max_fun) or scale the data.",
-                ConvergenceWarning,
-            )
+            _check_optimize_result("lbfgs", result, self.max_iter)  # sklearn's warning
 
     # -- prediction --------------------------------------------------------
 
