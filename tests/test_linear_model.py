@@ -94,6 +94,33 @@ def test_linear_rank_deficient_is_minimum_norm(shape):
     assert_allclose(ours.coef_, np.linalg.pinv(Xc) @ (y - y.mean()), atol=1e-8)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e200, 1e-200])
+def test_linear_wide_dense_X_never_forms_the_gram_matrix(scale, monkeypatch):
+    # Fewer samples than features: the SVD of X (n x d) gives sklearn's
+    # minimum-norm solution; the d x d Gram matrix (0.5 GB at 20 x 4000)
+    # is never formed, even for data whose squares leave float64's range.
+    import skmath.linear_model._linear as linear
+
+    def no_gram(*args, **kwargs):
+        raise AssertionError("the Gram route was taken")
+
+    monkeypatch.setattr(linear, "_centered_gram", no_gram)
+    rng = np.random.RandomState(0)
+    X, y = scale * rng.randn(20, 4000), rng.randn(20)
+    ours = LinearRegression(device="cpu").fit(X, y)
+    ref = sk.LinearRegression().fit(X, y)
+    assert ours.rank_ == ref.rank_ == 19
+    assert _rel(ours.coef_, ref.coef_) < 1e-10
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-10)
+
+
+def test_linear_sparse_y_is_refused_like_sklearn():
+    X, y = np.random.RandomState(0).randn(30, 3), np.arange(30.0)
+    for est in (LinearRegression(device="cpu"), sk.LinearRegression()):
+        with pytest.raises(TypeError, match="Sparse data was passed, but dense data is"):
+            est.fit(X, sp.csr_matrix(y[:, None]))
+
+
 def test_linear_float32_preserved():
     # float32 in -> float32 coefficients and predictions, like sklearn.
     X, y = make_regression(200, 5, random_state=0)

@@ -9,7 +9,7 @@ import torch
 from scipy.optimize import nnls
 from sklearn.base import MultiOutputMixin, RegressorMixin, BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._compat import _check_sample_weight
 from .._engine import (
@@ -281,7 +281,8 @@ def _spectral_solve(eigvals, eigvecs, b, keep=None):
 def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=None):
     """Minimum-norm weighted least-squares solution, singular values below ``cond`` cut.
 
-    The centred Gram matrix ``G`` is diagonalised (cheap: d x d). When it is
+    With at least as many samples as features, the centred Gram matrix ``G``
+    is diagonalised (cheap: d x d). When it is
     well conditioned and no singular value is near the cutoff, the normal
     equations are solved from that decomposition (error ~ cond(G) * eps, well
     under 1e-6 relative); otherwise the thin SVD of the centred, weighted
@@ -309,8 +310,12 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=
     n, d = X.shape
     # LAPACK's gelsd (scipy's lstsq, sklearn) takes eps for a cutoff outside (0, 1).
     cutoff = cond if 0 < cond < 1 else (torch.finfo(X.dtype).eps if eps is None else eps)
+    G = None
     try:
-        G, b, X_offset, y_offset, loss = _centered_gram(X, y, sample_weight, fit_intercept)
+        # Fewer samples than features: the SVD of X (n x d) directly, never
+        # the d x d Gram matrix (20 x 4000 would take 0.5 GB and O(d^3)).
+        if n >= d:
+            G, b, X_offset, y_offset, loss = _centered_gram(X, y, sample_weight, fit_intercept)
     except _GramOutOfRange:
         if rescale:
             Xs, _, ys, ws, ex, ey, ew = _pow2_scaled(X, y, sample_weight)
@@ -324,11 +329,10 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=
                 _ldexp(singular_values, ex + ew // 2),
                 rank,
             )
-        G = None
     if G is not None:
         eigvals, eigvecs = torch.linalg.eigh(G)
         floor = eigvals[-1].clamp_min(0) * _well_conditioned_floor(X.dtype, cutoff, loss)
-    if G is not None and n >= d and eigvals[0] > floor:
+    if G is not None and eigvals[0] > floor:
         coef = _spectral_solve(eigvals, eigvecs, b)
         singular_values = eigvals.clamp_min(0).sqrt().flip(0)
     else:
@@ -727,6 +731,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             multi_output=True,
             y_numeric=True,
         )
+        if sp.issparse(y):  # validate_data takes it; sklearn's fit then refuses it
+            check_array(y, accept_sparse=False, ensure_2d=False)  # sklearn's TypeError
         if X.dtype not in (np.float64, np.float32):
             X = X.astype(np.float64)  # integers, booleans, float16
         # Constant sparse columns are found by counting stored entries: each once.
