@@ -619,6 +619,39 @@ def test_sample_y_reproducible_with_random_state():
         np.testing.assert_array_equal(np.hstack([a, b]), reg.sample_y(X_test, 6, random_state=7))
 
 
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
+@pytest.mark.parametrize("n_targets", [None, 1, 3])
+def test_unfitted_predict_and_sample_y_give_the_prior_as_gaussian_process_regressor(
+        kind, n_targets):
+    # Before fit, GaussianProcessRegressor predicts and samples from its
+    # prior; so does NTKRegressor: the untrained networks' outputs, mean 0
+    # and the NNGP covariance (for either kernel), n_targets of them. The
+    # same numbers and draws as GPR with the NNGP kernel.
+    X = _data(n=6, seed=1)[0]
+    arch = dict(depth=2, weight_std=1.3, bias_std=0.4)
+    reg = NTKRegressor(kernel=kind, n_targets=n_targets, device="cpu", **arch)
+    gpr = GaussianProcessRegressor(NTKKernel(kernel="nngp", device="cpu", **arch),
+                                   n_targets=n_targets)
+    np.testing.assert_array_equal(reg.predict(X), gpr.predict(X))
+    for option in ("return_std", "return_cov"):
+        ours, ref = reg.predict(X, **{option: True}), gpr.predict(X, **{option: True})
+        assert ours[1].shape == ref[1].shape
+        np.testing.assert_allclose(ours[1], ref[1], rtol=1e-12)
+    np.testing.assert_allclose(reg.sample_y(X, 4, random_state=3),
+                               gpr.sample_y(X, 4, random_state=3), rtol=1e-10, atol=1e-12)
+    assert not hasattr(reg, "n_features_in_")  # still unfitted
+    assert reg.__sklearn_tags__().requires_fit is False
+
+
+def test_n_targets_is_checked_at_fit_as_gaussian_process_regressor():
+    X, y = _data()
+    for est in (NTKRegressor(n_targets=2, device="cpu"), GaussianProcessRegressor(n_targets=2)):
+        with pytest.raises(ValueError, match="different from the parameter `n_targets`. Got 1"):
+            est.fit(X, y)
+    reg = NTKRegressor(n_targets=2, alpha=1e-2, device="cpu").fit(X, np.c_[y, 2 * y])
+    assert reg.predict(X).shape == (len(X), 2)
+
+
 @pytest.mark.parametrize("normalize_y", [True, False])
 @pytest.mark.parametrize("n_targets", [1, 2])
 @pytest.mark.parametrize("per_sample_alpha", [False, True])

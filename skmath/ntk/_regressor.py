@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -152,6 +152,12 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         initialisation has mean zero, so without centring the predictions
         shrink towards 0 away from the training data. Unlike
         ``GaussianProcessRegressor``, whose default is False.
+    n_targets : int, default=None
+        Number of targets of the prior, i.e. of ``predict`` and ``sample_y``
+        called before ``fit`` (1 when None), as in
+        ``GaussianProcessRegressor``. ``fit`` raises ``ValueError`` when it is
+        set and ``y`` has another number of targets; once fitted, the
+        targets of ``y`` are used.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
@@ -232,6 +238,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         **ARCHITECTURE_CONSTRAINTS,
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "normalize_y": ["boolean"],
+        "n_targets": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -244,6 +251,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         kernel="ntk",
         alpha=1e-6,
         normalize_y=True,
+        n_targets=None,
         device="auto",
     ):
         self.depth = depth
@@ -253,6 +261,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         self.kernel = kernel
         self.alpha = alpha
         self.normalize_y = normalize_y
+        self.n_targets = n_targets
         self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -279,6 +288,12 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, copy=True
         )
         y = np.array(y, dtype=np.float64)
+        n_targets = y.shape[1] if y.ndim > 1 else 1
+        if self.n_targets is not None and n_targets != self.n_targets:
+            raise ValueError(  # GaussianProcessRegressor's message
+                "The number of targets seen in `y` is different from the parameter "
+                f"`n_targets`. Got {n_targets} != {self.n_targets}."
+            )
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] not in (1, X.shape[0])):
             raise ValueError(
@@ -328,6 +343,10 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
     def predict(self, X, return_std=False, return_cov=False):
         """Predict with the infinite-width network, optionally with its uncertainty.
 
+        Before ``fit``, as ``GaussianProcessRegressor``: the prior, i.e. the
+        outputs of the untrained networks (with either ``kernel``: mean 0,
+        covariance the NNGP kernel), ``n_targets`` of them.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -352,9 +371,10 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             raise RuntimeError(
                 "At most one of return_std or return_cov can be requested."
             )
-        check_is_fitted(self)
         # dtype "numeric" first, as GaussianProcessRegressor's: strings are refused.
         X = validate_data(self, X, reset=False, dtype="numeric").astype(np.float64, copy=False)
+        if not hasattr(self, "X_train_"):
+            return self._predict_prior(X, return_std, return_cov)
         arch = architecture(self.kernel_)
         use_ntk = self.kernel_.kernel == "ntk"
         device = self._predict_device()
@@ -409,13 +429,37 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             y_var = np.squeeze(y_var, axis=1)
         return y_mean, np.sqrt(y_var)
 
+    def _predict_prior(self, X, return_std, return_cov):
+        """``predict`` before ``fit``: the untrained networks' outputs.
+
+        At initialisation, in the NTK parameterisation, an infinitely wide
+        network's outputs are the Gaussian process with the NNGP kernel
+        (Lee et al. 2018), whichever ``kernel`` the fit will use (the
+        ensemble covariance of ``kernel="ntk"`` without training data is
+        that kernel). In the targets' own units (``normalize_y`` has nothing
+        to undo yet), ``n_targets`` independent outputs, shaped as
+        ``GaussianProcessRegressor``'s prior.
+        """
+        self._validate_params()
+        n_targets = 1 if self.n_targets is None else self.n_targets
+        shape = (X.shape[0],) if n_targets == 1 else (X.shape[0], n_targets)
+        y_mean = np.zeros(shape)
+        if not (return_std or return_cov):
+            return y_mean
+        prior = NTKKernel(kernel="nngp", device=self.device, **architecture(self))
+        y_var = prior(X) if return_cov else prior.diag(X)
+        if n_targets > 1:
+            y_var = np.repeat(y_var[..., None], n_targets, axis=-1)
+        return (y_mean, y_var) if return_cov else (y_mean, np.sqrt(y_var))
+
     def sample_y(self, X, n_samples=1, random_state=0):
         """Draw samples from the predictive distribution at ``X``.
 
         The draws are jointly Gaussian with the mean and full covariance of
         ``predict(X, return_cov=True)``: the Gaussian process posterior for
         ``kernel="nngp"``, the infinite ensemble of trained networks for
-        ``kernel="ntk"``. The random numbers are drawn as in
+        ``kernel="ntk"``; before ``fit``, the prior (see :meth:`predict`).
+        The random numbers are drawn as in
         ``GaussianProcessRegressor.sample_y`` (one
         ``multivariate_normal`` call per target, in order), so with
         ``kernel="nngp"`` the samples equal those of the equivalent
@@ -542,4 +586,5 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
+        tags.requires_fit = False  # predict gives the prior, as GaussianProcessRegressor's
         return tags
