@@ -1460,7 +1460,9 @@ class KMeans(
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample (``None``: all ones). Used by
             the seeding ("k-means++", "random") and by the iterations; integer
-            weights are equivalent to repeating samples.
+            weights are equivalent to repeating samples. A negative weight
+            raises ``ValueError``, where scikit-learn's fits from an
+            explicit ``init`` (see the user guide).
 
         Returns
         -------
