@@ -281,25 +281,48 @@ def test_multioutput_target_tag_is_declared_as_mlpregressors():
     check_regressor_multioutput("MCDropoutRegressor", MCDropoutRegressor(max_iter=100, device="cpu"))
 
 
+@pytest.mark.parametrize("c", [0.0, 1e-8, 100.0, 1e6])
+def test_constant_target_is_predicted_as_itself(c):
+    # As GaussianProcessRegressor(normalize_y=True): a constant target (or a
+    # constant column of a multi-output y) comes back as itself with a
+    # negligible std. Its scale was |mean|: a constant 1e6 came back 3% low
+    # with std 6e4, and 100 next to a sine column as 99.97-101.3, std 5.6.
+    X, y = _sine(n=60)
+    params = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0, device="cpu")
+    for target, column in ((np.full_like(y, c), None), (np.column_stack([y, np.full_like(y, c)]), 1)):
+        model = MCDropoutRegressor(**params).fit(X, target)
+        mean, std = model.predict(X[:7], return_std=True)
+        if column is not None:
+            mean, std = mean[:, column], std[:, column]
+        # Scale sqrt(eps) |c| (eps for zeros): about 1e-9 of c.
+        unit = max(abs(c), 1e-8)
+        assert np.all(np.abs(mean - c) <= 1e-7 * unit)
+        assert np.all(std <= 1e-7 * unit)
+        assert np.all(np.atleast_1d(model.noise_std_)[-1] <= 1e-7 * unit)
+
+
 @pytest.mark.parametrize("c", [1e-20, 1e-8, 1e8, 1e160])
 def test_constant_target_predictions_follow_the_targets_units(c):
     # Multiplying y by c multiplies the predictive mean, std and noise by c,
-    # constant targets (and constant columns of a multi-output y) included:
-    # their scale is |mean|, not 1, so a constant y of 1e-8 is no longer
-    # predicted as 1e-8 plus the network's untrained output in unit scale;
-    # and a target whose spread is tiny in absolute terms (1e-20) is not
-    # taken for a constant one.
+    # constant targets (and constant columns of a multi-output y) included;
+    # a target whose spread is tiny in absolute terms (1e-20) is not taken
+    # for a constant one.
+    # (A constant column's std is its rounding, test_constant_target_is_predicted_as_itself.)
     X, y = _sine(n=40)
     Y = np.column_stack([np.full_like(y, 2.5), y])
     params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
-    for target in (Y[:, 0], Y):
+    for target, varying in ((y, slice(None)), (Y, 1)):
         unit = MCDropoutRegressor(**params).fit(X, target)
         scaled = MCDropoutRegressor(**params).fit(X, c * target)
         mean, std = unit.predict(X[:5], return_std=True)
         mean_c, std_c = scaled.predict(X[:5], return_std=True)
-        np.testing.assert_allclose(mean_c, c * mean, rtol=1e-9)
-        np.testing.assert_allclose(std_c, c * std, rtol=1e-9)
-        np.testing.assert_allclose(scaled.noise_std_, c * np.asarray(unit.noise_std_), rtol=1e-9)
+        # rtol 1e-7: the constant column's mean, rounded in the targets'
+        # units, is sqrt(eps) in its standardised ones, and reaches the
+        # shared hidden layers.
+        np.testing.assert_allclose(mean_c, c * mean, rtol=1e-7)
+        np.testing.assert_allclose(std_c[..., varying], c * std[..., varying], rtol=1e-7)
+        np.testing.assert_allclose(np.atleast_1d(scaled.noise_std_)[varying],
+                                   c * np.atleast_1d(unit.noise_std_)[varying], rtol=1e-7)
 
 
 def test_classifier_probabilities_and_entropies():

@@ -768,7 +768,10 @@ class FlowMatchingSampler(
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            Samples.
+            Samples: the array alone, as :meth:`KernelDensity.sample
+            <sklearn.neighbors.KernelDensity.sample>` returns
+            (``GaussianMixture.sample`` also returns component labels, which
+            a flow does not have).
         """
         self._check_fitted()
         if not isinstance(n_samples, Integral) or n_samples < 1:

@@ -69,10 +69,16 @@ def _standardize(A, *, target=False):
     A column is constant when its standard deviation is below ``10 eps |mean|``
     (relative to the column's magnitude, as sklearn's ``_is_constant_feature``).
     A constant input column gets scale 1, as in sklearn's ``StandardScaler``;
-    a constant ``target`` column gets scale ``|mean|`` (1 for zeros), so that
-    the fit follows the target's units: a constant target of ``1e-8`` is
-    fitted on ``1e-8``'s scale, not on a unit one where the network's
-    untrained output would swamp it.
+    a constant ``target`` column gets scale ``sqrt(eps) |mean|`` (``eps``
+    for zeros): what the network outputs for its (zero) standardised targets
+    comes back multiplied by that scale, so a constant target is predicted
+    as itself, to about ``1e-9`` relative in float64, with a std as small,
+    in any units (with scale ``|mean|`` a constant ``1e6`` was predicted 3%
+    low with std 6e4; with scale 1 a constant ``1e-8`` was swamped by the
+    untrained output). Not smaller: the network computes in the targets'
+    units (the scales are folded into its last layer), where ``mean`` is
+    rounded to ``eps |mean|``, and that rounding, divided by the scale,
+    must stay small in standardised units or it steers the other outputs.
 
     A sparse ``A`` is scaled but not centred (its centre is 0; centring would
     make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
@@ -103,7 +109,8 @@ def _standardize(A, *, target=False):
     centre = np.zeros_like(mean) if sp.issparse(A) else mean
     magnitude = np.abs(mean)
     constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
-    fallback = np.where(magnitude > 0, magnitude, 1.0) if target else 1.0
+    eps = np.finfo(A.dtype).eps
+    fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps) if target else 1.0
     scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]
     return centre, scale
 
@@ -519,7 +526,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     ``fit`` does not take ``sample_weight`` (nor does
     ``GaussianProcessRegressor``): each copy of a repeated sample draws its
     own dropout masks, so a weight would equal repeated rows only on average
-    over the masks, not exactly as sklearn's estimator checks require.
+    over the masks, not exactly as sklearn's estimator checks require. There
+    is no ``partial_fit``: the standardisation of ``X`` and ``y``, the
+    cross-fitted noise and the prediction masks' seed are fixed by ``fit``
+    on the whole training set.
 
     References
     ----------
@@ -852,7 +862,11 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
     ``fit`` does not take ``sample_weight`` (nor does
     ``GaussianProcessRegressor``): each copy of a repeated sample draws its
     own dropout masks, so a weight would equal repeated rows only on average
-    over the masks, not exactly as sklearn's estimator checks require.
+    over the masks, not exactly as sklearn's estimator checks require. There
+    is no ``partial_fit``: the standardisation and the prediction masks'
+    seed are fixed by ``fit`` on the whole training set. Like
+    :class:`MLPClassifier`, ``fit`` refuses a ``y`` with a single class (a
+    ``ValueError``), where scikit-learn's ``MLPClassifier`` fits it.
 
     References
     ----------
