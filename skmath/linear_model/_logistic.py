@@ -419,13 +419,15 @@ def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
     return centred(coef), result
 
 
-def _warn_not_converged(solver, result, n_iter, max_iter):
+def _warn_not_converged(solver, result, n_iter, max_iter, method):
     """sklearn's ConvergenceWarning for ``solver``, which stopped short of
-    ``tol`` after ``n_iter`` iterations (``result``: the solver's report).
+    ``tol`` after ``n_iter`` iterations (``result``: the report of
+    ``method``, the algorithm run).
 
     Word for word sklearn's, so that filters and ``match=`` written for
-    sklearn's catch it, with what differs added: skmath's ``sag``, ``saga``
-    and L1 ``liblinear`` run L-BFGS-B, whose iterations ``max_iter`` counts.
+    sklearn's catch it, with what differs added for ``sag``, ``saga`` and
+    ``liblinear``: which algorithm ran (L-BFGS-B, or Newton-CG for L2
+    liblinear), whose iterations ``max_iter`` counts.
     """
     if "fallback_nit" in result:  # the Newton solvers' fallback
         fallback = OptimizeResult(result, nit=result.fallback_nit)
@@ -444,7 +446,7 @@ def _warn_not_converged(solver, result, n_iter, max_iter):
         message = ("Liblinear failed to converge, increase the number of iterations."
                    if solver == "liblinear" else
                    "The max_iter was reached which means the coef_ did not converge")
-        message += (f" (skmath's solver={solver!r} runs L-BFGS-B: {n_iter} iteration(s), "
+        message += (f" (skmath's solver={solver!r} runs {method}: {n_iter} iteration(s), "
                     f"status={result.status}: {result.message}; scaling the data helps, "
                     "e.g. with sklearn.preprocessing.StandardScaler)")
     warnings.warn(message, ConvergenceWarning, stacklevel=3)
@@ -1017,7 +1019,8 @@ class LogisticRegression(
         # As sklearn: scipy may count one iteration more than max_iter allows.
         n_iter = min(int(result.nit), self.max_iter)
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
-            _warn_not_converged(self.solver, result, n_iter, self.max_iter)
+            _warn_not_converged(self.solver, result, n_iter, self.max_iter,
+                                "Newton-CG" if newton and l1_ratio == 0 else "L-BFGS-B")
         if self.verbose:
             print(f"[LogisticRegression] {self.solver}: {n_iter} iterations, {result.message}")
         self.classes_ = classes

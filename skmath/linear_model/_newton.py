@@ -128,7 +128,8 @@ def _newton_step(H, g, keep):
         return s, None
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) != 0:
-        return None, f"Cholesky factorisation failed: the leading minor of order {int(info)} is not positive."
+        return None, (f"Cholesky factorisation failed: the leading minor of order "
+                      f"{int(info)} is not positive definite.")
     diagonal = L.diagonal()
     ratio2 = float(diagonal.max() / diagonal.min()) ** 2
     if ratio2 > 1 / np.finfo(np.float64).eps:
