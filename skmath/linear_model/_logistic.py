@@ -13,7 +13,7 @@ import torch
 from scipy.optimize import Bounds, OptimizeResult
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+from sklearn.linear_model import _logistic as _sklearn_logistic
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
@@ -41,6 +41,8 @@ from ._newton import minimize_newton
 _FTOL = 64 * np.finfo(float).eps
 # The solvers that take Newton steps, and how they solve for them.
 _NEWTON = {"newton-cholesky": "cholesky", "newton-cg": "cg"}
+# What sklearn's lbfgs adds to its ConvergenceWarning (None if a release drops it).
+_SOLVER_HINT = getattr(_sklearn_logistic, "_LOGISTIC_SOLVER_CONVERGENCE_MSG", None)
 # Curvature pairs kept by L-BFGS-B (scipy's default ``maxcor`` is 10).
 _HISTORY = 20
 # sklearn 1.9's deprecation message for ``penalty``, word for word.
@@ -435,7 +437,7 @@ def _warn_not_converged(solver, result, n_iter, max_iter, method):
         return
     if solver == "lbfgs":
         _check_optimize_result("lbfgs", OptimizeResult(result, nit=n_iter), max_iter,
-                               extra_warning_msg=_LOGISTIC_SOLVER_CONVERGENCE_MSG)
+                               extra_warning_msg=_SOLVER_HINT)
         return
     if solver == "newton-cholesky":
         message = f"Newton solver did not converge after {n_iter} iterations."
