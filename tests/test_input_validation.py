@@ -2,10 +2,13 @@
 never modified."""
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
+from sklearn.exceptions import ConvergenceWarning
 
 import skmath
 
@@ -148,6 +151,30 @@ def test_inputs_are_never_modified(est):
     np.testing.assert_array_equal(w, w0)
     if y is not None:
         np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_read_only_inputs_are_taken_without_warning(est, sparse):
+    # joblib's workers get read-only (memory-mapped) inputs, e.g. under
+    # OneVsRestClassifier(n_jobs=2); torch warns on read-only NumPy arrays
+    # ("not writable"), and the sparse path let that warning through.
+    if sparse and not est.__sklearn_tags__().input_tags.sparse:
+        pytest.skip("dense input only")
+    X, y = _data(est)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.3, X, 0.0))
+        for array in (X.data, X.indices, X.indptr):
+            array.setflags(write=False)
+    else:
+        X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _fit(est, X, y)
+        for method in ("predict", "predict_proba", "transform", "score_samples"):
+            if hasattr(est, method):
+                getattr(est, method)(X)
 
 
 @pytest.mark.parametrize("est", ESTIMATORS)

@@ -183,15 +183,18 @@ def as_tensor(array, device, dtype=None):
     else:
         array = np.asarray(array)
         if not array.flags.c_contiguous:
-            array = np.ascontiguousarray(array)
-        if not array.flags.writeable:
-            # torch.from_numpy warns on read-only arrays; share through a view
-            # that we promise not to write to.
-            array = np.array(array, copy=True)
-        tensor = torch.from_numpy(array)
+            array = np.ascontiguousarray(array)  # (ndim >= 1: only where needed)
+        tensor = _from_numpy(array)
     if dtype is not None and not isinstance(dtype, torch.dtype):
         dtype = torch_dtype(dtype)
     return tensor.to(device=device, dtype=dtype)
+
+
+def _from_numpy(array):
+    """``torch.from_numpy``, on a copy where ``array`` is read-only (torch warns
+    on those: joblib's workers get read-only memory-mapped inputs, dense or
+    the arrays of a sparse matrix)."""
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
 def canonical_csr(X):
@@ -217,10 +220,10 @@ def _csr_tensor(matrix, device, dtype=None):
     if not isinstance(dtype, torch.dtype):
         dtype = torch_dtype(dtype)
     parts = [
-        torch.from_numpy(np.asarray(a, dtype=np.int64)).to(device)
+        _from_numpy(np.asarray(a, dtype=np.int64)).to(device)
         for a in (matrix.indptr, matrix.indices)
     ]
-    values = torch.from_numpy(np.asarray(matrix.data)).to(device=device, dtype=dtype)
+    values = _from_numpy(matrix.data).to(device=device, dtype=dtype)
     return csr_from_parts(*parts, values, matrix.shape)
 
 
