@@ -241,6 +241,10 @@ def test_perceptron_epoch_tasks_are_the_fit_stopped_there(Estimator, early_stopp
         assert_array_equal(fitted.predict(X), stopped.predict(X))
         if Estimator is MCDropoutRegressor:
             assert fitted.noise_std_ == stopped.noise_std_
+        # Its training history too (it had none: n_iter_ 0, loss_curve_ []).
+        for name in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_",
+                     "validation_scores_", "best_validation_score_"):
+            assert getattr(fitted, name) == getattr(stopped, name), name
     if Estimator is MCDropoutRegressor:  # the fit's own task ends with the fitted model
         assert recorder.record[-2][4].noise_std_ == model.noise_std_
         assert model.noise_std_ != fitted.noise_std_
@@ -279,6 +283,20 @@ def test_a_callback_stops_training(early_stopping):
     if early_stopping:
         assert len(model.validation_scores_) == 3
         assert model.best_validation_score_ == max(stopped.validation_scores_)
+
+
+def test_a_callback_stopping_mc_dropout_stops_its_cross_fitting_too():
+    # The fit stopped at epoch 2 is the fit with max_iter=2, the cross-fitted
+    # noise included: the folds' networks train 2 epochs too (they trained
+    # max_iter=60 epochs after the stop: noise_std_ 64.9 against 76.1).
+    X, y = make_regression(100, 3, noise=1.0, random_state=0)
+    params = {"hidden_layer_sizes": (8,), "max_iter": 60, "random_state": 0}
+    model = MCDropoutRegressor(**params).set_callbacks(Recorder(stop_after=2)).fit(X, y)
+    stopped = _quiet_fit(MCDropoutRegressor(**{**params, "max_iter": 2}), X, y)
+    assert model.n_iter_ == 2
+    assert model.noise_std_ == stopped.noise_std_
+    assert_array_equal(model.predict(X, return_std=True)[1],
+                       stopped.predict(X, return_std=True)[1])
 
 
 def test_scoring_monitor_logs_each_epochs_score():
@@ -410,6 +428,8 @@ def test_flow_epoch_tasks_are_the_fit_stopped_there(early_stopping):
     for i, fitted in enumerate(recorder.fitted("end")[:-1]):
         stopped = FlowMatchingSampler(**{**params, "max_iter": i + 1}).fit(X)
         assert_array_equal(fitted.score_samples(X), stopped.score_samples(X))
+        for name in ("n_iter_", "loss_curve_", "validation_scores_", "best_validation_score_"):
+            assert getattr(fitted, name) == getattr(stopped, name), name
     # Each epoch's copy is its own network, not the one still training.
     first, last = recorder.fitted("end")[0], recorder.fitted("end")[-2]
     assert not np.array_equal(first.score_samples(X), last.score_samples(X))

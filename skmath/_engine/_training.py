@@ -65,6 +65,12 @@ class TrainResult:
         ``partial_fit`` and ``warm_start`` as sklearn carries it.
     interrupted : bool
         True when a ``KeyboardInterrupt`` stopped the call (``interruptible``).
+    stopped : bool
+        True when ``on_epoch_end`` asked to stop (a callback).
+
+    The loop fills the instance it is given (``result``) as it goes, so
+    ``on_epoch_end`` can read the history so far from it (``best_validation_score``
+    is set at the end; the best so far is the highest of ``validation_scores``).
     """
 
     loss_curve: list = field(default_factory=list)
@@ -75,6 +81,7 @@ class TrainResult:
     converged: bool = False
     no_improvement: int = 0
     interrupted: bool = False
+    stopped: bool = False
 
 
 def _no_improvement(score, best, tol, *, higher_is_better):
@@ -267,6 +274,7 @@ def train(
             if on_epoch_end is not None and on_epoch_end(
                 result.n_iter, epoch_loss, returned_state
             ):
+                result.stopped = True
                 break
             if no_improvement > n_iter_no_change:
                 keep, remark = (False, "Stopping.") if on_plateau is None else on_plateau()

@@ -28,6 +28,7 @@ from .._callbacks import CallbackSupportMixin, FitTasks
 from .._engine import (
     Adam,
     TorchEstimatorMixin,
+    TrainResult,
     as_tensor,
     linear,
     make_generator,
@@ -228,17 +229,32 @@ def _as_vector_field(model):
     return model.to(torch.float64).requires_grad_(False).eval()
 
 
-def _fitted_field(model, state=None):
+def _fitted_field(model, state=None, history=None):
     """A callable giving ``vector_field_`` from a copy of the network being
-    trained, as it is when called or with the parameters ``state()``."""
+    trained, as it is when called or with the parameters ``state()``, and
+    the attributes of ``history()`` (the training so far)."""
 
     def attributes():
         field = copy.deepcopy(model)
         if state is not None:
             field.load_state_dict(state())
-        return {"vector_field_": _as_vector_field(field)}
+        return {**({} if history is None else history()),
+                "vector_field_": _as_vector_field(field)}
 
     return attributes
+
+
+def _training_history(result, n_iter, early_stopping):
+    """The fitted attributes of the training recorded in ``result`` (a
+    :class:`~skmath._engine.TrainResult`, complete or being filled), ``n_iter``
+    epochs in."""
+    history = {"loss_curve_": list(result.loss_curve), "n_iter_": n_iter,
+               "validation_scores_": None, "best_validation_score_": None}
+    if early_stopping:
+        scores = [s for s in result.validation_scores if not math.isnan(s)]
+        history.update(validation_scores_=list(result.validation_scores),
+                       best_validation_score_=max(scores, default=None))
+    return history
 
 
 class FlowMatchingSampler(
@@ -593,13 +609,16 @@ class FlowMatchingSampler(
                     for group in optimizer.param_groups:
                         group["lr"] = lr
                 # Callbacks get the model this fit would return if it
-                # stopped now (early stopping's best epoch), and may stop it.
-                return tasks(_fitted_field(model, returned_state))
+                # stopped now (early stopping's best epoch), its training
+                # history included, and may stop it.
+                return tasks(_fitted_field(model, returned_state, lambda: _training_history(
+                    progress, epoch, self.early_stopping)))
 
             if self.tol is None:
                 tol = 0.0 if self.early_stopping else -math.inf
             else:
                 tol = self.tol
+            progress = TrainResult()  # filled by train as it goes
             result = train(
                 model,
                 batch_loss,
@@ -614,6 +633,7 @@ class FlowMatchingSampler(
                 on_epoch_end=on_epoch_end,
                 verbose=self.verbose,
                 desc="FlowMatchingSampler",
+                result=progress,
             )
         if (
             (self.tol is not None or self.early_stopping)
@@ -628,14 +648,7 @@ class FlowMatchingSampler(
                 ConvergenceWarning,
             )
         self.vector_field_ = _as_vector_field(model)
-        self.loss_curve_ = result.loss_curve
-        self.n_iter_ = result.n_iter
-        if self.early_stopping:
-            self.validation_scores_ = result.validation_scores
-            self.best_validation_score_ = result.best_validation_score
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+        self.__dict__.update(_training_history(result, result.n_iter, self.early_stopping))
         tasks.end()
         return self
 

@@ -562,9 +562,11 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         """Transform validated ``X, y`` before training (identity here)."""
         return X, y
 
-    def _after_training(self, X, y, rng, incremental):
+    def _after_training(self, X, y, rng, incremental, max_iter):
         """Finish the fitted state from the validated ``X, y`` once the network
-        is trained, before the fit's callback task ends (nothing here)."""
+        is trained, before the fit's callback task ends (nothing here).
+        ``max_iter``: the fit's, or the epochs run where a callback stopped
+        it (the fit stopped there is the fit with that ``max_iter``)."""
 
     def _to_network_params(self, coefs, intercepts):
         """Fitted ``coefs_`` -> the parameters the network trains (identity)."""
@@ -674,22 +676,24 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
             interrupted = False
             if self.solver in _STOCHASTIC_SOLVERS:
-                interrupted = self._fit_stochastic(
+                result = self._fit_stochastic(
                     network, Xt, yt, wt, y2d, rng, generator, incremental, tasks
-                ).interrupted
+                )
+                interrupted, stopped = result.interrupted, result.stopped
             else:
-                self._fit_lbfgs(network, Xt, yt, wt, tasks)
+                stopped = self._fit_lbfgs(network, Xt, yt, wt, tasks)
             self.__dict__.update(self._fitted_state(network, Xt, yt)())
         if not interrupted:  # Ctrl-C stops the whole fit
-            self._after_training(*validated, rng, incremental)
+            self._after_training(*validated, rng, incremental,
+                                 self.n_iter_ if stopped else self.max_iter)
         tasks.end()
         return self
 
-    def _fitted_state(self, network, X, y, flat=None):
+    def _fitted_state(self, network, X, y, flat=None, history=None):
         """A callable giving the fitted attributes of ``network`` as it is
         when called (or of the parameter vector ``flat()``): ``coefs_``,
         ``intercepts_`` and the ``_trained_attributes`` of the training
-        tensors ``X, y``."""
+        tensors ``X, y``, and those of ``history()`` (the training so far)."""
 
         def attributes():
             net = network if flat is None else network.with_vector(flat())
@@ -703,6 +707,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             net.train(training)
             return {
                 **state,
+                **({} if history is None else history()),
                 "coefs_": [np.array(to_numpy(W), order="C") for W in coefs],
                 "intercepts_": [to_numpy(b).copy() for b in intercepts],
             }
@@ -806,10 +811,12 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 for group in optimizer.param_groups:
                     group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             # Callbacks get the model this fit would return if it stopped
-            # now (early stopping's best epoch), and may stop it.
-            return tasks(
-                self._fitted_state(network, Xt, yt, lambda: returned_state()["flat"])
-            )
+            # now (early stopping's best epoch), its training history
+            # included, and may stop it.
+            return tasks(self._fitted_state(
+                network, Xt, yt, lambda: returned_state()["flat"],
+                lambda: {**self._training_history(previous, epoch), "t_": self.t_},
+            ))
 
         on_plateau = None
         if solver == "sgd" and self.learning_rate == "adaptive":
@@ -865,20 +872,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         # Carried across partial_fit / warm_start calls, as sklearn's
         # _no_improvement_count ("adaptive" lowers the rate across calls too).
         self._no_improvement_count = result.no_improvement
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.loss_curve
-        if result.loss_curve:  # empty only after a Ctrl-C in the first epoch
-            self.loss_ = result.loss_curve[-1]
-        if self.early_stopping:
-            self.validation_scores_ = result.validation_scores
-            self.best_validation_score_ = (
-                -np.inf if result.best_validation_score is None
-                else result.best_validation_score
-            )
-            self.best_loss_ = None
-        else:
-            self.best_loss_ = result.best_loss
-            self.validation_scores_ = self.best_validation_score_ = None
+        self.__dict__.update(self._training_history(result, result.n_iter))
         self._optimizer_state = (
             network.relayout_state(optimizer.state_dict(), to_stored=False)
             if self._keeps_optimizer_state() else None
@@ -892,6 +886,23 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
         return result
 
+    def _training_history(self, result, n_iter):
+        """sklearn's fitted attributes of the training recorded in ``result``
+        (a :class:`~skmath._engine.TrainResult`, complete or being filled),
+        ``n_iter`` epochs into this call."""
+        history = {"n_iter_": n_iter, "loss_curve_": list(result.loss_curve)}
+        if result.loss_curve:  # empty only after a Ctrl-C in the first epoch
+            history["loss_"] = result.loss_curve[-1]
+        if self.early_stopping:
+            scores = [s for s in result.validation_scores if not math.isnan(s)]
+            history.update(validation_scores_=list(result.validation_scores),
+                           best_validation_score_=max(scores, default=-np.inf),
+                           best_loss_=None)
+        else:
+            history.update(best_loss_=result.best_loss, validation_scores_=None,
+                           best_validation_score_=None)
+        return history
+
     def _keeps_optimizer_state(self):
         return hasattr(self, "partial_fit")
 
@@ -901,8 +912,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     def _fit_lbfgs(self, network, Xt, yt, wt, tasks):
         """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`.
 
-        Each iterate is a callback task (``tasks``); a callback cannot stop
-        L-BFGS-B, as in sklearn 1.9's LogisticRegression.
+        Each iterate is a callback task (``tasks``); a callback returning
+        True stops L-BFGS-B there. Returns whether one did.
         """
 
         # A sparse X is transposed once for all the evaluations.
@@ -952,6 +963,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         self.loss_ = float(result.fun)
         if not result.success and result.status != STOPPED_BY_CALLBACK:
             _check_optimize_result("lbfgs", result, self.max_iter)  # sklearn's warning
+        return result.status == STOPPED_BY_CALLBACK
 
     # -- prediction --------------------------------------------------------
 

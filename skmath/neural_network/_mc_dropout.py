@@ -457,7 +457,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         shuffled folds, and the noise chosen to maximise the predictive
         likelihood of the held-out rows (``fit`` then trains ``K + 1``
         networks; the folds' networks always start from scratch, also with
-        ``warm_start``). A splitter (e.g.
+        ``warm_start``). With fewer than ``K`` samples, one fold per sample
+        (leave-one-out; with one sample, the training rows' noise, as
+        ``None``), so the default fits any data. A splitter (e.g.
         :class:`~sklearn.model_selection.KFold`) or an iterable of
         ``(train, test)`` index arrays gives the folds itself, as sklearn's
         ``cv`` parameters take them. ``None``: from the training rows of the
@@ -642,8 +644,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             )
         return {"noise_std_": _per_output(np.sqrt(to_numpy(variance)) * self._y_scale)}
 
-    def _after_training(self, X, y, rng, incremental):
-        # The cross-fitted noise (see Notes) replaces the training-rows one.
+    def _after_training(self, X, y, rng, incremental, max_iter):
+        # The cross-fitted noise (see Notes) replaces the training-rows one;
+        # the folds' networks train as long as the fit's (max_iter: the
+        # epochs run, where a callback stopped it).
         if self.cv is None or incremental:
             return
         if isinstance(self.cv, Integral):
@@ -654,7 +658,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         else:
             folds = check_cv(self.cv)  # a splitter, or an iterable of splits
         params = {**self.get_params(deep=False), "cv": None, "warm_start": False,
-                  "verbose": False}
+                  "verbose": False, "max_iter": max_iter}
         residuals, spreads = [], []
         try:
             splits = [self._fold_passes(params, X, y, train, held_out, rng)
