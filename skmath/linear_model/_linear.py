@@ -626,9 +626,11 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
 
     Notes
     -----
-    The solver forms the centred Gram matrix ``X^T W X - sw mu mu^T`` in one
+    With at least as many samples as features, the solver forms the centred
+    Gram matrix ``X^T W X - sw mu mu^T`` in one
     pass over the data (no centred copy of ``X``) and diagonalises it (one
-    ``d x d`` eigendecomposition). When its condition number
+    ``d x d`` eigendecomposition; with fewer samples, the thin SVD of ``X``
+    below, without the Gram matrix). When its condition number
     is below about ``10 / (sqrt(eps) L)`` and ``1 / (4 tol^2)`` the normal
     equations are solved from it; otherwise the thin SVD of ``X`` gives the
     minimum-norm solution, with LAPACK ``gelsd``'s rank cutoff ``tol``.
@@ -661,6 +663,10 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
     300 x 600 problem at the default ``tol``, much more on an ill-conditioned
     one), as scikit-learn's sparse fits are. As in scikit-learn, ``rank_`` and
     ``singular_`` are not set for sparse ``X``.
+
+    :class:`~sklearn.linear_model.RANSACRegressor` takes this estimator with
+    ``min_samples`` set explicitly: it infers the default only for its own
+    ``LinearRegression`` class (an ``isinstance`` check).
 
     Examples
     --------
