@@ -295,6 +295,11 @@ def test_a_callback_stopping_mc_dropout_stops_its_cross_fitting_too():
     stopped = _quiet_fit(MCDropoutRegressor(**{**params, "max_iter": 2}), X, y)
     assert model.n_iter_ == 2
     assert model.noise_std_ == stopped.noise_std_
+    # A stop at the last epoch is a stop, not a ConvergenceWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MCDropoutRegressor(**{**params, "max_iter": 2}).set_callbacks(
+            Recorder(stop_after=2)).fit(X, y)
     assert_array_equal(model.predict(X, return_std=True)[1],
                        stopped.predict(X, return_std=True)[1])
 

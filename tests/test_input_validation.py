@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.exceptions import ConvergenceWarning
 
@@ -155,12 +156,16 @@ def test_inputs_are_never_modified(est):
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("est", ESTIMATORS)
-def test_read_only_inputs_are_taken_without_warning(est, sparse):
+def test_read_only_inputs_are_taken_without_warning(est, sparse, request):
     # joblib's workers get read-only (memory-mapped) inputs, e.g. under
     # OneVsRestClassifier(n_jobs=2); torch warns on read-only NumPy arrays
     # ("not writable"), and the sparse path let that warning through.
     if sparse and not est.__sklearn_tags__().input_tags.sparse:
         pytest.skip("dense input only")
+    # torch gives its "not writable" warning once per process: every time here.
+    previous = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    request.addfinalizer(lambda: torch.set_warn_always(previous))
     X, y = _data(est)
     if sparse:
         X = sp.csr_matrix(np.where(np.abs(X) > 0.3, X, 0.0))
@@ -171,6 +176,8 @@ def test_read_only_inputs_are_taken_without_warning(est, sparse):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # (warn-always also repeats torch's once-only sparse "beta" notice)
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
         _fit(est, X, y)
         for method in ("predict", "predict_proba", "transform", "score_samples"):
             if hasattr(est, method):

@@ -1519,3 +1519,11 @@ def test_logistic_l1_on_unscaled_features_does_not_stall_silently(C):
         est.fit(X, y)
     assert est.n_iter_[0] < 5000
     assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 1e-3
+
+
+def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():
+    # y is cast to X's dtype (as sklearn); 1e39 becomes inf in float32, which
+    # gave NaN coefficients silently (sklearn: "Input contains infinity").
+    X = np.random.RandomState(0).randn(10, 2).astype(np.float32)
+    with pytest.raises(ValueError, match="beyond the range"):
+        LinearRegression(device="cpu").fit(X, np.full(10, 1e39))

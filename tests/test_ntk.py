@@ -957,3 +957,11 @@ def test_a_failed_refit_keeps_the_previous_model(bad_fit):
     new_mean, new_std = reg.predict([[1.5]], return_std=True)
     np.testing.assert_array_equal(new_mean, mean)
     np.testing.assert_array_equal(new_std, std)
+
+
+def test_unfitted_log_marginal_likelihood_raises_not_fitted():
+    # requires_fit=False (the prior) must not let log_marginal_likelihood run unfitted.
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        NTKRegressor(kernel="nngp").log_marginal_likelihood()

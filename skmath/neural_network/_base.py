@@ -866,8 +866,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             # The loss is checked before each update; the last update of the
             # last epoch can still overflow (sklearn checks the weights too).
             raise DivergenceError(
-                "Solver produced non-finite parameter weights. Lower "
-                "learning_rate_init or standardise the inputs."
+                f"{SKLEARN_DIVERGED_MESSAGE} Lower learning_rate_init or standardise "
+                "the inputs."
             )
         # Carried across partial_fit / warm_start calls, as sklearn's
         # _no_improvement_count ("adaptive" lowers the rate across calls too).
@@ -878,7 +878,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             if self._keeps_optimizer_state() else None
         )
         self._optimizer_solver = solver
-        if not incremental and not result.converged and result.n_iter == self.max_iter:
+        if (not incremental and not result.converged and not result.stopped
+                and result.n_iter == self.max_iter):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",

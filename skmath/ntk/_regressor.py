@@ -560,7 +560,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         >>> reg.log_marginal_likelihood(theta=[], eval_gradient=True)[1]
         array([], dtype=float64)
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "X_train_")  # requires_fit=False: name what fit sets
         if not hasattr(self, "log_marginal_likelihood_value_"):  # fitted with "ntk"
             raise ValueError(
                 "log_marginal_likelihood is only defined for a model fitted with "
