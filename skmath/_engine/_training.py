@@ -83,6 +83,12 @@ class TrainResult:
     interrupted: bool = False
     stopped: bool = False
 
+    def best_validation_so_far(self):
+        """Highest validation score recorded so far (NaN scores skipped), or
+        None: ``best_validation_score`` while the loop is still filling."""
+        scores = [s for s in self.validation_scores if not math.isnan(s)]
+        return max(scores, default=None)
+
 
 def _no_improvement(score, best, tol, *, higher_is_better):
     """sklearn's ``_update_no_improvement_count`` test: True when ``score``

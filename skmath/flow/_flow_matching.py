@@ -251,9 +251,8 @@ def _training_history(result, n_iter, early_stopping):
     history = {"loss_curve_": list(result.loss_curve), "n_iter_": n_iter,
                "validation_scores_": None, "best_validation_score_": None}
     if early_stopping:
-        scores = [s for s in result.validation_scores if not math.isnan(s)]
         history.update(validation_scores_=list(result.validation_scores),
-                       best_validation_score_=max(scores, default=None))
+                       best_validation_score_=result.best_validation_so_far())
     return history
 
 

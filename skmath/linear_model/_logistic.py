@@ -969,7 +969,7 @@ class LogisticRegression(
 
         # The Newton solvers, and liblinear's L2 problem by Newton-CG (as
         # liblinear's own trust-region Newton, whose iterations max_iter counts).
-        newton = "cg" if liblinear else _NEWTON.get(self.solver)
+        newton = ("cg" if liblinear else _NEWTON.get(self.solver)) if l1_ratio == 0 else None
         # Callbacks (scikit-learn >= 1.9): a task per solver iteration, as
         # sklearn's lbfgs solver reports its iterations ("lbfgs-iter"; the
         # Newton solvers' are "newton-iter").
@@ -980,7 +980,7 @@ class LogisticRegression(
 
         tasks = FitTasks(
             self, X, y, max_iter=self.max_iter,
-            task_name="newton-iter" if newton and l1_ratio == 0 else "lbfgs-iter",
+            task_name="newton-iter" if newton else "lbfgs-iter",
             metadata=metadata, start=fitted(coef0),
         )
         device = self._resolve_device()
@@ -1022,7 +1022,7 @@ class LogisticRegression(
         n_iter = min(int(result.nit), self.max_iter)
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
             _warn_not_converged(self.solver, result, n_iter, self.max_iter,
-                                "Newton-CG" if newton and l1_ratio == 0 else "L-BFGS-B")
+                                "Newton-CG" if newton else "L-BFGS-B")
         if self.verbose:
             print(f"[LogisticRegression] {self.solver}: {n_iter} iterations, {result.message}")
         self.classes_ = classes

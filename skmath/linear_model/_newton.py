@@ -45,8 +45,8 @@ _SINGULAR = (
 )
 _LINE_SEARCH_FAILED = (
     "Line search of Newton solver NewtonCholeskySolver at iteration #{iteration} did "
-    "not converge after 21 line search refinement iterations. It will now resort to "
-    "lbfgs instead."
+    f"not converge after {_LINE_SEARCH_STEPS} line search refinement iterations. It will "
+    "now resort to lbfgs instead."
 )
 
 

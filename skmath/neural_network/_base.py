@@ -895,9 +895,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         if result.loss_curve:  # empty only after a Ctrl-C in the first epoch
             history["loss_"] = result.loss_curve[-1]
         if self.early_stopping:
-            scores = [s for s in result.validation_scores if not math.isnan(s)]
+            best = result.best_validation_so_far()
             history.update(validation_scores_=list(result.validation_scores),
-                           best_validation_score_=max(scores, default=-np.inf),
+                           best_validation_score_=-np.inf if best is None else best,
                            best_loss_=None)
         else:
             history.update(best_loss_=result.best_loss, validation_scores_=None,
