@@ -459,6 +459,30 @@ def test_huge_inputs_are_standardised_without_overflow(c):
                                        unit, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [1e10, -1e8])
+def test_large_constant_columns_do_not_cancel(c, dtype):
+    # The centre of a column is folded into the first layer's bias; a
+    # constant column had scale 1, so the bias absorbed c times its weights
+    # and the offset cancelled catastrophically in float32 (R^2 -2170 and
+    # accuracy 0.52 at c = 1e10). Its scale is now max(1, |c|): the fit is
+    # that of the informative columns, and a column near c at prediction
+    # (a float32 timestamp counts as constant below a std of ~2000 s) moves
+    # the predictions by about its relative deviation.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    y = X @ [1.0, 2.0, -1.0] + 0.1 * rng.randn(300)
+    Xc = np.c_[X, np.full(300, c)].astype(dtype)
+    reg = MCDropoutRegressor(random_state=0, device="cpu").fit(Xc, y)
+    assert reg.score(Xc, y) > 0.98
+    moved = Xc.copy()
+    moved[:, -1] *= 1 + 1e-4
+    np.testing.assert_allclose(reg.predict(moved), reg.predict(Xc), atol=0.01)
+    labels = (X[:, 0] > 0).astype(int)
+    clf = MCDropoutClassifier(random_state=0, device="cpu").fit(Xc, labels)
+    assert clf.score(Xc, labels) > 0.95
+
+
 def test_cv_takes_sklearn_cv_objects_and_refuses_strings():
     # sklearn's "cv_object": an int >= 2, a splitter (split and
     # get_n_splits), an iterable of (train, test) splits or None; a string

@@ -68,8 +68,13 @@ def _standardize(A, *, target=False):
 
     A column is constant when its standard deviation is below ``10 eps |mean|``
     (relative to the column's magnitude, as sklearn's ``_is_constant_feature``).
-    A constant input column gets scale 1, as in sklearn's ``StandardScaler``;
-    a constant ``target`` column gets scale ``sqrt(eps) |mean|`` (``eps``
+    A constant input column gets scale ``max(1, |mean|)`` (sklearn's
+    ``StandardScaler`` uses 1): the centre is folded into the first layer's
+    bias, which then absorbs ``mean / scale`` times the column's weights, and
+    with scale 1 a large ``mean`` cancels catastrophically (a constant
+    float32 column of 1e10 gave R^2 -2170, and any deviation from the
+    training constant at prediction swamped the network); a constant
+    ``target`` column gets scale ``sqrt(eps) |mean|`` (``eps``
     for zeros): what the network outputs for its (zero) standardised targets
     comes back multiplied by that scale, so a constant target is predicted
     as itself, to about ``1e-9`` relative in float64, with a std as small,
@@ -110,24 +115,33 @@ def _standardize(A, *, target=False):
     magnitude = np.abs(mean)
     constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
     eps = np.finfo(A.dtype).eps
-    fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps) if target else 1.0
+    if target:
+        fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps)
+    else:
+        fallback = np.maximum(magnitude, 1.0)
     scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]
     return centre, scale
 
 
 def _mean_std(A):
-    """Column means and standard deviations of a dense or sparse ``A``."""
-    if not sp.issparse(A):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return A.mean(axis=0), A.std(axis=0)
-    A = sp.csr_matrix(A)
-    if not A.has_canonical_format:
-        # mean_variance_axis reads duplicate entries as separate values.
-        A = A.copy()
-        A.sum_duplicates()
+    """Column means and standard deviations of a dense or sparse ``A``.
+
+    Accumulated in float64 and returned in ``A``'s dtype, as sklearn's
+    ``StandardScaler``: in float32 the mean of 300 copies of -1e8 came out
+    as -99999784 with a std of 216, and the column no longer looked constant.
+    """
+    dtype = A.dtype
     with np.errstate(over="ignore", invalid="ignore"):
-        mean, var = mean_variance_axis(A, axis=0)
-        return mean, np.sqrt(var)
+        if not sp.issparse(A):
+            mean, std = A.mean(axis=0, dtype=np.float64), A.std(axis=0, dtype=np.float64)
+        else:
+            # A canonical float64 copy: mean_variance_axis reads duplicate
+            # entries as separate values.
+            A = sp.csr_matrix(A, dtype=np.float64, copy=True)
+            A.sum_duplicates()
+            mean, var = mean_variance_axis(A, axis=0)
+            std = np.sqrt(var)
+        return mean.astype(dtype, copy=False), std.astype(dtype, copy=False)
 
 
 def _apply_standardization(X, centre, scale):
