@@ -154,6 +154,23 @@ def test_inputs_are_never_modified(est):
         np.testing.assert_array_equal(y, y0)
 
 
+@pytest.mark.parametrize("dtype", [np.longdouble, np.float16, np.int64, bool])
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_any_real_dtype_predicts_like_float64(est, dtype):
+    # np.longdouble X at prediction raised a KeyError in the perceptrons
+    # (no torch dtype for it); it computes in float64, as float16, integers
+    # and booleans do.
+    X, y = _data(est)
+    X = np.round(X) if dtype in (np.int64, bool) else X
+    X = X > 0 if dtype is bool else X.astype(dtype).astype(np.float64)
+    _fit(est, X, y)
+    for method in ("predict", "predict_proba", "transform", "score_samples"):
+        if hasattr(est, method):
+            ours = getattr(est, method)(X.astype(dtype))
+            np.testing.assert_allclose(np.asarray(ours, dtype=np.float64),
+                                       getattr(est, method)(X), rtol=1e-12)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("est", ESTIMATORS)
 def test_read_only_inputs_are_taken_without_warning(est, sparse, request):

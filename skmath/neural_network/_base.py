@@ -986,8 +986,10 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             self, X, reset=False, accept_sparse=self._accept_sparse, dtype="numeric",
         )
         # As sklearn: the product of X and the weights has the wider dtype of
-        # the two (float64 X on a float32 model gives float64 predictions).
-        return X.astype(np.result_type(X.dtype, self.coefs_[0].dtype), copy=False)
+        # the two (float64 X on a float32 model gives float64 predictions);
+        # wider than float64 (np.longdouble) computes in float64.
+        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        return X.astype(dtype if dtype.itemsize <= 8 else np.float64, copy=False)
 
     def _raw_output(self, X):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
