@@ -1521,6 +1521,24 @@ def test_logistic_l1_on_unscaled_features_does_not_stall_silently(C):
     assert _l1_kkt_violation(est, X, y, C) / (C * len(y)) < 1e-3
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("solver", ["saga", "liblinear"])
+def test_logistic_l1_column_scales_do_not_overflow(solver, sparse):
+    # The column scales of the L1 problem squared X: beyond |x| ~ 1e154 they
+    # were inf and the coefficients NaN, silently. Measured in units of each
+    # column's largest magnitude, the fit of X * 1e155 is the fit of X with a
+    # penalty 1e155 times weaker: the unpenalised classifier.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X) * 1e155
+    X = sp.csr_matrix(X) if sparse else X
+    est = LogisticRegression(solver=solver, l1_ratio=1.0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert np.isfinite(est.coef_).all() and np.count_nonzero(est.coef_) > 5
+    assert est.score(X, y) > 0.98
+
+
 def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():
     # y is cast to X's dtype (as sklearn); 1e39 becomes inf in float32, which
     # gave NaN coefficients silently (sklearn: "Input contains infinity").

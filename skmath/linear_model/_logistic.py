@@ -458,13 +458,25 @@ def _pow2_column_scales(X, sample_weight, XT=None):
     """Weighted root mean square of each column of ``X`` (dense, or CSR with ``XT``
     its transpose), rounded to a power of two; 1 for a column without weight.
     Weighted, so that a weight and as many repeated rows give the same scales
-    (the same problem, the same iterates)."""
+    (the same problem, the same iterates). Measured in units of each column's
+    largest magnitude, so that squares neither overflow (|x| > 1e154 gave NaN
+    coefficients) nor underflow."""
     w = sample_weight.to(X.dtype)
     if XT is None:
-        squares = w @ (X * X)
+        unit = X.abs().amax(dim=0) if X.shape[0] else X.new_zeros(X.shape[1])
+        unit = torch.where(unit > 0, unit, 1.0)
+        squares = w @ (X / unit).square()
     else:
-        squares = csr_with_values(XT, XT.values().square()) @ w
-    rms = (squares / w.sum()).sqrt()
+        values = XT.values()
+        rows = torch.repeat_interleave(
+            torch.arange(XT.shape[0], device=values.device), XT.crow_indices().diff()
+        )
+        unit = values.new_zeros(XT.shape[0]).index_reduce_(
+            0, rows, values.abs(), "amax", include_self=True
+        )
+        unit = torch.where(unit > 0, unit, 1.0)
+        squares = csr_with_values(XT, (values / unit[rows]).square()) @ w
+    rms = (squares / w.sum()).sqrt() * unit
     return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), 1.0)
 
 
