@@ -1539,6 +1539,20 @@ def test_logistic_l1_column_scales_do_not_overflow(solver, sparse):
     assert est.score(X, y) > 0.98
 
 
+@pytest.mark.parametrize("solver", ["newton-cg", "liblinear"])
+def test_logistic_conjugate_gradient_survives_extreme_scales(solver):
+    # X ~ 1e-150 with sample weights 1e-300: the conjugate gradients' beta
+    # overflowed and Python's beta**2 raised a bare OverflowError.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X) * 1e-150
+    est = LogisticRegression(solver=solver, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # the line search's
+        est.fit(X, y, sample_weight=np.full(len(y), 1e-300))
+    assert np.isfinite(est.coef_).all() and np.isfinite(est.intercept_).all()
+
+
 def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():
     # y is cast to X's dtype (as sklearn); 1e39 becomes inf in float32, which
     # gave NaN coefficients silently (sklearn: "Input contains infinity").

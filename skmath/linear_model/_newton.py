@@ -92,9 +92,13 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
         s = s + alpha * p
         r = r + alpha * Hp
         rr_next = float((r * r).sum())
+        if not rr_next > 0:  # r.r underflowed (or is 0) with |r|_1 > tol
+            break
         beta = rr_next / rr
         p = -r + beta * p
-        p_norm2 = rr_next + beta**2 * p_norm2
+        # beta * beta, not beta**2: Python raises OverflowError where a
+        # product goes to inf (then the curvature test stops the loop).
+        p_norm2 = rr_next + beta * beta * p_norm2
         rr = rr_next
     return s
 
