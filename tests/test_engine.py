@@ -17,6 +17,7 @@ from skmath._engine import (
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
+    column_mean_std,
     empty,
     linear,
     make_generator,
@@ -493,3 +494,26 @@ def test_thread_limits_are_per_thread_and_nest(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_column_mean_std_is_numpys_at_any_magnitude(sparse, dtype):
+    # numpy's float64 statistics on ordinary data; at 1e200 and 1e-200 (powers
+    # of two: exact) the same statistics scaled, where numpy's squares
+    # overflow or underflow; a constant float32 column has std 0 exactly.
+    rng = np.random.RandomState(0)
+    A = rng.randn(50, 3) * (rng.rand(50, 3) < 0.5)
+    A[:, 2] = -1e8
+    mean, std = column_mean_std((sp.csr_matrix(A) if sparse else A).astype(dtype))
+    assert mean.dtype == std.dtype == dtype
+    expected = A.astype(dtype).astype(np.float64)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(mean, expected.mean(axis=0), rtol=rtol)
+    np.testing.assert_allclose(std, expected.std(axis=0), rtol=rtol)
+    assert std[2] == 0
+    for c in (2.0 ** 660, 2.0 ** -660):
+        scaled = A * c
+        mean_c, std_c = column_mean_std(sp.csr_matrix(scaled) if sparse else scaled)
+        np.testing.assert_allclose(mean_c / c, column_mean_std(A)[0], rtol=1e-14)
+        np.testing.assert_allclose(std_c / c, column_mean_std(A)[1], rtol=1e-14)

@@ -483,6 +483,21 @@ def test_large_constant_columns_do_not_cancel(c, dtype):
     assert clf.score(Xc, labels) > 0.95
 
 
+def test_std_far_outside_the_data_does_not_overflow():
+    # ReLU networks are positively homogeneous far from the data: at 1e155 x
+    # the passes' outputs are ~1e155 and their variance overflowed (std inf).
+    X, y = _sine()
+    reg = _fast(max_iter=50).fit(X, y)
+    far = np.array([[1e100], [-1e100]])
+    mean, std = reg.predict(far, return_std=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        mean_c, std_c = reg.predict(far * 1e55, return_std=True)
+    assert np.all(std > 0)
+    np.testing.assert_allclose(mean_c / 1e55, mean, rtol=1e-6)
+    np.testing.assert_allclose(std_c / 1e55, std, rtol=1e-6)
+
+
 def test_cv_takes_sklearn_cv_objects_and_refuses_strings():
     # sklearn's "cv_object": an int >= 2, a splitter (split and
     # get_n_splits), an iterable of (train, test) splits or None; a string

@@ -446,6 +446,22 @@ def test_normalize_y_handles_target_offset_and_scale():
     assert raw.score(X_test, 3.0 * y_test + 1000.0) < 0
 
 
+@pytest.mark.parametrize("c", [1e200, 1e-200, 1e-300])
+def test_normalize_y_of_huge_and_tiny_targets_is_exact(c):
+    # The targets' std squared y: beyond 1e154 it overflowed (NaN means), below
+    # 1e-154 it underflowed to 0 and was replaced by 1 (stds in the wrong
+    # units); predict squared it again (inf stds). Powers of two: exact.
+    X, y = _data(n=40)
+    c = 2.0 ** round(np.log2(c))
+    reg = NTKRegressor(alpha=0.1, device="cpu")
+    mean, std = clone(reg).fit(X, y).predict(X[:5], return_std=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        mean_c, std_c = clone(reg).fit(X, c * y).predict(X[:5], return_std=True)
+    np.testing.assert_allclose(mean_c / c, mean, rtol=1e-12)
+    np.testing.assert_allclose(std_c / c, std, rtol=1e-12)
+
+
 def test_multi_output_equals_separate_fits():
     # A two-column y gives, column by column, the fits on each column alone
     # (each normalised separately); std has one column per target.

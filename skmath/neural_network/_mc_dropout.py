@@ -38,12 +38,12 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import (
     as_tensor,
     block_rows,
+    column_mean_std,
     make_generator,
     row_slice,
     to_numpy,
@@ -87,30 +87,11 @@ def _standardize(A, *, target=False):
 
     A sparse ``A`` is scaled but not centred (its centre is 0; centring would
     make it dense), as ``StandardScaler(with_mean=False)``: the first layer's
-    bias absorbs the offset. Duplicate stored entries count as their sum, as
-    in scipy. Columns whose squares overflow (values beyond about 1e154 in
-    float64) or lose digits to underflow (all values below about 1e-138, whose
-    squares are near float64's smallest numbers) are measured in units of
-    their largest magnitude.
+    bias absorbs the offset. The statistics are the engine's
+    :func:`column_mean_std` (float64, no overflow or underflow at any
+    magnitude; duplicate stored entries count as their sum).
     """
-    mean, scale = _mean_std(A)
-    if sp.issparse(A):
-        # A canonical copy: scipy's abs() and max() sum duplicates in place,
-        # and the caller's matrix is never modified.
-        A = sp.csr_matrix(A, copy=True)
-        A.sum_duplicates()
-    largest = abs(A).max(axis=0)
-    largest = np.asarray(largest.todense() if sp.issparse(largest) else largest).ravel()
-    finfo = np.finfo(A.dtype)
-    tiny = np.sqrt(finfo.tiny) / finfo.eps
-    bad = ~(np.isfinite(mean) & np.isfinite(scale)) | ((largest > 0) & (largest < tiny))
-    if bad.any():
-        columns = A[:, np.flatnonzero(bad)]
-        unit = largest[bad]
-        unit = np.where(unit > 0, unit, 1.0)
-        part_mean, part_scale = _mean_std(
-            columns @ sp.diags(1 / unit) if sp.issparse(columns) else columns / unit)
-        mean[bad], scale[bad] = part_mean * unit, part_scale * unit
+    mean, scale = column_mean_std(A)
     centre = np.zeros_like(mean) if sp.issparse(A) else mean
     magnitude = np.abs(mean)
     constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
@@ -121,27 +102,6 @@ def _standardize(A, *, target=False):
         fallback = np.maximum(magnitude, 1.0)
     scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]
     return centre, scale
-
-
-def _mean_std(A):
-    """Column means and standard deviations of a dense or sparse ``A``.
-
-    Accumulated in float64 and returned in ``A``'s dtype, as sklearn's
-    ``StandardScaler``: in float32 the mean of 300 copies of -1e8 came out
-    as -99999784 with a std of 216, and the column no longer looked constant.
-    """
-    dtype = A.dtype
-    with np.errstate(over="ignore", invalid="ignore"):
-        if not sp.issparse(A):
-            mean, std = A.mean(axis=0, dtype=np.float64), A.std(axis=0, dtype=np.float64)
-        else:
-            # A canonical float64 copy: mean_variance_axis reads duplicate
-            # entries as separate values.
-            A = sp.csr_matrix(A, dtype=np.float64, copy=True)
-            A.sum_duplicates()
-            mean, var = mean_variance_axis(A, axis=0)
-            std = np.sqrt(var)
-        return mean.astype(dtype, copy=False), std.astype(dtype, copy=False)
 
 
 def _apply_standardization(X, centre, scale):
@@ -778,8 +738,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             spread.diagonal(dim1=0, dim2=1).add_(noise_variance[:, None])
             extra = to_numpy(spread)
         elif return_std:
-            # In units of y's scale, where the variances cannot overflow.
-            unit = self._tensor_like(self._y_scale, z)
+            # In units of y's scale or, where larger, of the passes' largest
+            # magnitude (inputs far outside the training data): the
+            # variances cannot overflow (inf at x = 1e155 before).
+            unit = torch.maximum(z.abs().amax(0), self._tensor_like(self._y_scale, z))
             noise = self._tensor_like(self.noise_std_, z) / unit
             extra = to_numpy((z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit)
         mean = to_numpy(mean)

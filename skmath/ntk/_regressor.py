@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    column_mean_std,
     to_numpy,
     torch_threads,
     unchanged_on_failure,
@@ -303,8 +304,10 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         if not np.all(np.isfinite(alpha) & (alpha >= 0)):
             raise ValueError("alpha must be non-negative and finite.")
         if self.normalize_y:
-            self._y_train_mean = np.mean(y, axis=0)
-            self._y_train_std = _handle_zeros_in_scale(np.std(y, axis=0), copy=False)
+            # As GaussianProcessRegressor, without its overflow (|y| > 1e154
+            # gave NaN predictions) or underflow (|y| < 1e-154 had std 1).
+            self._y_train_mean, std = column_mean_std(y)
+            self._y_train_std = _handle_zeros_in_scale(std, copy=False)
             y = (y - self._y_train_mean) / self._y_train_std
         else:
             shape = (y.shape[1],) if y.ndim == 2 else 1
@@ -424,10 +427,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
                 "Predicted variances smaller than 0. Setting those variances to 0."
             )
             y_var[negative] = 0.0
-        y_var = np.outer(y_var, self._y_train_std**2).reshape(*y_var.shape, -1)
-        if y_var.shape[1] == 1:
-            y_var = np.squeeze(y_var, axis=1)
-        return y_mean, np.sqrt(y_var)
+        # The std scaled, not the variance: std**2 overflows beyond ~1e154.
+        y_std = np.outer(np.sqrt(y_var), self._y_train_std).reshape(*y_var.shape, -1)
+        if y_std.shape[1] == 1:
+            y_std = np.squeeze(y_std, axis=1)
+        return y_mean, y_std
 
     def _predict_prior(self, X, return_std, return_cov):
         """``predict`` before ``fit``: the untrained networks' outputs.
