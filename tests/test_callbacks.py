@@ -199,6 +199,7 @@ def test_logistic_fitted_estimator_is_the_fit_stopped_there(params, n_classes):
         assert_allclose(fitted.intercept_, stopped.intercept_, rtol=1e-10, atol=1e-12)
         assert fitted.coef_.dtype == stopped.coef_.dtype
         assert_array_equal(fitted.predict(X), stopped.predict(X))
+        assert_array_equal(fitted.n_iter_, stopped.n_iter_)  # it had none
     # The begin of iteration i + 1 is the end of iteration i; the first, the start.
     begins = recorder.fitted("begin")
     assert_array_equal(begins[0].coef_, 0.0)
@@ -267,6 +268,9 @@ def test_mlp_lbfgs_iteration_tasks():
         stopped = _quiet_fit(MLPClassifier(**{**params, "max_iter": i + 1}), X, y)
         for ours, theirs in zip(fitted.coefs_, stopped.coefs_):
             assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+        # Its n_iter_ and loss_ too (it had neither).
+        assert fitted.n_iter_ == stopped.n_iter_ == i + 1
+        assert_allclose(fitted.loss_, stopped.loss_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])

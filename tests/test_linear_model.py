@@ -657,12 +657,14 @@ def test_logistic_n_iter_counts_like_sklearn():
 def test_logistic_max_iter_zero_returns_what_sklearn_returns(solver, kw):
     # sklearn's lbfgs takes scipy's first step at max_iter=0 (so does ours);
     # its other solvers return the starting point: zeros, or the warm start.
+    # Its sag and saga count one epoch and do not warn (ours said 0 and warned).
     X, y = _scaled(load_breast_cancer)
     params = dict(solver=solver, max_iter=0, **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = LogisticRegression(device="cpu", **params).fit(X, y)
-        ref = sk.LogisticRegression(**params).fit(X, y)
+    clf = LogisticRegression(device="cpu", **params)
+    ref = sk.LogisticRegression(**params)
+    assert ([c for c, _ in _warnings_of(clf, X, y)]
+            == [c for c, _ in _warnings_of(ref, X, y)])
+    assert clf.n_iter_.tolist() == ref.n_iter_.tolist()
     np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
     np.testing.assert_allclose(clf.intercept_, ref.intercept_, atol=1e-8)
     if solver != "lbfgs":
@@ -1559,3 +1561,15 @@ def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():
     X = np.random.RandomState(0).randn(10, 2).astype(np.float32)
     with pytest.raises(ValueError, match="beyond the range"):
         LinearRegression(device="cpu").fit(X, np.full(10, 1e39))
+
+
+@pytest.mark.parametrize("solver, algorithm", [
+    ("lbfgs", "L-BFGS-B"), ("newton-cholesky", "Newton-Cholesky"), ("newton-cg", "Newton-CG"),
+    ("sag", "L-BFGS-B"), ("saga", "L-BFGS-B"), ("liblinear", "Newton-CG"),
+])
+def test_logistic_verbose_names_the_algorithm_that_ran(solver, algorithm, capsys):
+    # sag, saga and liblinear run other algorithms under sklearn's names: the
+    # progress line says which (it gave the solver's name alone).
+    X, y = _scaled(load_breast_cancer)
+    LogisticRegression(solver=solver, verbose=1, max_iter=1000, device="cpu").fit(X, y)
+    assert f"solver={solver!r} ({algorithm}):" in capsys.readouterr().out

@@ -4,6 +4,7 @@ L-BFGS-B or sklearn's Newton iterations (:mod:`._newton`).
 L2, L1 and elastic-net penalties; the L1 part through the split ``W = P - M``,
 ``P, M >= 0`` (:func:`l1_split_objective`)."""
 
+import itertools
 import warnings
 from numbers import Integral, Real
 
@@ -591,7 +592,9 @@ class LogisticRegression(
     iterations, and ``"liblinear"``'s L2 problem is solved by Newton-CG (as
     liblinear solves it by a trust-region Newton method); every other problem
     is solved by scipy's L-BFGS-B (see Notes), whose iterations ``n_iter_``
-    then counts. Convergence warnings are sklearn's, word for word. Array
+    then counts. Convergence warnings are sklearn's, word for word for
+    ``"lbfgs"`` and the Newton solvers; for ``"sag"``, ``"saga"`` and
+    ``"liblinear"``, sklearn's sentence followed by the algorithm that ran. Array
     API dispatch (``sklearn.set_config(array_api_dispatch=True)``) is not
     supported, as for sklearn's liblinear-based estimators: pass NumPy or
     SciPy inputs (the computation runs in torch on ``device`` either way).
@@ -987,8 +990,11 @@ class LogisticRegression(
         # Newton solvers' are "newton-iter").
         dtype = np.float64 if liblinear else X.dtype
 
-        def fitted(coef):
-            return lambda: {"classes_": classes, **self._coef_attributes(coef, d, dtype)}
+        def fitted(coef, n_iter=0):
+            return lambda: {"classes_": classes, **self._coef_attributes(coef, d, dtype),
+                            "n_iter_": np.array([n_iter], dtype=np.int32)}
+
+        iterations = itertools.count(1)
 
         tasks = FitTasks(
             self, X, y, max_iter=self.max_iter,
@@ -1017,6 +1023,8 @@ class LogisticRegression(
                 result = OptimizeResult(
                     nit=0, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
                 )
+                if self.solver in ("sag", "saga"):  # sklearn's count one epoch, silently
+                    result = OptimizeResult(nit=1, status=0, message="max_iter=0")
                 if self.solver == "newton-cg":  # its warning gives the loss
                     result.fun = float(logistic_objective(
                         coef, Xt, Y, wt, reg, fit_intercept, multinomial)[0])
@@ -1026,17 +1034,20 @@ class LogisticRegression(
                     l1_reg=l1_ratio * reg, l2_reg=(1 - l1_ratio) * reg,
                     fit_intercept=fit_intercept, multinomial=multinomial,
                     max_iter=self.max_iter, tol=self.tol,
-                    callback=(lambda c: tasks(fitted(c.copy()))) if tasks.active else None,
+                    callback=(lambda c: tasks(fitted(c.copy(), next(iterations))))
+                    if tasks.active else None,
                     newton=newton,
                 )
         coef = to_numpy(coef)
-        # As sklearn: scipy may count one iteration more than max_iter allows.
-        n_iter = min(int(result.nit), self.max_iter)
+        # As sklearn: scipy may count one iteration more than max_iter allows
+        # (sag and saga's one epoch at max_iter=0 stays).
+        n_iter = min(int(result.nit), max(self.max_iter, self.solver in ("sag", "saga")))
+        algorithm = {"cg": "Newton-CG", "cholesky": "Newton-Cholesky"}.get(newton, "L-BFGS-B")
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
-            _warn_not_converged(self.solver, result, n_iter, self.max_iter,
-                                "Newton-CG" if newton else "L-BFGS-B")
+            _warn_not_converged(self.solver, result, n_iter, self.max_iter, algorithm)
         if self.verbose:
-            print(f"[LogisticRegression] {self.solver}: {n_iter} iterations, {result.message}")
+            print(f"[LogisticRegression] solver={self.solver!r} ({algorithm}): "
+                  f"{n_iter} iterations, {result.message}")
         self.classes_ = classes
         self.__dict__.update(self._coef_attributes(coef, d, dtype))
         self.n_iter_ = np.array([n_iter], dtype=np.int32)

@@ -29,7 +29,7 @@ anything else in float64. Pass float32 data for speed (on GPU especially).
 
 import math
 import warnings
-from itertools import pairwise
+from itertools import count, pairwise
 from numbers import Integral, Real
 
 import numpy as np
@@ -936,13 +936,19 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         bar = tqdm(total=self.max_iter, desc=type(self).__name__,
                    disable=not self.verbose, leave=False)
 
+        iterations = count(1)
+
         def callback(theta):
             bar.update()
             if self.verbose:
                 bar.set_postfix(loss=f"{last['loss']:.5g}")
             if tasks.active:
                 iterate = torch.from_numpy(theta).to(network.flat)
-                return tasks(self._fitted_state(network, Xt, yt, lambda: iterate))
+                # L-BFGS-B's last evaluation is the accepted iterate: its loss.
+                history = {"n_iter_": next(iterations), "loss_": last["loss"]}
+                return tasks(self._fitted_state(
+                    network, Xt, yt, lambda: iterate, history=lambda: history
+                ))
             return False
 
         theta0 = to_numpy(network.flat).astype(np.float64)
