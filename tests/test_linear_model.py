@@ -662,8 +662,10 @@ def test_logistic_max_iter_zero_returns_what_sklearn_returns(solver, kw):
     params = dict(solver=solver, max_iter=0, **kw)
     clf = LogisticRegression(device="cpu", **params)
     ref = sk.LogisticRegression(**params)
-    assert ([c for c, _ in _warnings_of(clf, X, y)]
-            == [c for c, _ in _warnings_of(ref, X, y)])
+    # (Convergence warnings only: sklearn < 1.9 also warns that l1_ratio
+    # needs penalty="elasticnet".)
+    assert ([c for c, _ in _warnings_of(clf, X, y) if c is ConvergenceWarning]
+            == [c for c, _ in _warnings_of(ref, X, y) if c is ConvergenceWarning])
     assert clf.n_iter_.tolist() == ref.n_iter_.tolist()
     np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
     np.testing.assert_allclose(clf.intercept_, ref.intercept_, atol=1e-8)
