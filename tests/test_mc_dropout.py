@@ -195,6 +195,22 @@ def test_fitted_coefs_are_the_network_on_original_units():
     assert reg.score(X, y) > 0.9
 
 
+@pytest.mark.parametrize("Estimator", [MCDropoutRegressor, MCDropoutClassifier])
+def test_predictions_use_the_dropout_the_network_was_trained_with(Estimator):
+    # set_params(dropout=...) after fit changed predict without a refit (the
+    # network sampled at a rate it was not trained with, and the regressor's
+    # noise_std_ estimated at the old one); a refit takes the new rate.
+    X, y = _sine()
+    y = y if Estimator is MCDropoutRegressor else (y > 0).astype(int)
+    est = Estimator(max_iter=20, random_state=0, device="cpu").fit(X, y)
+    method = est.predict if Estimator is MCDropoutRegressor else est.predict_proba
+    before = method(X)
+    est.set_params(dropout=0.5)
+    np.testing.assert_array_equal(method(X), before)
+    est.fit(X, y)
+    assert not np.array_equal(method(X), before)
+
+
 def test_predictions_are_deterministic_and_row_independent():
     # Repeated calls agree exactly; a row's prediction does not depend on the other rows.
     X, y = _sine()

@@ -400,7 +400,8 @@ class FlowMatchingSampler(
     density is normalised up to the solver's error on that integral: with
     ``"rk4"`` it integrates to 0.985-1.014 on a grid (two moons, 1 to 16
     steps), but a coarse solver inflates it (``"euler"`` with one step: 1.53,
-    and a held-out ``score`` 0.4 nats *higher* than ``"rk4"``'s). So do not
+    and a ``score`` on held-out rows, one split, 0.4 nats *higher* than
+    ``"rk4"``'s). So do not
     tune ``solver`` or ``n_steps`` by ``score`` (GridSearchCV would pick the
     coarsest): fix them for accuracy, then tune the model.
 

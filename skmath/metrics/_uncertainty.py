@@ -290,8 +290,9 @@ def _check_takes_return_std(estimator):
         raise ValueError(
             f"{type(estimator).__name__}.predict does not take return_std: uncertainty "
             "scorers need an estimator whose predict(X, return_std=True) returns "
-            "(y_mean, y_std), e.g. MCDropoutRegressor, NTKRegressor, "
-            "GaussianProcessRegressor or BayesianRidge."
+            "(y_mean, y_std) with the observation noise in y_std, e.g. "
+            "MCDropoutRegressor, BayesianRidge, or GaussianProcessRegressor with a "
+            "WhiteKernel."
         )
 
 

@@ -50,17 +50,18 @@ from .._engine import (
     torch_threads,
 )
 from ._base import _OUT_ACTIVATIONS, _BaseMLP, _forward
-from ._mlp import _COMMON_ATTRIBUTES, MLPClassifier, MLPRegressor
+from ._mlp import MLPClassifier, MLPRegressor, _attributes_doc
 
 
-# The perceptrons' attributes; early stopping scores the mean network.
-_MC_ATTRIBUTES = _COMMON_ATTRIBUTES.replace(
-    "Validation score of each epoch with ``early_stopping=True``.",
-    "Validation score of each epoch with ``early_stopping=True``, of the\n"
-    "        network with dropout off (its mean weights), which early stopping\n"
-    "        judges, not of the Monte Carlo average that ``predict`` returns.",
+# The perceptrons' attributes (no lbfgs); early stopping scores the mean network.
+_MC_ATTRIBUTES = _attributes_doc(
+    lbfgs=False,
+    validated=(
+        ", of the\n        network with dropout off (its mean weights), which early"
+        "\n        stopping judges, not of the Monte Carlo average that ``predict``"
+        "\n        returns"
+    ),
 )
-assert _MC_ATTRIBUTES != _COMMON_ATTRIBUTES
 
 
 def _standardize(A, *, target=False):
@@ -284,6 +285,10 @@ class _BaseMCDropout(_BaseMLP):
                 self._y_mean, self._y_scale = _standardize(y, target=True)
             # Seed of the prediction masks: fixed per fitted model.
             self._mc_seed = int(rng.randint(np.iinfo(np.int32).max))
+        # The rate the network is trained with is the rate it is sampled
+        # with: set_params(dropout=...) after fit does not change predict
+        # (nor mix noise_std_, estimated at this rate, with another).
+        self._fitted_dropout = self.dropout
         X = _apply_standardization(X, self._x_mean, self._x_scale)
         if self._standardize_y:
             y = (y - self._y_mean) / self._y_scale
@@ -333,7 +338,7 @@ class _BaseMCDropout(_BaseMLP):
             generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
             masks = _dropout_masks(
-                widths, n_passes, self.dropout, generator, coefs[0].dtype, device
+                widths, n_passes, self._fitted_dropout, generator, coefs[0].dtype, device
             )
             out = [
                 _mc_forward(
@@ -680,7 +685,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
@@ -701,7 +706,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
         return_std : bool, default=False
             Also return the predictive standard deviation (passes' spread
@@ -711,8 +716,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             the covariance of the sampled networks' predictions (each pass
             uses one dropout mask for every row, so rows are correlated)
             plus the noise variance on the diagonal, as
-            :meth:`GaussianProcessRegressor.predict`. At most one of
-            ``return_std`` and ``return_cov`` may be requested.
+            :meth:`~sklearn.gaussian_process.GaussianProcessRegressor.predict`.
+            At most one of ``return_std`` and ``return_cov`` may be requested
+            (a ``RuntimeError`` otherwise, as there).
 
         Returns
         -------
@@ -757,11 +763,12 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
         Each draw is one sampled network (a dropout mask shared by all rows)
         plus Gaussian observation noise, so a draw is a coherent function of
-        ``X``, as in :meth:`GaussianProcessRegressor.sample_y`.
+        ``X``, as in
+        :meth:`~sklearn.gaussian_process.GaussianProcessRegressor.sample_y`.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples_X, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
             Samples.
         n_samples : int, default=1
             Number of draws (an integer >= 0; else an ``InvalidParameterError``,
@@ -936,7 +943,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, or a label indicator matrix (multi-label).
@@ -963,7 +970,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
         return_std : bool, default=False
             Also return the standard deviation of each probability over the
@@ -988,7 +995,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -1004,7 +1011,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -1035,12 +1042,19 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
         -------
         entropy : ndarray of shape (n_samples,)
+            Entropy of ``predict_proba(X)``'s rows, in nats.
+
+        Raises
+        ------
+        ValueError
+            For a multi-label fit (entropies are defined for single-output
+            targets).
         """
         total, _ = self._entropies(X)
         return to_numpy(total)
@@ -1053,12 +1067,19 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
         -------
         mutual_information : ndarray of shape (n_samples,)
+            Predictive entropy minus the passes' mean entropy, in nats (>= 0).
+
+        Raises
+        ------
+        ValueError
+            For a multi-label fit (entropies are defined for single-output
+            targets).
         """
         total, expected = self._entropies(X)
         return to_numpy((total - expected).clamp_min(0))

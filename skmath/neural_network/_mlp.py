@@ -59,6 +59,10 @@ _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,)
         ``tqdm`` progress bar (on stderr); with ``"lbfgs"``, the bar only.
     warm_start : bool, default=False
         Start from the previous solution instead of a fresh initialisation.
+        The network must be the same (layer sizes, outputs): where
+        ``hidden_layer_sizes`` or the number of outputs changed, ``fit`` (and
+        ``partial_fit``) raise a ``ValueError``; scikit-learn keeps the old
+        weights silently, or fails inside a matrix product.
     momentum : float, default=0.9
         Momentum of ``solver="sgd"``.
     nesterovs_momentum : bool, default=True
@@ -87,16 +91,21 @@ _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,)
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``."""
 
-_COMMON_ATTRIBUTES = """loss_ : float
+def _attributes_doc(*, lbfgs=True, validated=""):
+    """The perceptrons' Attributes section; ``lbfgs``: whether the estimator
+    has that solver, ``validated``: what the validation scores measure."""
+    unset = ' Not set with ``solver="lbfgs"`` (as in scikit-learn).' if lbfgs else ""
+    n_iter = 'Epochs (iterations for ``"lbfgs"``)' if lbfgs else "Epochs"
+    return f"""loss_ : float
         Loss (data term plus L2 penalty) of the last epoch.
     best_loss_ : float or None
-        Lowest epoch loss; ``None`` with ``early_stopping=True``.
+        Lowest epoch loss; ``None`` with ``early_stopping=True``.{unset}
     loss_curve_ : list of float
         Loss of each epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation score of each epoch with ``early_stopping=True``.
+        Validation score of each epoch with ``early_stopping=True``{validated}.{unset}
     best_validation_score_ : float or None
-        Best validation score with ``early_stopping=True``.
+        Best validation score with ``early_stopping=True``.{unset}
     t_ : int
         Number of training samples seen by the solver.
     coefs_ : list of ndarray of shape (n_units_in, n_units_out)
@@ -108,13 +117,16 @@ _COMMON_ATTRIBUTES = """loss_ : float
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
-        Epochs (iterations for ``"lbfgs"``) run by the last call.
+        {n_iter} run by the last call.
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int
         Number of output units.
     out_activation_ : str
         Output activation."""
+
+
+_COMMON_ATTRIBUTES = _attributes_doc()
 
 _NOTES = """The network, its initialisation (Glorot uniform with scikit-learn's factor),
     the loss (scikit-learn's, penalty included, so ``loss_curve_`` values are
@@ -316,7 +328,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, or a label indicator matrix (multi-label).
@@ -341,7 +353,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels.
@@ -375,7 +387,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -393,7 +405,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -409,7 +421,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -595,7 +607,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
@@ -619,7 +631,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
@@ -638,7 +650,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns

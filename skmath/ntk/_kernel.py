@@ -82,7 +82,7 @@ class NTKKernel(Kernel):
     -----
     The kernel is computed in float64 whatever the input dtype, in blocks of
     at most ``2**15`` entries on CPU so memory stays bounded, from the layer
-    recursion in :mod:`skmath.ntk._kernels` (arc-cosine formulas for ReLU,
+    recursion in ``skmath.ntk._kernels`` (arc-cosine formulas for ReLU,
     Gaussian-expectation closed forms for erf and GELU). On CPU the blocks
     of a kernel of at least ``2**21`` entries are shared among
     ``torch.get_num_threads()`` Python threads, each running single-threaded
@@ -172,6 +172,7 @@ class NTKKernel(Kernel):
         Returns
         -------
         K : ndarray of shape (n_samples_X, n_samples_Y)
+            Kernel ``k(X, Y)`` (the NTK or the NNGP kernel, per ``kernel``).
         K_gradient : ndarray of shape (n_samples_X, n_samples_X, 0)
             Only when ``eval_gradient`` is True.
         """
@@ -196,10 +197,12 @@ class NTKKernel(Kernel):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Argument of the kernel.
 
         Returns
         -------
         K_diag : ndarray of shape (n_samples,)
+            Diagonal of ``k(X, X)``, without computing the whole matrix.
         """
         X, _ = self._checked(X)
         with torch_threads():
@@ -207,7 +210,14 @@ class NTKKernel(Kernel):
             return to_numpy(ntk if self.kernel == "ntk" else nngp)
 
     def is_stationary(self):
-        """Returns False: the kernel depends on the inputs, not their difference."""
+        """Whether the kernel is stationary (a function of ``x - x'`` alone).
+
+        Returns
+        -------
+        is_stationary : bool
+            False: the NTK and NNGP kernels depend on the inputs' norms and
+            angle, not on their difference.
+        """
         return False
 
     def __eq__(self, other):
