@@ -1537,6 +1537,7 @@ def test_logistic_l1_column_scales_do_not_overflow(solver, sparse):
     X = sp.csr_matrix(X) if sparse else X
     est = LogisticRegression(solver=solver, l1_ratio=1.0, device="cpu")
     with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "index_reduce() is in beta" leaked
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
     assert np.isfinite(est.coef_).all() and np.count_nonzero(est.coef_) > 5
@@ -1561,7 +1562,8 @@ def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():
     # y is cast to X's dtype (as sklearn); 1e39 becomes inf in float32, which
     # gave NaN coefficients silently (sklearn: "Input contains infinity").
     X = np.random.RandomState(0).randn(10, 2).astype(np.float32)
-    with pytest.raises(ValueError, match="beyond the range"):
+    with pytest.raises(ValueError, match="beyond the range"), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the cast's overflow leaked
         LinearRegression(device="cpu").fit(X, np.full(10, 1e39))
 
 

@@ -678,3 +678,13 @@ def test_column_vector_y_is_one_output_without_warning():
         assert ours.shape == theirs.shape
     with pytest.warns(DataConversionWarning):
         MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, device="cpu").fit(X, y[:, None])
+
+
+def test_held_out_noise_of_float32_residuals_is_computed_in_float64():
+    # A float32 fit's residuals: the search's lower end (1e-77) underflowed
+    # to 0 in float32 and the slope divided by zero (a RuntimeWarning from
+    # sklearn's check_regressors_train with dropout=0).
+    r = np.array([1.0, -2.0, 2.0, -1.0], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert _held_out_noise_variance(r, np.zeros(4, np.float32)) == pytest.approx(2.5)

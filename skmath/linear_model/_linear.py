@@ -751,7 +751,8 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
         )
         device = self._resolve_device()
         # Cast to X's dtype as sklearn does (y may hold numeric strings).
-        y_2d = np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=X.dtype)
+        with np.errstate(over="ignore"):  # refused just below
+            y_2d = np.asarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=X.dtype)
         if not np.isfinite(y_2d).all():  # finite float64 y beyond float32's range
             raise ValueError(
                 f"Input y contains values beyond the range of X's dtype {X.dtype} "

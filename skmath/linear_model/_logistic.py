@@ -472,7 +472,7 @@ def _pow2_column_scales(X, sample_weight, XT=None):
         rows = torch.repeat_interleave(
             torch.arange(XT.shape[0], device=values.device), XT.crow_indices().diff()
         )
-        unit = values.new_zeros(XT.shape[0]).index_reduce_(
+        unit = values.new_zeros(XT.shape[0]).scatter_reduce_(
             0, rows, values.abs(), "amax", include_self=True
         )
         unit = torch.where(unit > 0, unit, 1.0)

@@ -237,6 +237,9 @@ def _held_out_noise_variance(residuals, spreads):
     >>> _held_out_noise_variance(r, np.full(4, 3.0))  # the spread covers them
     0.0
     """
+    # In float64: float32 residuals of a float32 fit underflowed the
+    # search's lower end (1e-77) to 0, and slope() divided by zero.
+    residuals, spreads = (np.asarray(a, dtype=np.float64) for a in (residuals, spreads))
     r2 = np.square(residuals)
     scale = r2.mean()
     if not scale > 0:
