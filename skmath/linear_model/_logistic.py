@@ -464,7 +464,7 @@ def _pow2_column_scales(X, sample_weight, XT=None):
     coefficients) nor underflow."""
     w = sample_weight.to(X.dtype)
     if XT is None:
-        unit = X.abs().amax(dim=0) if X.shape[0] else X.new_zeros(X.shape[1])
+        unit = X.abs().amax(dim=0)
         unit = torch.where(unit > 0, unit, 1.0)
         squares = w @ (X / unit).square()
     else:
@@ -1039,9 +1039,10 @@ class LogisticRegression(
                     newton=newton,
                 )
         coef = to_numpy(coef)
-        # As sklearn: scipy may count one iteration more than max_iter allows
-        # (sag and saga's one epoch at max_iter=0 stays).
-        n_iter = min(int(result.nit), max(self.max_iter, self.solver in ("sag", "saga")))
+        # As sklearn: scipy may count one iteration more than max_iter allows;
+        # sklearn's sag and saga count one epoch even at max_iter=0.
+        limit = max(self.max_iter, 1) if self.solver in ("sag", "saga") else self.max_iter
+        n_iter = min(int(result.nit), limit)
         algorithm = {"cg": "Newton-CG", "cholesky": "Newton-Cholesky"}.get(newton, "L-BFGS-B")
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
             _warn_not_converged(self.solver, result, n_iter, self.max_iter, algorithm)

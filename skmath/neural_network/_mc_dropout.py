@@ -95,8 +95,8 @@ def _standardize(A, *, target=False):
     mean, scale = column_mean_std(A)
     centre = np.zeros_like(mean) if sp.issparse(A) else mean
     magnitude = np.abs(mean)
-    constant = scale <= 10 * np.finfo(A.dtype).eps * magnitude
     eps = np.finfo(A.dtype).eps
+    constant = scale <= 10 * eps * magnitude
     if target:
         fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps)
     else:
