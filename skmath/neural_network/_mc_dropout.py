@@ -444,7 +444,10 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         ``None``), so the default fits any data. A splitter (e.g.
         :class:`~sklearn.model_selection.KFold`) or an iterable of
         ``(train, test)`` index arrays gives the folds itself, as sklearn's
-        ``cv`` parameters take them. ``None``: from the training rows of the
+        ``cv`` parameters take them (``fit`` takes no ``groups``: give a
+        group splitter's folds as a list, ``list(GroupKFold(3).split(X, y,
+        groups))``; a list, not a generator, which one fit would use up).
+        ``None``: from the training rows of the
         one network (faster; optimistic when the network overfits). See
         Notes. Ctrl-C during the folds' training ends the fit with the
         training rows' noise (and a warning).
