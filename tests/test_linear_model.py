@@ -1544,6 +1544,25 @@ def test_logistic_l1_column_scales_do_not_overflow(solver, sparse):
     assert est.score(X, y) > 0.98
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("solver", ["saga", "liblinear"])
+def test_logistic_l1_row_without_weight_is_no_row(solver, sparse):
+    # A zero-weight row of 1e130 beside data of 1e-60: measured against it,
+    # the weighted rows' squares underflowed, the column's scale fell back
+    # to 1 and the solver stopped at once, silently (coefficient 1e-119
+    # where the fit without the row has 4.13).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)) * 1e-60
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    X_out = np.vstack([X, [1e130, 0, 0]])
+    convert = sp.csr_matrix if sparse else np.asarray
+    kw = dict(solver=solver, l1_ratio=1.0, C=1e60, device="cpu")
+    ours = LogisticRegression(**kw).fit(convert(X_out), np.append(y, 1),
+                                        sample_weight=np.append(np.ones(60), 0.0))
+    assert_allclose(ours.coef_, LogisticRegression(**kw).fit(convert(X), y).coef_,
+                    rtol=1e-10)
+
+
 @pytest.mark.parametrize("solver", ["newton-cg", "liblinear"])
 def test_logistic_conjugate_gradient_survives_extreme_scales(solver):
     # X ~ 1e-150 with sample weights 1e-300: the conjugate gradients' beta

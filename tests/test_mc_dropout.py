@@ -499,6 +499,23 @@ def test_large_constant_columns_do_not_cancel(c, dtype):
     assert clf.score(Xc, labels) > 0.95
 
 
+def test_sparse_constant_column_is_the_same_at_any_power_of_two():
+    # Sparse columns are not centred: a constant column had scale
+    # max(1, |c|), so it entered the network as c for c < 1 and as 1 above
+    # (predictions differed between 0.25, 0.5 and 4). Now |c|: always 1.
+    X, y = make_moons(n_samples=60, noise=0.2, random_state=0)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probas = [
+            MCDropoutClassifier(**kw).fit(Xc, y).predict_proba(Xc)
+            for c in (0.25, 0.5, 4.0)
+            for Xc in [sp.csr_matrix(np.c_[X, np.full(60, c)])]
+        ]
+    np.testing.assert_array_equal(probas[0], probas[1])
+    np.testing.assert_array_equal(probas[0], probas[2])
+
+
 def test_std_far_outside_the_data_does_not_overflow():
     # ReLU networks are positively homogeneous far from the data: at 1e155 x
     # the passes' outputs are ~1e155 and their variance overflowed (std inf).

@@ -446,20 +446,34 @@ def test_normalize_y_handles_target_offset_and_scale():
     assert raw.score(X_test, 3.0 * y_test + 1000.0) < 0
 
 
-@pytest.mark.parametrize("c", [1e200, 1e-200, 1e-300])
-def test_normalize_y_of_huge_and_tiny_targets_is_exact(c):
+@pytest.mark.parametrize("column", [False, True])
+@pytest.mark.parametrize("c", [1e200, 1e-20, 1e-200, 1e-300])
+def test_normalize_y_of_huge_and_tiny_targets_is_exact(c, column):
     # The targets' std squared y: beyond 1e154 it overflowed (NaN means), below
     # 1e-154 it underflowed to 0 and was replaced by 1 (stds in the wrong
-    # units); predict squared it again (inf stds). Powers of two: exact.
+    # units); predict squared it again (inf stds). A column y's std below
+    # 2e-15 was replaced by 1 too (GaussianProcessRegressor's absolute
+    # threshold: stds 1e18 too large at 1e-20). Powers of two: exact.
     X, y = _data(n=40)
     c = 2.0 ** round(np.log2(c))
     reg = NTKRegressor(alpha=0.1, device="cpu")
     mean, std = clone(reg).fit(X, y).predict(X[:5], return_std=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        mean_c, std_c = clone(reg).fit(X, c * y).predict(X[:5], return_std=True)
-    np.testing.assert_allclose(mean_c / c, mean, rtol=1e-12)
-    np.testing.assert_allclose(std_c / c, std, rtol=1e-12)
+        mean_c, std_c = clone(reg).fit(X, c * (y[:, None] if column else y)).predict(
+            X[:5], return_std=True)
+    np.testing.assert_allclose(np.ravel(mean_c) / c, mean, rtol=1e-12)
+    np.testing.assert_allclose(np.ravel(std_c) / c, std, rtol=1e-12)
+
+
+@pytest.mark.parametrize("c", [1e300, 3.0, -1e-300])
+def test_normalize_y_of_a_constant_target_predicts_it(c):
+    # A constant y has std exactly 0 (measured about its first entry: twelve
+    # copies of 1e300 had std 1.5e284 and the normalised targets were
+    # rounding noise of size 1) and scale 1, as in GaussianProcessRegressor.
+    X, _ = _data(n=12)
+    reg = NTKRegressor(alpha=0.1, device="cpu").fit(X, np.full(12, c))
+    np.testing.assert_array_equal(reg.predict(X[:3]), np.full(3, c))
 
 
 def test_multi_output_equals_separate_fits():

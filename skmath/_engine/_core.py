@@ -221,9 +221,13 @@ def column_mean_std(A):
     mean of 300 copies of -1e8 came out as -99999784, std 216), and in units
     of a power of two near each column's largest magnitude (an exact
     rescaling), so that no finite values overflow (squares beyond 1e154) or
-    lose digits to underflow (below 1e-154): a constant column has std 0 at
-    any magnitude. Stored duplicates of a sparse ``A`` count as their sum,
-    as in scipy. Returned in ``A``'s dtype; ``A`` is not modified.
+    lose digits to underflow (below 1e-154). Dense columns are measured
+    about their first entry: a constant column has mean exactly that value
+    and std exactly 0, at any magnitude (the mean of twelve copies of 1e300
+    otherwise rounds, and the std comes out 1.5e284). Stored duplicates of a
+    sparse ``A`` count as their sum, as in scipy. Returned in ``A``'s
+    floating dtype (float64 for integers and booleans); ``A`` is not
+    modified.
 
     Examples
     --------
@@ -231,14 +235,14 @@ def column_mean_std(A):
     >>> column_mean_std(np.array([[1e200, 2.0], [3e200, 2.0]]))
     (array([2.e+200, 2.e+000]), array([1.e+200, 0.e+000]))
     """
-    dtype = A.dtype
+    dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     if sp.issparse(A):
         A = sp.csr_matrix(A, dtype=np.float64, copy=True)
         A.sum_duplicates()
         largest = np.asarray(abs(A).max(axis=0).todense()).ravel()
     else:
         A = np.asarray(A, dtype=np.float64)
-        largest = np.abs(A).max(axis=0) if A.shape[0] else np.zeros(A.shape[1:])
+        largest = np.abs(A).max(axis=0)
     exponent = np.floor(np.log2(largest, out=np.zeros_like(largest), where=largest > 0))
     unit = np.exp2(np.clip(exponent, -1022, 1023))  # normal numbers: 1 / unit is finite
     if sp.issparse(A):
@@ -246,7 +250,9 @@ def column_mean_std(A):
         std = np.sqrt(var)
     else:
         A = A / unit
-        mean, std = A.mean(axis=0), A.std(axis=0)
+        first = A[0].copy()
+        A -= first  # in [-2, 2]: exact where the column is constant
+        mean, std = A.mean(axis=0) + first, A.std(axis=0)
     return (mean * unit).astype(dtype, copy=False), (std * unit).astype(dtype, copy=False)
 
 

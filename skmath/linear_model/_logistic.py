@@ -460,23 +460,27 @@ def _pow2_column_scales(X, sample_weight, XT=None):
     its transpose), rounded to a power of two; 1 for a column without weight.
     Weighted, so that a weight and as many repeated rows give the same scales
     (the same problem, the same iterates). Measured in units of each column's
-    largest magnitude, so that squares neither overflow (|x| > 1e154 gave NaN
-    coefficients) nor underflow."""
+    largest magnitude among the weighted rows, so that squares neither
+    overflow (|x| > 1e154 gave NaN coefficients) nor underflow (nor vanish
+    beside a huge value of a row without weight)."""
     w = sample_weight.to(X.dtype)
+    weighted = (w != 0).to(X.dtype)
     if XT is None:
-        unit = X.abs().amax(dim=0)
+        magnitudes = X.abs() * weighted[:, None]
+        unit = magnitudes.amax(dim=0)
         unit = torch.where(unit > 0, unit, 1.0)
-        squares = w @ (X / unit).square()
+        squares = w @ (magnitudes / unit).square()
     else:
         values = XT.values()
         rows = torch.repeat_interleave(
             torch.arange(XT.shape[0], device=values.device), XT.crow_indices().diff()
         )
+        magnitudes = values.abs() * weighted[XT.col_indices()]
         unit = values.new_zeros(XT.shape[0]).scatter_reduce_(
-            0, rows, values.abs(), "amax", include_self=True
+            0, rows, magnitudes, "amax", include_self=True
         )
         unit = torch.where(unit > 0, unit, 1.0)
-        squares = csr_with_values(XT, (values / unit[rows]).square()) @ w
+        squares = csr_with_values(XT, (magnitudes / unit[rows]).square()) @ w
     rms = (squares / w.sum()).sqrt() * unit
     return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), 1.0)
 

@@ -74,7 +74,9 @@ def _standardize(A, *, target=False):
     bias, which then absorbs ``mean / scale`` times the column's weights, and
     with scale 1 a large ``mean`` cancels catastrophically (a constant
     float32 column of 1e10 gave R^2 -2170, and any deviation from the
-    training constant at prediction swamped the network); a constant
+    training constant at prediction swamped the network); a sparse one,
+    not centred, gets scale ``|mean|`` (1 for zeros), so that it becomes
+    +-1 at any magnitude; a constant
     ``target`` column gets scale ``sqrt(eps) |mean|`` (``eps``
     for zeros): what the network outputs for its (zero) standardised targets
     comes back multiplied by that scale, so a constant target is predicted
@@ -99,6 +101,8 @@ def _standardize(A, *, target=False):
     constant = scale <= 10 * eps * magnitude
     if target:
         fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps)
+    elif sp.issparse(A):  # not centred: the column becomes +-1, at any magnitude
+        fallback = np.where(magnitude > 0, magnitude, 1.0)
     else:
         fallback = np.maximum(magnitude, 1.0)
     scale[constant] = np.broadcast_to(fallback, scale.shape)[constant]

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
-from sklearn.preprocessing._data import _handle_zeros_in_scale
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -305,9 +304,13 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             raise ValueError("alpha must be non-negative and finite.")
         if self.normalize_y:
             # As GaussianProcessRegressor, without its overflow (|y| > 1e154
-            # gave NaN predictions) or underflow (|y| < 1e-154 had std 1).
+            # gave NaN predictions) or underflow (|y| < 1e-154 had std 1); a
+            # constant column (std within rounding of its mean, as sklearn's
+            # _is_constant_feature) gets scale 1, and no absolute threshold
+            # (GPR's replaces a 2-D y's std below 2e-15 by 1: stds 1e18 off).
             self._y_train_mean, std = column_mean_std(y)
-            self._y_train_std = _handle_zeros_in_scale(std, copy=False)
+            constant = std <= 10 * np.finfo(np.float64).eps * np.abs(self._y_train_mean)
+            self._y_train_std = np.where(constant, 1.0, std)
             y = (y - self._y_train_mean) / self._y_train_std
         else:
             shape = (y.shape[1],) if y.ndim == 2 else 1
