@@ -529,6 +529,10 @@ def test_std_far_outside_the_data_does_not_overflow():
     assert np.all(std > 0)
     np.testing.assert_allclose(mean_c / 1e55, mean, rtol=1e-6)
     np.testing.assert_allclose(std_c / 1e55, std, rtol=1e-6)
+    # Passes beyond float64 itself: an inf mean has an inf std (NaN before).
+    mean, std = reg.predict(np.array([[1.7e308], [-1.7e308]]), return_std=True)
+    assert not np.isnan(std).any() and np.all(np.isinf(std) | ~np.isinf(mean))
+    assert not np.isnan(mean).any()
 
 
 def test_cv_takes_sklearn_cv_objects_and_refuses_strings():

@@ -8,6 +8,7 @@ import pytest
 import sklearn
 from scipy import integrate
 from scipy.stats import norm
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
 from sklearn.linear_model import BayesianRidge, Ridge
@@ -338,6 +339,13 @@ def test_scorer_names_an_estimator_without_return_std():
     pipe = make_pipeline(StandardScaler(), BayesianRidge()).fit(X, y)
     assert neg_crps_scorer(pipe, X, y) == pytest.approx(
         -crps_gaussian(y, *pipe.predict(X, return_std=True)), rel=1e-12)
+    # A Pipeline whose last step lacks it (a TypeError from deep inside) and a
+    # TransformedTargetRegressor, which inverse-transforms the (mean, std)
+    # pair as one prediction (an AttributeError on a tuple).
+    with pytest.raises(ValueError, match="Ridge.predict does not take return_std"):
+        neg_crps_scorer(make_pipeline(StandardScaler(), Ridge()).fit(X, y), X, y)
+    with pytest.raises(ValueError, match="TransformedTargetRegressor cannot return a std"):
+        neg_crps_scorer(TransformedTargetRegressor(BayesianRidge()).fit(X, y), X, y)
 
 
 @pytest.mark.parametrize("n_samples", [2, 30])
@@ -418,3 +426,16 @@ def test_likelihood_search_needs_the_noise_in_the_std():
                                   normalize_y=True).fit(X_train, y_train)
     m, s = gp.predict(X_test, return_std=True)
     assert 0.88 <= interval_coverage(y_test, m, s) <= 0.99
+
+
+def test_scores_beyond_float64_are_inf_without_warnings():
+    # Values whose score leaves float64's range give inf (the limit) without
+    # the RuntimeWarnings of the overflowing intermediate steps, zero-weight
+    # rows included (which are dropped).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert gaussian_nll([1e200], [0.0], [1e-200]) == np.inf
+        assert gaussian_nll([1e200, 0.0], [0.0, 0.0], [1e-200, 1.0],
+                            sample_weight=[0, 1]) == pytest.approx(0.5 * np.log(2 * np.pi))
+        assert crps_gaussian([1e308], [-1e308], [1.0]) == np.inf
+        assert interval_coverage([1e308], [-1e308], [1e308]) in (0.0, 1.0)

@@ -17,6 +17,7 @@ from sklearn.datasets import (
     make_classification,
     make_friedman1,
     make_multilabel_classification,
+    make_regression,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
@@ -1218,3 +1219,19 @@ def test_adam_is_sklearns_for_any_epsilon(epsilon, monkeypatch):
     np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
     for a, b in zip(ours.coefs_, ref.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
+def test_longdouble_X_beyond_float64_is_a_clear_error():
+    # np.longdouble X is computed in float64; values beyond its range became
+    # inf (with an overflow RuntimeWarning) and predictions inf or [0, 1].
+    X, y = make_regression(20, 2, random_state=0)
+    model = MLPRegressor(max_iter=5, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    far = np.zeros((1, 2), dtype=np.longdouble)
+    far[0, 0] = np.longdouble("1e400")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="beyond float64's range"):
+            model.predict(far)

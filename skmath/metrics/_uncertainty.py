@@ -16,7 +16,9 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.metrics._scorer import _BaseScorer
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -148,7 +150,8 @@ def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
     array([0.9189..., 1.4189...])
     """
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
-    per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square((y - mu) / sigma))
+    with np.errstate(over="ignore"):  # beyond float64: inf, the limit, silently
+        per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square((y - mu) / sigma))
     return _average(per_entry, w, multioutput)
 
 
@@ -199,10 +202,10 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None,
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     point = sigma == 0  # the limit: absolute error of a point prediction
     scale = np.where(point, 1.0, sigma)
-    error = y - mu
     # A confident miss may overflow z (or z^2): Phi(z) = 0 or 1 and pdf 0 then,
     # and sigma * z (2 Phi(z) - 1), written (y - mu) (2 Phi(z) - 1), stays finite.
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # y - mu beyond float64: inf, silently
+        error = y - mu
         z = error / scale
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     per_entry = error * (2 * ndtr(z) - 1) + scale * (2 * pdf - _INV_SQRT_PI)
@@ -255,8 +258,9 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     q = ndtri(0.5 + 0.5 * confidence)  # inf when confidence rounds to 1
     # A point prediction's interval is the point at every level (not inf * 0).
-    half_width = np.where(sigma == 0, 0.0, q * np.where(sigma == 0, 1.0, sigma))
-    inside = (np.abs(y - mu) <= half_width).astype(np.float64)
+    with np.errstate(over="ignore"):  # beyond float64: inf, silently
+        half_width = np.where(sigma == 0, 0.0, q * np.where(sigma == 0, 1.0, sigma))
+        inside = (np.abs(y - mu) <= half_width).astype(np.float64)
     return _average(inside, w, multioutput)
 
 
@@ -280,8 +284,18 @@ def _prediction_cache(method_caller):
 
 def _check_takes_return_std(estimator):
     """A clear error for an estimator whose ``predict`` has no ``return_std``
-    (nor ``**kwargs``, as a Pipeline's, which forwards it), in place of
-    Python's "unexpected keyword argument"."""
+    (nor ``**kwargs``, as a Pipeline's, which forwards it to its last step,
+    checked in turn), in place of Python's "unexpected keyword argument"."""
+    if isinstance(estimator, TransformedTargetRegressor):
+        raise ValueError(
+            "TransformedTargetRegressor cannot return a std: it passes return_std "
+            "to its regressor but then inverse-transforms the (mean, std) pair as "
+            "one prediction. Let the regressor scale the targets itself "
+            "(MCDropoutRegressor does; NTKRegressor and GaussianProcessRegressor "
+            "with normalize_y=True)."
+        )
+    if isinstance(estimator, Pipeline):
+        return _check_takes_return_std(estimator[-1])
     try:
         parameters = inspect.signature(estimator.predict).parameters.values()
     except (AttributeError, TypeError, ValueError):

@@ -995,7 +995,16 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         # the two (float64 X on a float32 model gives float64 predictions);
         # wider than float64 (np.longdouble) computes in float64.
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
-        return X.astype(dtype if dtype.itemsize <= 8 else np.float64, copy=False)
+        if dtype.itemsize <= 8:
+            return X.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):
+            X = X.astype(np.float64)
+        if not np.isfinite(X.data if sp.issparse(X) else X).all():
+            raise ValueError(
+                f"X holds {dtype} values beyond float64's range, in which the "
+                "network computes: rescale X."
+            )
+        return X
 
     def _raw_output(self, X):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""

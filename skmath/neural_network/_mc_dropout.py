@@ -23,6 +23,7 @@ The pure functions below work on validated tensors:
   likelihood of held-out rows (the regressor's default, by cross-fitting).
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -728,7 +729,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             plus the noise variance on the diagonal, as
             :meth:`~sklearn.gaussian_process.GaussianProcessRegressor.predict`.
             At most one of ``return_std`` and ``return_cov`` may be requested
-            (a ``RuntimeError`` otherwise, as there).
+            (a ``RuntimeError`` otherwise, as there). Covariances are squares:
+            for targets beyond ~1e154 (below ~1e-154) they leave float64's
+            range (inf, or 0), where ``return_std`` stays exact.
 
         Returns
         -------
@@ -747,6 +750,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         X = self._validate_predict_X(X)
         z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
         mean = z.mean(0)
+        if not bool(mean.isfinite().all()):  # a sum of finite passes beyond float64
+            largest = z.abs().amax(0).clamp_min(torch.finfo(z.dtype).tiny)
+            mean = ((z / largest).mean(0) * largest).where(largest.isfinite(), mean)
         if return_cov:
             centred = z - mean
             spread = torch.einsum("tik,tjk->ijk", centred, centred) / z.shape[0]
@@ -759,7 +765,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             # variances cannot overflow (inf at x = 1e155 before).
             unit = torch.maximum(z.abs().amax(0), self._tensor_like(self._y_scale, z))
             noise = self._tensor_like(self.noise_std_, z) / unit
-            extra = to_numpy((z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit)
+            std = (z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit
+            # Passes beyond float64 (inf means): an inf std, not inf / inf.
+            extra = to_numpy(std.where(unit.isfinite(), math.inf))
         mean = to_numpy(mean)
         single = mean.shape[1] == 1
         if single:

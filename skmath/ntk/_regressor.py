@@ -361,7 +361,9 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             Also return the standard deviation of the predictive distribution.
         return_cov : bool, default=False
             Also return the covariance of the predictive distribution. At most
-            one of ``return_std`` and ``return_cov`` may be True.
+            one of ``return_std`` and ``return_cov`` may be True. Covariances
+            are squares: for targets beyond ~1e154 (below ~1e-154) they leave
+            float64's range (inf, or 0), where ``return_std`` stays exact.
 
         Returns
         -------
