@@ -345,9 +345,9 @@ class _BaseMCDropout(_BaseMLP):
             )
             generator = make_generator(random_state, torch.device("cpu"))
             widths = [W.shape[1] for W in coefs[:-1]]
-            masks = _dropout_masks(
-                widths, n_passes, self._fitted_dropout, generator, coefs[0].dtype, device
-            )
+            # The rate trained with (getattr: models pickled before it was kept).
+            rate = getattr(self, "_fitted_dropout", self.dropout)
+            masks = _dropout_masks(widths, n_passes, rate, generator, coefs[0].dtype, device)
             out = [
                 _mc_forward(
                     as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation,
