@@ -23,6 +23,7 @@ The pure functions below work on validated tensors:
   likelihood of held-out rows (the regressor's default, by cross-fitting).
 """
 
+import functools
 import math
 import warnings
 from numbers import Integral, Real
@@ -261,6 +262,31 @@ def _held_out_noise_variance(residuals, spreads):
     return float(brentq(slope, low, r2.max(), xtol=1e-12, rtol=1e-10) * scale)
 
 
+def _pass_moments(z, scale, noise_std=None):
+    """Mean (and predictive std) over the ``T`` passes ``z``, shape (T, rows, k).
+
+    Without overflow: a mean whose sum of finite passes leaves float64 is
+    taken in units of the passes' largest magnitude; the std in units of
+    ``scale`` (shape (k,), y's) or, where larger, of that magnitude (inputs
+    far outside the training data: the variance at x = 1e155 was inf), and
+    inf where the passes themselves are (not inf / inf). ``noise_std``
+    (shape (k,)): the observation noise, added to the passes' spread.
+
+    Returns
+    -------
+    (mean,) or (mean, std) : tuple of Tensor, shapes (rows, k)
+    """
+    mean = z.mean(0)
+    if not bool(mean.isfinite().all()):
+        largest = z.abs().amax(0).clamp_min(torch.finfo(z.dtype).tiny)
+        mean = ((z / largest).mean(0) * largest).where(largest.isfinite(), mean)
+    if noise_std is None:
+        return (mean,)
+    unit = torch.maximum(z.abs().amax(0), scale)
+    std = (z / unit).var(0, correction=0).add_((noise_std / unit).square()).sqrt_() * unit
+    return mean, std.where(unit.isfinite(), math.inf)
+
+
 def _per_output(values):
     """A float for one output, else the array of shape (n_outputs,) (as ``noise_std_``)."""
     return float(values[0]) if len(values) == 1 else np.asarray(values)
@@ -331,11 +357,14 @@ class _BaseMCDropout(_BaseMLP):
         width = max(W.shape[1] for W in self.coefs_)
         return block_rows(n_passes * width, itemsize, device)
 
-    def _mc_passes(self, X, *, n_passes, random_state):
+    def _mc_passes(self, X, *, n_passes, random_state, reduce=None):
         """Raw outputs of ``n_passes`` sampled networks, shape (T, n, n_outputs).
 
         Returns the outputs and the generator (after drawing the masks), so
-        that callers can draw more from the same stream.
+        that callers can draw more from the same stream. With ``reduce``, a
+        function of one block's outputs (T, rows, n_outputs) returning a
+        tuple of tensors with the rows first, returns those tuples joined
+        over the blocks instead: memory bounded by a block, not T x n.
         """
         device = self._predict_device()
         rows = self._mc_block_rows(n_passes, X.dtype.itemsize, device)
@@ -348,14 +377,22 @@ class _BaseMCDropout(_BaseMLP):
             # The rate trained with (getattr: models pickled before it was kept).
             rate = getattr(self, "_fitted_dropout", self.dropout)
             masks = _dropout_masks(widths, n_passes, rate, generator, coefs[0].dtype, device)
-            out = [
-                _mc_forward(
-                    as_tensor(X[i : i + rows], device), coefs, intercepts, self.activation,
-                    masks, n_passes,
-                )
-                for i in range(0, X.shape[0], rows)
-            ]
-        return torch.cat(out, dim=1), generator
+            # Each block's results go into outputs allocated once: small
+            # per-block tensors kept alive between the blocks' large
+            # temporaries fragment glibc's heap, and the resident memory grew
+            # with the rows (7.5 GB for predict on 200k x 100, T = 100).
+            outputs = None
+            for i in range(0, X.shape[0], rows):
+                z = _mc_forward(as_tensor(X[i : i + rows], device), coefs, intercepts,
+                                self.activation, masks, n_passes)
+                parts = (z.transpose(0, 1),) if reduce is None else reduce(z)
+                if outputs is None:
+                    outputs = tuple(p.new_empty((X.shape[0], *p.shape[1:])) for p in parts)
+                for out, part in zip(outputs, parts):
+                    out[i : i + part.shape[0]] = part
+        if reduce is None:
+            return outputs[0].transpose(0, 1), generator
+        return outputs, generator
 
 
 _MC_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -666,19 +703,19 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 UserWarning, stacklevel=4,
             )
             return
-        for held_out, z in splits:
-            # In units of y's scale (the variances of y * 1e160 would overflow).
-            z = z / self._tensor_like(self._y_scale, z)
+        for held_out, mean, spread in splits:
             residuals.append(y[held_out].reshape(len(held_out), -1) / self._y_scale
-                             - to_numpy(z.mean(0)))
-            spreads.append(to_numpy(z.var(0, correction=0)))
+                             - to_numpy(mean))
+            spreads.append(to_numpy(spread))
         residuals, spreads = np.concatenate(residuals), np.concatenate(spreads)
         variance = [_held_out_noise_variance(residuals[:, j], spreads[:, j])
                     for j in range(residuals.shape[1])]
         self.noise_std_ = _per_output(np.sqrt(variance) * self._y_scale)
 
     def _fold_passes(self, params, X, y, train, held_out, rng):
-        """A network trained without the rows ``held_out``, and its passes on them."""
+        """A network trained without the rows ``held_out``, and the mean and
+        variance of its passes on them, in units of y's scale (the variances
+        of y * 1e160 would overflow)."""
         fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
         fold._interruptible = False  # Ctrl-C stops the whole fit
         with warnings.catch_warnings():
@@ -692,9 +729,13 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                     f"{len(train)} of the {X.shape[0]} rows failed: {error} (cv=None "
                     "estimates the noise from the training rows instead)."
                 ) from error
-        z, _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
-                               random_state=fold._mc_seed)
-        return held_out, z
+        def moments(z):
+            z = z / self._tensor_like(self._y_scale, z)
+            return z.mean(0), z.var(0, correction=0)
+
+        (mean, spread), _ = fold._mc_passes(X[held_out], n_passes=self.n_mc_samples,
+                                            random_state=fold._mc_seed, reduce=moments)
+        return held_out, mean, spread
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -754,26 +795,27 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
                 "At most one of return_std or return_cov can be requested."
             )
         X = self._validate_predict_X(X)
-        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
-        mean = z.mean(0)
-        if not bool(mean.isfinite().all()):  # a sum of finite passes beyond float64
-            largest = z.abs().amax(0).clamp_min(torch.finfo(z.dtype).tiny)
-            mean = ((z / largest).mean(0) * largest).where(largest.isfinite(), mean)
-        if return_cov:
+        passes = functools.partial(
+            self._mc_passes, X, n_passes=self.n_mc_samples, random_state=self._mc_seed
+        )
+        if return_cov:  # n x n: the passes are kept (rows first), the mean as below
+            (z, mean), _ = passes(reduce=lambda z: (z.transpose(0, 1), *_pass_moments(z, None)))
+            z = z.transpose(0, 1)
             centred = z - mean
             spread = torch.einsum("tik,tjk->ijk", centred, centred) / z.shape[0]
             noise_variance = self._tensor_like(np.square(self.noise_std_), z)
             spread.diagonal(dim1=0, dim2=1).add_(noise_variance[:, None])
             extra = to_numpy(spread)
-        elif return_std:
-            # In units of y's scale or, where larger, of the passes' largest
-            # magnitude (inputs far outside the training data): the
-            # variances cannot overflow (inf at x = 1e155 before).
-            unit = torch.maximum(z.abs().amax(0), self._tensor_like(self._y_scale, z))
-            noise = self._tensor_like(self.noise_std_, z) / unit
-            std = (z / unit).var(0, correction=0).add_(noise.square()).sqrt_() * unit
-            # Passes beyond float64 (inf means): an inf std, not inf / inf.
-            extra = to_numpy(std.where(unit.isfinite(), math.inf))
+        else:  # reduced block by block: memory of a block, not T x n
+            def moments(z):
+                if not return_std:
+                    return _pass_moments(z, None)
+                return _pass_moments(z, self._tensor_like(self._y_scale, z),
+                                     self._tensor_like(self.noise_std_, z))
+
+            reduced, _ = passes(reduce=moments)
+            mean = reduced[0]
+            extra = to_numpy(reduced[1]) if return_std else None
         mean = to_numpy(mean)
         single = mean.shape[1] == 1
         if single:
@@ -979,15 +1021,22 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
         """
         return self._fit(X, y, incremental=False)
 
-    def _pass_probabilities(self, X):
-        """Probabilities of each sampled network, shape (T, n, n_columns)."""
+    def _probability_moments(self, X):
+        """Over the sampled networks' class probabilities: their mean and std,
+        shapes (n, n_columns), and their mean entropy, shape (n,); reduced
+        block by block (memory of a block, not T x n)."""
         X = self._validate_predict_X(X)
-        z, _ = self._mc_passes(X, n_passes=self.n_mc_samples, random_state=self._mc_seed)
-        p = _OUT_ACTIVATIONS[self.out_activation_](z.reshape(-1, z.shape[2]))
-        p = p.reshape(z.shape)
-        if p.shape[2] == 1:
-            p = torch.cat([1 - p, p], dim=2)
-        return p
+        out_activation = _OUT_ACTIVATIONS[self.out_activation_]
+
+        def moments(z):
+            p = out_activation(z.reshape(-1, z.shape[2])).reshape(z.shape)
+            if p.shape[2] == 1:
+                p = torch.cat([1 - p, p], dim=2)
+            return p.mean(0), p.std(0, correction=0), -torch.xlogy(p, p).sum(2).mean(0)
+
+        reduced, _ = self._mc_passes(X, n_passes=self.n_mc_samples,
+                                     random_state=self._mc_seed, reduce=moments)
+        return reduced
 
     def predict_proba(self, X, return_std=False):
         """Mean of the sampled networks' class probabilities.
@@ -1008,11 +1057,10 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
         proba_std : ndarray of shape (n_samples, n_classes)
             Spread over the passes; only with ``return_std=True``.
         """
-        p = self._pass_probabilities(X)
-        mean = to_numpy(p.mean(0))
+        mean, std, _ = self._probability_moments(X)
         if not return_std:
-            return mean
-        return mean, to_numpy(p.std(0, correction=0))
+            return to_numpy(mean)
+        return to_numpy(mean), to_numpy(std)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -1049,15 +1097,12 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
         return self._label_binarizer.inverse_transform(proba)
 
     def _entropies(self, X):
-        p = self._pass_probabilities(X)
         if self.out_activation_ == "logistic" and self.n_outputs_ > 1:
             raise ValueError(
                 "Entropies are defined for single-output (binary or multiclass) targets."
             )
-        mean = p.mean(0)
-        total = -torch.xlogy(mean, mean).sum(1)
-        expected = -torch.xlogy(p, p).sum(2).mean(0)
-        return total, expected
+        mean, _, expected = self._probability_moments(X)
+        return -torch.xlogy(mean, mean).sum(1), expected
 
     def predictive_entropy(self, X):
         """Entropy of the averaged class probabilities (total uncertainty).
