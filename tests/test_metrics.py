@@ -431,11 +431,18 @@ def test_likelihood_search_needs_the_noise_in_the_std():
 def test_scores_beyond_float64_are_inf_without_warnings():
     # Values whose score leaves float64's range give inf (the limit) without
     # the RuntimeWarnings of the overflowing intermediate steps, zero-weight
-    # rows included (which are dropped).
+    # rows included (which are dropped); where only y - mu overflows, the
+    # score is still exact (z = 2 here: y - mu was inf, the interval covered
+    # the miss and the scores were inf).
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert gaussian_nll([1e200], [0.0], [1e-200]) == np.inf
         assert gaussian_nll([1e200, 0.0], [0.0, 0.0], [1e-200, 1.0],
                             sample_weight=[0, 1]) == pytest.approx(0.5 * np.log(2 * np.pi))
         assert crps_gaussian([1e308], [-1e308], [1.0]) == np.inf
-        assert interval_coverage([1e308], [-1e308], [1e308]) in (0.0, 1.0)
+        y, mu, sigma = [1e308], [-1e308], [1e308]
+        assert interval_coverage(y, mu, sigma) == 0.0  # |z| = 2 > 1.96
+        assert gaussian_nll(y, mu, sigma) == pytest.approx(
+            -norm.logpdf(2.0) + np.log(1e308), rel=1e-12)
+        assert crps_gaussian(y, mu, sigma) / 1e308 == pytest.approx(
+            2 * (2 * norm.cdf(2.0) - 1) + 2 * norm.pdf(2.0) - 1 / np.sqrt(np.pi), rel=1e-12)

@@ -225,9 +225,8 @@ def column_mean_std(A):
     about their first entry: a constant column has mean exactly that value
     and std exactly 0, at any magnitude (the mean of twelve copies of 1e300
     otherwise rounds, and the std comes out 1.5e284). Stored duplicates of a
-    sparse ``A`` count as their sum, as in scipy. Returned in ``A``'s
-    floating dtype (float64 for integers and booleans); ``A`` is not
-    modified.
+    sparse ``A`` count as their sum, as in scipy. Returned in ``A``'s dtype if
+    float32 or float64, else in float64; ``A`` is not modified.
 
     Examples
     --------
@@ -251,9 +250,19 @@ def column_mean_std(A):
     else:
         A = A / unit
         first = A[0].copy()
-        A -= first  # in [-2, 2]: exact where the column is constant
+        A -= first  # in (-4, 4): exact where the column is constant
         mean, std = A.mean(axis=0) + first, A.std(axis=0)
     return (mean * unit).astype(dtype, copy=False), (std * unit).astype(dtype, copy=False)
+
+
+def constant_columns(mean, std):
+    """Columns constant up to rounding, from :func:`column_mean_std`'s results.
+
+    ``std <= 10 eps |mean|``, ``eps`` of their dtype: relative to the
+    column's magnitude, as sklearn's ``_is_constant_feature`` (an absolute
+    threshold calls every column of tiny values constant).
+    """
+    return std <= 10 * np.finfo(mean.dtype).eps * np.abs(mean)
 
 
 def _csr_tensor(matrix, device, dtype=None):

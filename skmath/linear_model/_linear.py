@@ -291,15 +291,15 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=
     what scipy's ``lstsq(X, y, cond=cond)`` (and so sklearn, ``cond=tol``)
     returns for rank-deficient or ill-conditioned ``X``.
 
-    With fewer samples than features, the thin SVD directly (never the d x d
-    ``G``). Data so large or so small that ``G`` would leave the range (its largest
+    Data so large or so small that ``G`` would leave the range (its largest
     diagonal entry outside ``[1e-154, 1e154]`` in float64: features around
     1e77 or 1e-77 and beyond) are first scaled by powers of two
-    (:func:`_pow2_scaled`, exact); the SVD, which does not square ``X``,
-    needs no such scaling (n < d: coefficients within 5e-15 of the unit
-    problem's for X at 1e±200 or weights at 1e±300). Should ``G`` still be out of range
-    (``rescale=False``: sample weights spanning ~1e300), the SVD, which does
-    not square ``X``, solves the problem. ``eps`` is the cutoff for a
+    (:func:`_pow2_scaled`, exact). The SVD does not square ``X`` and needs
+    no such scaling: it solves the problems with fewer samples than
+    features directly (never forming the d x d ``G``; coefficients within
+    5e-15 of the unit problem's for X at 1e±200 or weights at 1e±300), and
+    those whose ``G`` is still out of range after the scaling
+    (``rescale=False``: sample weights spanning ~1e300). ``eps`` is the cutoff for a
     ``cond`` outside (0, 1) (LAPACK's: the data's machine epsilon; by
     default ``X``'s, pass float32's for float32 data computed in float64).
 

@@ -466,10 +466,10 @@ def _pow2_column_scales(X, sample_weight, XT=None):
     w = sample_weight.to(X.dtype)
     weighted = (w != 0).to(X.dtype)
     if XT is None:
-        magnitudes = X.abs() * weighted[:, None]
+        magnitudes = X.abs().mul_(weighted[:, None])
         unit = magnitudes.amax(dim=0)
         unit = torch.where(unit > 0, unit, 1.0)
-        squares = w @ (magnitudes / unit).square()
+        squares = w @ magnitudes.div_(unit).square_()
     else:
         values = XT.values()
         rows = torch.repeat_interleave(
@@ -1024,11 +1024,12 @@ class LogisticRegression(
                 # or the warm start); scipy's L-BFGS-B (its lbfgs, and ours)
                 # takes a step even then.
                 coef = as_tensor(coef0, device)
-                result = OptimizeResult(
-                    nit=0, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
-                )
                 if self.solver in ("sag", "saga"):  # sklearn's count one epoch, silently
                     result = OptimizeResult(nit=1, status=0, message="max_iter=0")
+                else:
+                    result = OptimizeResult(
+                        nit=0, status=1, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+                    )
                 if self.solver == "newton-cg":  # its warning gives the loss
                     result.fun = float(logistic_objective(
                         coef, Xt, Y, wt, reg, fit_intercept, multinomial)[0])

@@ -54,9 +54,9 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
     """Approximate solution of ``H s = -g`` by conjugate gradients, as sklearn's
     ``newton-cg`` computes its Newton steps.
 
-    Stops when the residual's L1 norm is at most ``tol``, or on a direction
-    of (numerically) zero or negative curvature, where it returns the step
-    so far (Royer, O'Neill & Wright 2018, capped CG). Negative curvature at
+    Stops when the residual's L1 norm is at most ``tol`` (or its squared
+    norm underflows to 0), or on a direction of (numerically) zero or
+    negative curvature, where it returns the step so far (Royer, O'Neill & Wright 2018, capped CG). Negative curvature at
     the first direction returns ``(r.r / p.H.p) p``, as sklearn's ``_cg``
     does: not a descent direction, which :func:`minimize_newton` then hands
     to its fallback (the logistic Hessian is positive semi-definite, so only
@@ -92,7 +92,7 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
         s = s + alpha * p
         r = r + alpha * Hp
         rr_next = float((r * r).sum())
-        if not rr_next > 0:  # r.r underflowed (or is 0) with |r|_1 > tol
+        if not rr_next > 0:  # r.r is 0 or underflowed: beta would divide by it
             break
         beta = rr_next / rr
         p = -r + beta * p

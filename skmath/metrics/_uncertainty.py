@@ -59,6 +59,18 @@ def _check_gaussian(y_true, y_mean, y_std, sample_weight, *, zero_std=False):
     return y, mu, sigma, sample_weight
 
 
+def _half_error_and_z(y, mu, scale):
+    """``(y - mu) / 2`` and ``z = (y - mu) / scale``, without intermediate overflow.
+
+    ``y - mu`` itself may leave float64 where the score does not (``y =
+    1e308, mu = -1e308, scale = 1e308``: ``z = 2``); halves never do. ``z``
+    is inf only where it is beyond float64 itself.
+    """
+    half = y / 2 - mu / 2
+    with np.errstate(over="ignore"):
+        return half, half / (scale / 2)
+
+
 def _check_multioutput(multioutput, n_outputs):
     """``multioutput`` weights validated as sklearn's regression metrics do
     (its strings are validated by :data:`_METRIC_PARAMETERS`)."""
@@ -150,8 +162,9 @@ def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
     array([0.9189..., 1.4189...])
     """
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
-    with np.errstate(over="ignore"):  # beyond float64: inf, the limit, silently
-        per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square((y - mu) / sigma))
+    _, z = _half_error_and_z(y, mu, sigma)
+    with np.errstate(over="ignore"):  # z^2 beyond float64: inf, the limit
+        per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square(z))
     return _average(per_entry, w, multioutput)
 
 
@@ -203,13 +216,13 @@ def crps_gaussian(y_true, y_mean, y_std, *, sample_weight=None,
     point = sigma == 0  # the limit: absolute error of a point prediction
     scale = np.where(point, 1.0, sigma)
     # A confident miss may overflow z (or z^2): Phi(z) = 0 or 1 and pdf 0 then,
-    # and sigma * z (2 Phi(z) - 1), written (y - mu) (2 Phi(z) - 1), stays finite.
-    with np.errstate(over="ignore"):  # y - mu beyond float64: inf, silently
-        error = y - mu
-        z = error / scale
+    # and sigma * z (2 Phi(z) - 1), written (y - mu) (2 Phi(z) - 1), stays
+    # finite; in halves, as y - mu may overflow where the score does not.
+    half, z = _half_error_and_z(y, mu, scale)
+    with np.errstate(over="ignore"):  # a score beyond float64: inf, the limit
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    per_entry = error * (2 * ndtr(z) - 1) + scale * (2 * pdf - _INV_SQRT_PI)
-    per_entry = np.where(point, np.abs(error), per_entry)
+        half_score = half * (2 * ndtr(z) - 1) + scale / 2 * (2 * pdf - _INV_SQRT_PI)
+        per_entry = 2 * np.where(point, np.abs(half), half_score)
     return _average(per_entry, w, multioutput)
 
 
@@ -257,10 +270,10 @@ def interval_coverage(y_true, y_mean, y_std, *, confidence=0.95, sample_weight=N
     """
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight, zero_std=True)
     q = ndtri(0.5 + 0.5 * confidence)  # inf when confidence rounds to 1
-    # A point prediction's interval is the point at every level (not inf * 0).
-    with np.errstate(over="ignore"):  # beyond float64: inf, silently
-        half_width = np.where(sigma == 0, 0.0, q * np.where(sigma == 0, 1.0, sigma))
-        inside = (np.abs(y - mu) <= half_width).astype(np.float64)
+    # |y - mu| <= q sigma as |z| <= q (y - mu and q sigma may overflow); a
+    # point prediction's interval is the point at every level.
+    _, z = _half_error_and_z(y, mu, np.where(sigma == 0, 1.0, sigma))
+    inside = np.where(sigma == 0, y == mu, np.abs(z) <= q).astype(np.float64)
     return _average(inside, w, multioutput)
 
 
@@ -291,8 +304,8 @@ def _check_takes_return_std(estimator):
             "TransformedTargetRegressor cannot return a std: it passes return_std "
             "to its regressor but then inverse-transforms the (mean, std) pair as "
             "one prediction. Let the regressor scale the targets itself "
-            "(MCDropoutRegressor does; NTKRegressor and GaussianProcessRegressor "
-            "with normalize_y=True)."
+            "(MCDropoutRegressor does; GaussianProcessRegressor with a WhiteKernel "
+            "and normalize_y=True)."
         )
     if isinstance(estimator, Pipeline):
         return _check_takes_return_std(estimator[-1])

@@ -46,6 +46,7 @@ from .._engine import (
     as_tensor,
     block_rows,
     column_mean_std,
+    constant_columns,
     make_generator,
     row_slice,
     to_numpy,
@@ -100,7 +101,7 @@ def _standardize(A, *, target=False):
     centre = np.zeros_like(mean) if sp.issparse(A) else mean
     magnitude = np.abs(mean)
     eps = np.finfo(A.dtype).eps
-    constant = scale <= 10 * eps * magnitude
+    constant = constant_columns(mean, scale)
     if target:
         fallback = np.where(magnitude > 0, np.sqrt(eps) * magnitude, eps)
     elif sp.issparse(A):  # not centred: the column becomes +-1, at any magnitude
@@ -544,8 +545,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
     ``n_iter_no_change=30, max_iter=500`` lowered the test RMSE by 7-53% and
     raised the test log-likelihood (diabetes: RMSE +2%), for two to seven
     times the fit time. On small nearly noise-free nonlinear data the
-    defaults underfit (the cross-fitted noise absorbs the misfit: 95%
-    coverage holds, the log-likelihood suffers); there
+    defaults underfit (the cross-fitted noise absorbs the misfit: the 95%
+    intervals cover about 91%, the log-likelihood suffers); there
     ``early_stopping=True, learning_rate_init=0.01, n_iter_no_change=20,
     max_iter=500`` raised the test log-likelihood by 0.3-0.4 nats (Friedman
     1 and 3, a sine), for about 0.02 nats less on noisier data (see the

@@ -62,7 +62,8 @@ _COMMON_PARAMETERS = """hidden_layer_sizes : array-like of shape (n_layers - 2,)
         The network must be the same (layer sizes, outputs): where
         ``hidden_layer_sizes`` or the number of outputs changed, ``fit`` (and
         ``partial_fit``) raise a ``ValueError``; scikit-learn keeps the old
-        weights silently, or fails inside a matrix product.
+        weights silently, or fails with an unrelated ``IndexError``,
+        ``AttributeError`` or ``ValueError``.
     momentum : float, default=0.9
         Momentum of ``solver="sgd"``.
     nesterovs_momentum : bool, default=True

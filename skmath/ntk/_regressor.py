@@ -15,6 +15,7 @@ from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
     column_mean_std,
+    constant_columns,
     to_numpy,
     torch_threads,
     unchanged_on_failure,
@@ -151,7 +152,11 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         before fitting (undone at prediction). The network output at
         initialisation has mean zero, so without centring the predictions
         shrink towards 0 away from the training data. Unlike
-        ``GaussianProcessRegressor``, whose default is False.
+        ``GaussianProcessRegressor``, whose default is False; and a column
+        is left unscaled (scale 1) only where it is constant up to rounding
+        (relative to its mean), where ``GaussianProcessRegressor`` also
+        leaves a column of ``y`` of std below ``2e-15`` unscaled (its stds
+        then ``1e18`` times too large for targets around ``1e-20``).
     n_targets : int, default=None
         Number of targets of the prior, i.e. of ``predict`` and ``sample_y``
         called before ``fit`` (1 when None), as in
@@ -309,8 +314,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             # _is_constant_feature) gets scale 1, and no absolute threshold
             # (GPR's replaces a 2-D y's std below 2e-15 by 1: stds 1e18 off).
             self._y_train_mean, std = column_mean_std(y)
-            constant = std <= 10 * np.finfo(np.float64).eps * np.abs(self._y_train_mean)
-            self._y_train_std = np.where(constant, 1.0, std)
+            self._y_train_std = np.where(constant_columns(self._y_train_mean, std), 1.0, std)
             y = (y - self._y_train_mean) / self._y_train_std
         else:
             shape = (y.shape[1],) if y.ndim == 2 else 1
