@@ -995,3 +995,20 @@ def test_unfitted_log_marginal_likelihood_raises_not_fitted():
 
     with pytest.raises(NotFittedError):
         NTKRegressor(kernel="nngp").log_marginal_likelihood()
+
+
+@pytest.mark.parametrize("kernel", ["ntk", "nngp"])
+def test_predict_in_blocks_of_test_rows_equals_one_block(kernel, monkeypatch):
+    # predict (mean and std) runs over blocks of test rows, so that memory is
+    # a block's test x train matrices (1M test rows against 2000 training rows
+    # asked for 15 GB at once); blocks of 7 rows give the one-block numbers.
+    import skmath.ntk._regressor as regressor
+
+    X, y = _data(n=60)
+    reg = NTKRegressor(kernel=kernel, alpha=0.1, device="cpu").fit(X[:40], y[:40])
+    mean, std = reg.predict(X[40:], return_std=True)
+    monkeypatch.setattr(regressor, "block_rows", lambda *args, **kwargs: 7)
+    mean_b, std_b = reg.predict(X[40:], return_std=True)
+    np.testing.assert_allclose(mean_b, mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(std_b, std, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(reg.predict(X[40:]), mean, rtol=1e-12, atol=1e-14)

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    block_rows,
     column_mean_std,
     constant_columns,
     to_numpy,
@@ -387,9 +388,47 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         X = validate_data(self, X, reset=False, dtype="numeric").astype(np.float64, copy=False)
         if not hasattr(self, "X_train_"):
             return self._predict_prior(X, return_std, return_cov)
+        device = self._predict_device()
+        if return_cov:  # test x test: all the rows at once
+            y_mean, y_var = self._posterior(X, device, return_cov=True)
+        else:
+            # Blocks of test rows: memory of a block's test x train
+            # matrices, not of all of them (1M rows against 2000 training
+            # rows asked for 15 GB at once).
+            rows = block_rows(6 * self.X_train_.shape[0], 8, device, large=True)
+            parts = [self._posterior(X[i : i + rows], device, return_std=return_std)
+                     for i in range(0, X.shape[0], rows)]
+            y_mean = np.concatenate([mean for mean, _ in parts])
+            y_var = np.concatenate([var for _, var in parts]) if return_std else None
+
+        y_mean = self._y_train_std * y_mean + self._y_train_mean
+        if y_mean.ndim > 1 and y_mean.shape[1] == 1:
+            y_mean = np.squeeze(y_mean, axis=1)
+        if not (return_std or return_cov):
+            return y_mean
+        if return_cov:
+            y_cov = np.outer(y_var, self._y_train_std**2).reshape(*y_var.shape, -1)
+            if y_cov.shape[2] == 1:
+                y_cov = np.squeeze(y_cov, axis=2)
+            return y_mean, y_cov
+        negative = y_var < 0
+        if np.any(negative):
+            warnings.warn(
+                "Predicted variances smaller than 0. Setting those variances to 0."
+            )
+            y_var[negative] = 0.0
+        # The std scaled, not the variance: std**2 overflows beyond ~1e154.
+        y_std = np.outer(np.sqrt(y_var), self._y_train_std).reshape(*y_var.shape, -1)
+        if y_std.shape[1] == 1:
+            y_std = np.squeeze(y_std, axis=1)
+        return y_mean, y_std
+
+    def _posterior(self, X, device, *, return_std=False, return_cov=False):
+        """Mean (normalised units) of validated float64 rows ``X``, and their
+        variance or covariance (None when neither is asked)."""
         arch = architecture(self.kernel_)
         use_ntk = self.kernel_.kernel == "ntk"
-        device = self._predict_device()
+        y_var = None
         with torch_threads():
             Xt = as_tensor(X, device)
             Xd = as_tensor(self.X_train_, device)
@@ -419,28 +458,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
                     # warns that the covariance is not PSD.
                     y_var = y_var.add(y_var.T).mul_(0.5)
                 y_var = to_numpy(y_var)
-
-        y_mean = self._y_train_std * y_mean + self._y_train_mean
-        if y_mean.ndim > 1 and y_mean.shape[1] == 1:
-            y_mean = np.squeeze(y_mean, axis=1)
-        if not (return_std or return_cov):
-            return y_mean
-        if return_cov:
-            y_cov = np.outer(y_var, self._y_train_std**2).reshape(*y_var.shape, -1)
-            if y_cov.shape[2] == 1:
-                y_cov = np.squeeze(y_cov, axis=2)
-            return y_mean, y_cov
-        negative = y_var < 0
-        if np.any(negative):
-            warnings.warn(
-                "Predicted variances smaller than 0. Setting those variances to 0."
-            )
-            y_var[negative] = 0.0
-        # The std scaled, not the variance: std**2 overflows beyond ~1e154.
-        y_std = np.outer(np.sqrt(y_var), self._y_train_std).reshape(*y_var.shape, -1)
-        if y_std.shape[1] == 1:
-            y_std = np.squeeze(y_std, axis=1)
-        return y_mean, y_std
+        return y_mean, y_var
 
     def _predict_prior(self, X, return_std, return_cov):
         """``predict`` before ``fit``: the untrained networks' outputs.
