@@ -737,3 +737,13 @@ def test_predict_memory_does_not_grow_with_the_rows():
     out = subprocess.run([sys.executable, "-c", _PREDICT_MEMORY], capture_output=True,
                          text=True, check=True)
     assert float(out.stdout) < 200
+
+
+def test_entropies_of_an_unfitted_classifier_raise_not_fitted():
+    # The multilabel check read out_activation_ before the fitted check ran:
+    # an AttributeError instead of sklearn's NotFittedError.
+    from sklearn.exceptions import NotFittedError
+
+    for method in ("predictive_entropy", "mutual_information"):
+        with pytest.raises(NotFittedError):
+            getattr(MCDropoutClassifier(), method)(np.zeros((2, 3)))

@@ -446,3 +446,23 @@ def test_scores_beyond_float64_are_inf_without_warnings():
             -norm.logpdf(2.0) + np.log(1e308), rel=1e-12)
         assert crps_gaussian(y, mu, sigma) / 1e308 == pytest.approx(
             2 * (2 * norm.cdf(2.0) - 1) + 2 * norm.pdf(2.0) - 1 / np.sqrt(np.pi), rel=1e-12)
+
+
+def test_scores_of_subnormal_and_huge_z_are_exact():
+    # Halving a subnormal y_std rounds it (5e-324 / 2 = 0): the halves are
+    # taken only where y - mu overflows (NaN, inf and a covered point counted
+    # as a miss before). And z^2 / 2 is computed as z * (z / 2): z^2 alone
+    # overflowed where the score fits (z ~ 1.8e154).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tiny = 5e-324
+        assert gaussian_nll([0.0], [0.0], [tiny]) == pytest.approx(
+            0.5 * np.log(2 * np.pi) + np.log(tiny), rel=1e-14)
+        assert gaussian_nll([2 * tiny], [0.0], [tiny]) == pytest.approx(
+            0.5 * np.log(2 * np.pi) + np.log(tiny) + 2.0, rel=1e-14)
+        assert crps_gaussian([0.0], [0.0], [tiny]) == 0.0
+        assert interval_coverage([0.0], [0.0], [tiny]) == 1.0
+        y, mu, sigma = -1.7976931348623157e308, -7.0, 1e154
+        z = (y - mu) / sigma
+        assert gaussian_nll([y], [mu], [sigma]) == pytest.approx(
+            0.5 * np.log(2 * np.pi) + np.log(sigma) + z * (z / 2), rel=1e-12)

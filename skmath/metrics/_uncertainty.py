@@ -63,12 +63,18 @@ def _half_error_and_z(y, mu, scale):
     """``(y - mu) / 2`` and ``z = (y - mu) / scale``, without intermediate overflow.
 
     ``y - mu`` itself may leave float64 where the score does not (``y =
-    1e308, mu = -1e308, scale = 1e308``: ``z = 2``); halves never do. ``z``
-    is inf only where it is beyond float64 itself.
+    1e308, mu = -1e308, scale = 1e308``: ``z = 2``); halves never do, and
+    are taken only there (halving subnormals rounds them: a ``scale`` of
+    5e-324 halves to 0). ``z`` is inf only where it is beyond float64 itself.
     """
-    half = y / 2 - mu / 2
     with np.errstate(over="ignore"):
-        return half, half / (scale / 2)
+        error = y - mu
+        half, z = error / 2, error / scale
+        overflow = ~np.isfinite(error)
+        if overflow.any():
+            half[overflow] = y[overflow] / 2 - mu[overflow] / 2
+            z[overflow] = half[overflow] / (scale[overflow] / 2)
+    return half, z
 
 
 def _check_multioutput(multioutput, n_outputs):
@@ -163,8 +169,8 @@ def gaussian_nll(y_true, y_mean, y_std, *, sample_weight=None,
     """
     y, mu, sigma, w = _check_gaussian(y_true, y_mean, y_std, sample_weight)
     _, z = _half_error_and_z(y, mu, sigma)
-    with np.errstate(over="ignore"):  # z^2 beyond float64: inf, the limit
-        per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma) + np.square(z))
+    with np.errstate(over="ignore"):  # z^2 / 2 beyond float64: inf, the limit
+        per_entry = 0.5 * (_LOG_2PI + 2 * np.log(sigma)) + z * (0.5 * z)
     return _average(per_entry, w, multioutput)
 
 

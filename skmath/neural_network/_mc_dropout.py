@@ -1098,6 +1098,7 @@ class MCDropoutClassifier(ClassifierMixin, _BaseMCDropout):
         return self._label_binarizer.inverse_transform(proba)
 
     def _entropies(self, X):
+        check_is_fitted(self)
         if self.out_activation_ == "logistic" and self.n_outputs_ > 1:
             raise ValueError(
                 "Entropies are defined for single-output (binary or multiclass) targets."
