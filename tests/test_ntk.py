@@ -318,6 +318,20 @@ def test_gaussian_process_regressor_with_nngp_kernel_equals_ntkregressor():
     for kwargs in ({"return_std": True}, {"return_cov": True}):
         for ours, theirs in zip(reg.predict(X_test, **kwargs), gpr.predict(X_test, **kwargs)):
             np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
+    # The fitted factor is GPR's lower Cholesky factor (computed in place,
+    # column-major), and the dual coefficients and evidence are GPR's.
+    np.testing.assert_allclose(reg.L_, gpr.L_, rtol=1e-10, atol=1e-12)
+    assert np.all(np.triu(reg.L_, 1) == 0)
+    np.testing.assert_allclose(reg.alpha_, gpr.alpha_, rtol=1e-8)
+    np.testing.assert_allclose(
+        reg.log_marginal_likelihood_value_, gpr.log_marginal_likelihood_value_, rtol=1e-10
+    )
+    # A model pickled before the factor was column-major (row-major L_)
+    # predicts the same.
+    mean, std = reg.predict(X_test, return_std=True)
+    reg.L_ = np.ascontiguousarray(reg.L_)
+    for ours, before in zip(reg.predict(X_test, return_std=True), (mean, std)):
+        np.testing.assert_allclose(ours, before, rtol=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
