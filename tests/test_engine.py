@@ -325,6 +325,24 @@ def test_take_rows_gathers_sparse_rows_like_scipy(dtype):
     )
 
 
+def test_csr_tensor_shares_scipys_32_bit_indices():
+    # A CSR matrix becomes a tensor without copying its indices (they were
+    # widened to int64: 4 more bytes per nonzero, on top of the estimators'
+    # own temporaries), and holds the same matrix.
+    A = sp.random(40, 9, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    assert A.indices.dtype == np.int32
+    X = as_tensor(A, torch.device("cpu"))
+    assert X.col_indices().dtype == torch.int32 and X.crow_indices().dtype == torch.int32
+    assert X.col_indices().data_ptr() == A.indices.ctypes.data
+    assert X.crow_indices().data_ptr() == A.indptr.ctypes.data
+    np.testing.assert_array_equal(X.to_dense().numpy(), A.toarray())
+    # 64-bit indices (SciPy's for large matrices) give the same matrix.
+    B = A.copy()
+    B.indices, B.indptr = B.indices.astype(np.int64), B.indptr.astype(np.int64)
+    Y = as_tensor(B, torch.device("cpu"))
+    np.testing.assert_array_equal(Y.to_dense().numpy(), A.toarray())
+
+
 def test_csr_construction_from_threads_leaves_warning_filters_alone(monkeypatch):
     # torch's one-off "beta" warning is silenced under a lock: concurrent
     # constructions (KMeans builds CSR blocks in worker threads) neither leak

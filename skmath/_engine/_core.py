@@ -266,13 +266,19 @@ def constant_columns(mean, std):
 
 
 def _csr_tensor(matrix, device, dtype=None):
-    """SciPy sparse matrix -> sparse CSR tensor on ``device`` (64-bit indices)."""
+    """SciPy sparse matrix -> sparse CSR tensor on ``device``.
+
+    The indices keep 32 bits where they fit (SciPy's own choice, without a
+    copy on CPU); 64 bits beyond.
+    """
     matrix = matrix.tocsr()
     dtype = matrix.dtype if dtype is None else dtype
     if not isinstance(dtype, torch.dtype):
         dtype = torch_dtype(dtype)
+    fits = max(matrix.nnz, *matrix.shape) < np.iinfo(np.int32).max
+    index_dtype = np.int32 if fits else np.int64
     parts = [
-        _from_numpy(np.asarray(a, dtype=np.int64)).to(device)
+        _from_numpy(np.asarray(a, dtype=index_dtype)).to(device)
         for a in (matrix.indptr, matrix.indices)
     ]
     values = _from_numpy(matrix.data).to(device=device, dtype=dtype)
