@@ -308,3 +308,143 @@ def test_iterative_estimators_take_callbacks_where_sklearn_does(Estimator):
     if has_callbacks and not _api_as_in_1_9():
         warnings.warn("scikit-learn's callback API changed since 1.9: skmath's "
                       "estimators take no callbacks with this release")
+
+
+# --------------------------------------------------------------------------
+# Global state the user may have set: torch's default device and grad modes,
+# and the warnings filters (which skmath must not change, even briefly).
+
+def _global_state_specs():
+    from sklearn.datasets import make_blobs, make_classification, make_regression
+
+    Xc, yc = make_classification(n_samples=120, n_features=5, n_informative=3, random_state=0)
+    Xr, yr = make_regression(n_samples=120, n_features=5, noise=1.0, random_state=0)
+    Xb = make_blobs(n_samples=150, centers=3, n_features=2, random_state=0)[0]
+    small = {"device": "cpu", "random_state": 0}
+    net = {**small, "hidden_layer_sizes": (16,), "max_iter": 10}
+    return {
+        "LinearRegression": (lambda: skmath.LinearRegression(device="cpu"), Xr, yr, ["predict"]),
+        "LogisticRegression": (lambda: skmath.LogisticRegression(**small), Xc, yc,
+                               ["predict_proba"]),
+        "KMeans": (lambda: skmath.KMeans(3, n_init=2, **small), Xb, None,
+                   ["predict", "transform"]),
+        "MLPClassifier": (lambda: skmath.MLPClassifier(**net), Xc, yc, ["predict_proba"]),
+        "MLPRegressor": (lambda: skmath.MLPRegressor(**net), Xr, yr, ["predict"]),
+        "MCDropoutRegressor": (lambda: skmath.MCDropoutRegressor(n_mc_samples=10, cv=2, **net),
+                               Xr, yr, ["predict_std", "sample_y"]),
+        "MCDropoutClassifier": (lambda: skmath.MCDropoutClassifier(n_mc_samples=10, **net),
+                                Xc, yc, ["predict_proba"]),
+        "NTKRegressor": (lambda: skmath.NTKRegressor(device="cpu"), Xr, yr, ["predict_std"]),
+        "FlowMatchingSampler": (
+            lambda: skmath.FlowMatchingSampler((16, 16), n_fourier_features=4, max_iter=5,
+                                               batch_size=64, n_steps=4, **small),
+            Xb, None, ["transform", "score_samples", "sample"]),
+    }
+
+
+def _state_outputs(model, methods, X):
+    out = {}
+    for method in methods:
+        if method == "predict_std":
+            out[method] = np.concatenate([np.ravel(a) for a in model.predict(X[:30],
+                                                                          return_std=True)])
+        elif method == "sample_y":
+            out[method] = model.sample_y(X[:5], 3, random_state=0)
+        elif method == "sample":
+            out[method] = model.sample(5, random_state=0)
+        else:
+            out[method] = np.asarray(getattr(model, method)(X[:30]))
+    return out
+
+
+def _fit_and_outputs(name, fit_context=None, predict_context=None):
+    import contextlib
+
+    make, X, y, methods = _global_state_specs()[name]
+    model = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with fit_context() if fit_context else contextlib.nullcontext():
+            model.fit(X) if y is None else model.fit(X, y)
+        with predict_context() if predict_context else contextlib.nullcontext():
+            return _state_outputs(model, methods, X)
+
+
+def _assert_same_outputs(ours, reference):
+    assert ours.keys() == reference.keys()
+    for key in reference:
+        np.testing.assert_array_equal(ours[key], reference[key], err_msg=key)
+
+
+GLOBAL_STATE_NAMES = sorted(_global_state_specs())
+
+
+@pytest.mark.parametrize("name", GLOBAL_STATE_NAMES)
+def test_results_ignore_torch_default_device(name):
+    # A user's torch.set_default_device (here "meta", which holds no data)
+    # does not reach skmath's tensors: "Cannot copy out of meta tensor"
+    # from KMeans, MC dropout and the flow's sample before.
+    reference = _fit_and_outputs(name)
+    _assert_same_outputs(
+        _fit_and_outputs(name, lambda: torch.device("meta"), lambda: torch.device("meta")),
+        reference,
+    )
+
+
+@pytest.mark.parametrize("name", GLOBAL_STATE_NAMES)
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode", "anomaly"])
+def test_results_ignore_torch_grad_modes(name, mode):
+    # Fits and predictions under the caller's torch.no_grad(),
+    # torch.inference_mode() or anomaly detection equal the plain ones
+    # (FlowMatchingSampler trained nothing under no_grad, silently, failed
+    # under inference_mode, and its score_samples failed under both
+    # inference_mode and anomaly detection).
+    context = {
+        "no_grad": torch.no_grad,
+        "inference_mode": torch.inference_mode,
+        "anomaly": lambda: torch.autograd.set_detect_anomaly(True),
+    }[mode]
+    reference = _fit_and_outputs(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # anomaly mode's own warning
+        _assert_same_outputs(_fit_and_outputs(name, context, context), reference)
+
+
+def test_fits_never_change_the_warning_filters(monkeypatch):
+    # catch_warnings / simplefilter change the process's filters, and a fit
+    # in another thread left them changed (a user's LinAlgWarning then
+    # raised, or every later ConvergenceWarning was hidden): skmath's fits
+    # set no filter, on the paths that used to (newton-cholesky's
+    # ill-conditioned Hessian, newton-cg's line search, MC dropout's
+    # cross-fitting networks), and still warn what they should, once.
+    import inspect
+
+    from scipy.linalg import LinAlgWarning
+
+    calls = []
+
+    def recording(function):
+        def wrapper(*args, **kwargs):
+            caller = inspect.currentframe().f_back.f_globals.get("__name__", "")
+            if caller.startswith("skmath"):
+                calls.append((caller, function.__name__))
+            return function(*args, **kwargs)
+        return wrapper
+
+    for function in ("catch_warnings", "simplefilter", "filterwarnings", "resetwarnings"):
+        monkeypatch.setattr(warnings, function, recording(getattr(warnings, function)))
+
+    X, y = load_wine(return_X_y=True)
+    X_ill = np.hstack([X, X[:, :1] * (1 + 1e-13)])  # two equal columns: singular Hessian
+    with pytest.warns(LinAlgWarning, match="Ill-conditioned matrix"):  # sklearn's words
+        LogisticRegression(solver="newton-cholesky", C=1e12, device="cpu").fit(X_ill, y)
+    with pytest.warns(ConvergenceWarning):
+        LogisticRegression(solver="newton-cg", max_iter=20, device="cpu").fit(X, y)
+    Xr, yr = load_diabetes(return_X_y=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skmath.MCDropoutRegressor((8,), max_iter=3, cv=3, n_mc_samples=5, random_state=0,
+                                  device="cpu").fit(Xr, yr)
+    # The fit's own network warns; its three cross-fitting networks do not.
+    assert sum(issubclass(w.category, ConvergenceWarning) for w in caught) == 1
+    assert calls == []

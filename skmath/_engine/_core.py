@@ -285,30 +285,28 @@ def _csr_tensor(matrix, device, dtype=None):
     return csr_from_parts(*parts, values, matrix.shape)
 
 
-_CSR_WARNING = {"silenced": False, "lock": threading.Lock()}
+def _silence_csr_beta_warning():
+    """Trigger, at import and under a filter, torch's once-per-process
+    warning that its sparse CSR layout is beta (the products the estimators
+    use, sparse @ dense and dense @ sparse, are stable). Not at the first
+    construction inside a fit: ``catch_warnings`` changes the process's
+    filters, which a fit running in another thread (KMeans builds CSR blocks
+    in worker threads) or the user's own code would see changed."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        index = torch.zeros(2, dtype=torch.int64, device="cpu")
+        torch.sparse_csr_tensor(index, index[:0], torch.zeros(0, device="cpu"), size=(1, 1),
+                                check_invariants=False)
+
+
+_silence_csr_beta_warning()
 
 
 def csr_from_parts(crow_indices, col_indices, values, shape):
-    """A sparse CSR tensor from its three arrays (no invariant checks; silent).
-
-    torch flags its whole sparse-CSR layout as beta, once per process; the
-    products the estimators use (sparse @ dense, dense @ sparse) are stable.
-    The first construction runs under a warning filter, taken with a lock:
-    ``catch_warnings`` is not thread-safe, and KMeans builds CSR blocks in
-    worker threads.
-    """
-    def build():
-        return torch.sparse_csr_tensor(
-            crow_indices, col_indices, values, size=shape, check_invariants=False
-        )
-
-    if _CSR_WARNING["silenced"]:
-        return build()
-    with _CSR_WARNING["lock"], warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
-        tensor = build()
-        _CSR_WARNING["silenced"] = True
-    return tensor
+    """A sparse CSR tensor from its three arrays (no invariant checks)."""
+    return torch.sparse_csr_tensor(
+        crow_indices, col_indices, values, size=shape, check_invariants=False
+    )
 
 
 def csr_with_values(tensor, values):
@@ -424,9 +422,9 @@ def _onednn_op():
     try:
         op = torch.ops.mkldnn._linear_pointwise
         f32 = torch.float32  # the probe is of float32 products, whatever the default
-        x = torch.arange(12.0, dtype=f32).reshape(3, 4)
-        weight = torch.arange(8.0, dtype=f32).reshape(2, 4).T.contiguous().T  # transposed
-        bias = torch.tensor([1.0, -1.0], dtype=f32)
+        x = torch.arange(12.0, dtype=f32, device="cpu").reshape(3, 4)
+        weight = torch.arange(8.0, dtype=f32, device="cpu").reshape(2, 4).T.contiguous().T  # transposed
+        bias = torch.tensor([1.0, -1.0], dtype=f32, device="cpu")
         if torch.equal(op(x, weight, bias, "none", [], ""), torch.addmm(bias, x, weight.T)):
             return op
     except Exception:  # noqa: BLE001 - any failure means "not available"

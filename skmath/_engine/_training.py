@@ -131,6 +131,7 @@ def train(
     desc="fit",
     result=None,
     interruptible=False,
+    warn_convergence=True,
 ):
     """Minibatch training with sklearn's stopping rule and best-weight restore.
 
@@ -190,6 +191,10 @@ def train(
         so far (the best epoch's weights with ``validation_score``; epochs
         completed in ``n_iter``, ``interrupted`` set). Otherwise it
         propagates.
+    warn_convergence : bool, default=True
+        Whether to warn when early stopping ends at a diverged epoch
+        (False for fits inside a larger one, which has warned already:
+        silenced without a warnings filter, which is not thread-safe).
 
     Returns
     -------
@@ -227,9 +232,13 @@ def train(
                 n_samples, batch_size, shuffle=shuffle, generator=generator, device=device
             ):
                 batch = tuple(take_rows(t, idx) for t in data)
-                loss = batch_loss(*batch)
-                if loss.requires_grad:
-                    loss.backward()
+                # Under the caller's torch.no_grad() too: there, the loss
+                # of an autograd model did not require grad, and the step
+                # silently trained nothing.
+                with torch.enable_grad():
+                    loss = batch_loss(*batch)
+                    if loss.requires_grad:
+                        loss.backward()
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 total.add_(loss.detach(), alpha=idx.shape[0])
@@ -240,13 +249,14 @@ def train(
                 result.n_iter += 1
                 result.loss_curve.append(epoch_loss)
                 result.validation_scores.append(math.nan)
-                warnings.warn(
-                    f"Training diverged at epoch {result.n_iter} (loss {epoch_loss}); "
-                    "stopped, keeping the weights of the best validation score. "
-                    "Lower learning_rate_init or standardise the inputs.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
+                if warn_convergence:
+                    warnings.warn(
+                        f"Training diverged at epoch {result.n_iter} (loss {epoch_loss}); "
+                        "stopped, keeping the weights of the best validation score. "
+                        "Lower learning_rate_init or standardise the inputs.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
                 break
             if not math.isfinite(epoch_loss):
                 raise DivergenceError(

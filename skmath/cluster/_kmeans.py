@@ -100,7 +100,7 @@ def _block_rows(n_cols, dtype, device, *, large=False):
     On CPU a block of ``X`` and its distances stay in cache between the
     product and the argmin.
     """
-    itemsize = torch.empty((), dtype=dtype).element_size()
+    itemsize = torch.empty((), dtype=dtype, device="cpu").element_size()
     return block_rows(n_cols, itemsize, device, large=large, min_rows=_MIN_BLOCK_ROWS)
 
 
@@ -281,7 +281,7 @@ def _canonical_order(X, w, pool):
     """
     n, d = X.shape
     generator = torch.Generator().manual_seed(_KEY_SEED)
-    v = torch.randn(d, generator=generator, dtype=torch.float64)
+    v = torch.randn(d, generator=generator, dtype=torch.float64, device="cpu")
     v = (v / v.norm()).to(X.device)
     if _is_sparse(X):
         values, cols = X.values().to(torch.float64), X.col_indices()

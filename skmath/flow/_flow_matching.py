@@ -574,7 +574,10 @@ class FlowMatchingSampler(
 
         device = self._resolve_device()
         batch_size = min(self.batch_size, len(train_idx))
-        with torch_threads():
+        # Trained by autograd, also under the caller's torch.inference_mode()
+        # (where the weights would be inference tensors, which autograd
+        # refuses).
+        with torch.inference_mode(False), torch_threads():
             Xs = as_tensor((X - self.mean_) / self.scale_, device, dtype=torch.float32)
             model = _VectorField(
                 n_features,
@@ -647,7 +650,8 @@ class FlowMatchingSampler(
                 "before the stopping rule (tol, early_stopping) ended the training.",
                 ConvergenceWarning,
             )
-        self.vector_field_ = _as_vector_field(model)
+        with torch.inference_mode(False):  # not inference tensors (see above)
+            self.vector_field_ = _as_vector_field(model)
         self.__dict__.update(_training_history(result, result.n_iter, self.early_stopping))
         tasks.end()
         return self
@@ -796,7 +800,7 @@ class FlowMatchingSampler(
         generator = make_generator(random_state, torch.device("cpu"))
         Z = torch.randn(
             (int(n_samples), self.n_features_in_), generator=generator,
-            dtype=torch.float64,
+            dtype=torch.float64, device="cpu",
         )
         return self.inverse_transform(Z.numpy())
 
@@ -828,7 +832,9 @@ class FlowMatchingSampler(
         f = self._field()
         log_jacobian = float(np.log(self.scale_).sum())
         out = np.empty(X.shape[0])
-        with torch_threads():
+        # The divergence is a derivative (autograd), also under the caller's
+        # torch.inference_mode(), which enable_grad alone does not leave.
+        with torch.inference_mode(False), torch_threads():
             block = self._block_rows()
             for start in range(0, X.shape[0], block):
                 stop = start + block

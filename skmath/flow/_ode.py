@@ -85,7 +85,14 @@ def divergence_exact(f, x, t):
         x = x.detach().requires_grad_(True)
         v = f(x, t)
         basis = torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :].expand(d, n, d)
-        (jac_rows,) = torch.autograd.grad(v, x, basis, is_grads_batched=True)
+        if torch.is_anomaly_enabled():
+            # The batched backward (vmap) has no batching rule for anomaly
+            # mode's checks: one backward pass per basis vector.
+            jac_rows = torch.stack([
+                torch.autograd.grad(v, x, basis[i], retain_graph=True)[0] for i in range(d)
+            ])
+        else:
+            (jac_rows,) = torch.autograd.grad(v, x, basis, is_grads_batched=True)
     # jac_rows[i, k, j] = d v_i / d x_j at row k; the trace takes i == j.
     div = torch.diagonal(jac_rows, dim1=0, dim2=2).sum(dim=-1)
     return v.detach(), div.detach()

@@ -19,8 +19,8 @@ import numpy as np
 import scipy.linalg
 import torch
 from scipy.optimize import OptimizeResult
+from scipy.linalg.lapack import _compute_lwork
 from scipy.optimize._linesearch import (  # as sklearn's newton-cg imports them
-    LineSearchWarning,
     line_search_wolfe1,
     line_search_wolfe2,
 )
@@ -103,6 +103,33 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
     return s
 
 
+def _solve_symmetric(A, b):
+    """``scipy.linalg.solve(A, b, assume_a="sym")``, its ill-conditioning
+    warning returned instead of raised: ``(x, None)``, or ``(None, why)``
+    where ``A`` is singular or its reciprocal condition estimate is below
+    ``eps``, ``why`` SciPy's message.
+
+    The same LAPACK calls (``sysv``, then ``sycon`` with the matrix's
+    1-norm), without a warnings filter: ``catch_warnings`` changes the
+    process's filters, and fits running in other threads left them changed
+    (a LinAlgWarning of the user's own code then raised).
+    """
+    lange, sycon, sysv, sysv_lwork = scipy.linalg.get_lapack_funcs(
+        ("lange", "sycon", "sysv", "sysv_lwork"), (A, b)
+    )
+    n = A.shape[0]
+    lu, ipiv, x, info = sysv(A, b, lwork=_compute_lwork(sysv_lwork, n, False), lower=False)
+    if info == 0:
+        rcond, info = sycon(lu, ipiv, lange("1", A), lower=False)
+    if info < 0:
+        raise ValueError(f"LAPACK reported an illegal value in {-info}-th argument.")
+    if info > 0 or rcond == 0:
+        return None, "Matrix is singular."
+    if not rcond >= np.finfo(A.dtype).eps:  # `rcond < eps` misses NaN
+        return None, f"Ill-conditioned matrix (rcond={rcond:.6g}): result may not be accurate."
+    return x, None
+
+
 def _newton_step(H, g, keep):
     """``(s, None)`` with ``H s = -g`` on the coordinates ``keep`` (the others
     0), or ``(None, why)`` where ``H`` there is singular or very
@@ -121,13 +148,9 @@ def _newton_step(H, g, keep):
     H, rhs = H[index][:, index], -g[index]
     s = torch.zeros_like(g)
     if H.device.type == "cpu":
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-            try:
-                step = scipy.linalg.solve(H.numpy(), rhs.numpy(), assume_a="sym",
-                                          check_finite=False)
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as error:
-                return None, str(error)
+        step, why = _solve_symmetric(H.numpy(), rhs.numpy())
+        if step is None:
+            return None, why
         s[index] = torch.from_numpy(step)
         return s, None
     L, info = torch.linalg.cholesky_ex(H)
@@ -196,17 +219,17 @@ def _wolfe_line_search(fun, x, loss, grad, step, previous_loss):
     gfk = to_numpy(grad).astype(np.float64).ravel()
     evaluated[xk.tobytes()] = (float(loss), gfk)
     f, fprime = (lambda v: evaluate(v)[0]), (lambda v: evaluate(v)[1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LineSearchWarning)
-        alpha = line_search_wolfe1(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
-        if alpha is None:
-            value, gradient = evaluate(xk + pk)
-            if abs(value - float(loss)) <= 16 * np.finfo(np.float64).eps * abs(float(loss)) and (
-                np.abs(gradient).sum() < np.abs(gfk).sum()
-            ):
-                alpha = 1.0
-        if alpha is None:
-            alpha = line_search_wolfe2(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
+    # SciPy's LineSearchWarning (wolfe2 did not converge) passes, as in
+    # sklearn's newton-cg; no warnings filter (not thread-safe).
+    alpha = line_search_wolfe1(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
+    if alpha is None:
+        value, gradient = evaluate(xk + pk)
+        if abs(value - float(loss)) <= 16 * np.finfo(np.float64).eps * abs(float(loss)) and (
+            np.abs(gradient).sum() < np.abs(gfk).sum()
+        ):
+            alpha = 1.0
+    if alpha is None:
+        alpha = line_search_wolfe2(f, fprime, xk, pk, gfk, float(loss), previous_loss)[0]
     if alpha is None:
         return None
     x_new = xk + alpha * pk

@@ -521,6 +521,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     # behaviour); False where the fit is part of a larger one (MC dropout's
     # cross-fitting networks), which must stop as a whole.
     _interruptible = True
+    # Whether the fit warns that it did not converge; False likewise (the
+    # larger fit has warned already), without a warnings filter.
+    _warn_convergence = True
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
@@ -861,6 +864,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             result=previous,
             # Ctrl-C keeps the model trained so far, as in sklearn.
             interruptible=self._interruptible,
+            warn_convergence=self._warn_convergence,
         )
         if not bool(torch.isfinite(network.flat).all()):
             # The loss is checked before each update; the last update of the
@@ -878,8 +882,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             if self._keeps_optimizer_state() else None
         )
         self._optimizer_solver = solver
-        if (not incremental and not result.converged and not result.stopped
-                and result.n_iter == self.max_iter):
+        if (self._warn_convergence and not incremental and not result.converged
+                and not result.stopped and result.n_iter == self.max_iter):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",

@@ -33,7 +33,6 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import brentq
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, check_cv
 from sklearn.utils._param_validation import (
     Interval,
@@ -169,7 +168,7 @@ def _dropout_masks(widths, n_passes, rate, generator, dtype, device):
     """
     keep = 1.0 - rate
     return [
-        torch.empty(n_passes, 1, width, dtype=dtype)
+        torch.empty(n_passes, 1, width, dtype=dtype, device="cpu")
         .bernoulli_(keep, generator=generator)
         .div_(keep)
         .to(device)
@@ -719,17 +718,17 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         of y * 1e160 would overflow)."""
         fold = type(self)(**{**params, "random_state": rng.randint(2**31 - 1)})
         fold._interruptible = False  # Ctrl-C stops the whole fit
-        with warnings.catch_warnings():
-            # The fit's own network has warned already, if it had to.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            try:
-                fold.fit(X[train], y[train])
-            except ValueError as error:
-                raise ValueError(
-                    f"Cross-fitting the noise (cv={self.cv!r}): the network trained on "
-                    f"{len(train)} of the {X.shape[0]} rows failed: {error} (cv=None "
-                    "estimates the noise from the training rows instead)."
-                ) from error
+        # The fit's own network has warned already, if it had to (no
+        # warnings filter: not thread-safe).
+        fold._warn_convergence = False
+        try:
+            fold.fit(X[train], y[train])
+        except ValueError as error:
+            raise ValueError(
+                f"Cross-fitting the noise (cv={self.cv!r}): the network trained on "
+                f"{len(train)} of the {X.shape[0]} rows failed: {error} (cv=None "
+                "estimates the noise from the training rows instead)."
+            ) from error
         def moments(z):
             z = z / self._tensor_like(self._y_scale, z)
             return z.mean(0), z.var(0, correction=0)
@@ -858,7 +857,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         X = self._validate_predict_X(X)
         z, generator = self._mc_passes(X, n_passes=int(n_samples), random_state=random_state)
         # Drawn on the CPU generator too: the same draws on every device.
-        noise = torch.randn(z.shape, dtype=z.dtype, generator=generator).to(z.device)
+        noise = torch.randn(z.shape, dtype=z.dtype, generator=generator, device="cpu").to(z.device)
         scale = self._tensor_like(self.noise_std_, z)
         draws = to_numpy(z + noise * scale).transpose(1, 2, 0)  # (n, k, T)
         return draws[:, 0, :] if draws.shape[1] == 1 else draws
