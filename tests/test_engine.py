@@ -456,6 +456,28 @@ def test_linear_gradients_are_addmms(linear_route):
     torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)
 
 
+def test_block_pool_leaves_other_threads_torch_default():
+    # The pool's workers and the caller run torch single-threaded; a thread
+    # that starts using torch meanwhile (here, or in the user's code while a
+    # KMeans fit runs in another thread) gets the process's count: it got 1,
+    # for good, when the process default stayed 1 for the whole pool.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skmath._engine import block_pool, map_blocks
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with block_pool(2) as pool:
+            assert torch.get_num_threads() == 1
+            assert set(map_blocks(lambda _: torch.get_num_threads(), list(range(6)), pool)) == {1}
+            with ThreadPoolExecutor(1) as fresh:
+                assert fresh.submit(torch.get_num_threads).result() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_thread_limits_are_per_thread_and_nest(monkeypatch):
     # torch's intra-op thread count (OpenMP's) belongs to each Python thread.
     # A global registry let a worker's single_threaded_torch block, outlasting

@@ -775,15 +775,43 @@ def block_pool(n_workers):
 
     Yields ``None`` (run serially, torch threads untouched) when
     ``n_workers <= 1``.
+
+    torch's thread count is a setting of each thread, but setting it also
+    sets a process-wide default that a thread adopts on its first parallel
+    operation: the pool's threads start while that default is 1, and the
+    default is then set back (from a short-lived thread, so that this one
+    stays at 1). A thread of the caller's that starts using torch while the
+    pool runs starts with the process's count, not 1 for good.
     """
     try:
         if n_workers <= 1:
             yield None
         else:
             with single_threaded_torch(), ThreadPoolExecutor(max_workers=n_workers) as pool:
+                _start_single_threaded(pool, n_workers)
+                _set_process_default_threads(_thread_limits().saved)
                 yield pool
     finally:
         _WORKSPACE.__dict__.pop("buffers", None)
+
+
+def _start_single_threaded(pool, n_workers):
+    """Start all ``n_workers`` threads of ``pool`` now, each adopting torch's
+    current process default (1) on its first torch call."""
+    barrier = threading.Barrier(n_workers)
+
+    def start(_):
+        barrier.wait(timeout=60)  # every task on its own thread
+        return torch.get_num_threads()  # torch's per-thread setting starts here
+
+    list(pool.map(start, range(n_workers)))
+
+
+def _set_process_default_threads(count):
+    """Set torch's process-wide default thread count, leaving this thread's."""
+    setter = threading.Thread(target=torch.set_num_threads, args=(count,))
+    setter.start()
+    setter.join()
 
 
 def map_blocks(fn, blocks, pool):
