@@ -1599,3 +1599,24 @@ def test_logistic_verbose_names_the_algorithm_that_ran(solver, algorithm, capsys
     X, y = _scaled(load_breast_cancer)
     LogisticRegression(solver=solver, verbose=1, max_iter=1000, device="cpu").fit(X, y)
     assert f"solver={solver!r} ({algorithm}):" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "saga", "newton-cholesky", "newton-cg"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_logistic_warm_start_from_non_finite_coef_raises(solver, bad):
+    # A warm start from a coef_ (or intercept_) holding NaN or inf raises a
+    # clear ValueError, as sklearn's sag/saga do; it returned NaN
+    # coefficients with a warning that advised scaling the data. The model
+    # is left as it was.
+    X, y = _scaled(load_iris)
+    est = LogisticRegression(solver=solver, warm_start=True, device="cpu").fit(X, y)
+    for attribute in ("coef_", "intercept_"):
+        est.fit(X, y)
+        getattr(est, attribute)[0] = bad
+        before = getattr(est, attribute).copy()
+        with pytest.raises(ValueError, match="NaN or infinity.*warm_start=False"):
+            est.fit(X, y)
+        np.testing.assert_array_equal(getattr(est, attribute), before)
+        est.set_params(warm_start=False).fit(X, y)
+        assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
+        est.set_params(warm_start=True)

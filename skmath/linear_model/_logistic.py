@@ -984,6 +984,14 @@ class LogisticRegression(
                     "match the new number of classes and features; set "
                     "warm_start=False to start from zero."
                 )
+            if not np.all(np.isfinite(previous)):
+                # The solvers would start from NaN and stop at once (sklearn's
+                # sag and saga raise; its lbfgs returns NaN with a warning).
+                raise ValueError(
+                    "With warm_start=True the fit starts from the previous coef_ and "
+                    "intercept_, which contain NaN or infinity; set warm_start=False "
+                    "to start from zero."
+                )
             coef0 = previous.astype(np.float64)
 
         # The Newton solvers, and liblinear's L2 problem by Newton-CG (as
