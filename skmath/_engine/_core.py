@@ -421,10 +421,11 @@ def _onednn_op():
         return None  # measured on x86-64 only
     try:
         op = torch.ops.mkldnn._linear_pointwise
-        f32 = torch.float32  # the probe is of float32 products, whatever the default
-        x = torch.arange(12.0, dtype=f32, device="cpu").reshape(3, 4)
-        weight = torch.arange(8.0, dtype=f32, device="cpu").reshape(2, 4).T.contiguous().T  # transposed
-        bias = torch.tensor([1.0, -1.0], dtype=f32, device="cpu")
+        # The probe is of float32 products on the CPU, whatever torch's defaults.
+        cpu = {"dtype": torch.float32, "device": "cpu"}
+        x = torch.arange(12.0, **cpu).reshape(3, 4)
+        weight = torch.arange(8.0, **cpu).reshape(2, 4).T.contiguous().T  # transposed
+        bias = torch.tensor([1.0, -1.0], **cpu)
         if torch.equal(op(x, weight, bias, "none", [], ""), torch.addmm(bias, x, weight.T)):
             return op
     except Exception:  # noqa: BLE001 - any failure means "not available"

@@ -18,8 +18,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 import torch
-from scipy.optimize import OptimizeResult
 from scipy.linalg.lapack import _compute_lwork
+from scipy.optimize import OptimizeResult
 from scipy.optimize._linesearch import (  # as sklearn's newton-cg imports them
     line_search_wolfe1,
     line_search_wolfe2,
@@ -136,7 +136,8 @@ def _newton_step(H, g, keep):
     ill-conditioned, ``why`` the linear algebra's message.
 
     On the CPU, sklearn's solve: LAPACK's symmetric solver
-    (:func:`scipy.linalg.solve`, ``assume_a="sym"``), whose reciprocal
+    (:func:`scipy.linalg.solve`, ``assume_a="sym"``, by
+    :func:`_solve_symmetric`), whose reciprocal
     condition estimate below ``eps`` means ill-conditioned, so the same
     problems fall back as in sklearn. On a GPU, a Cholesky factorisation,
     ill-conditioned where it fails or where its diagonal's ratio squared (a
