@@ -1620,3 +1620,47 @@ def test_logistic_warm_start_from_non_finite_coef_raises(solver, bad):
         est.set_params(warm_start=False).fit(X, y)
         assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
         est.set_params(warm_start=True)
+
+
+def test_newton_symmetric_solve_is_scipys_without_a_warnings_filter():
+    # newton-cholesky's solve follows the installed SciPy's
+    # solve(assume_a="sym") without turning its LinAlgWarning into an error
+    # (catch_warnings is not thread-safe): the same solution, bit for bit,
+    # and the same verdict and message on singular and ill-conditioned
+    # matrices (sklearn falls back to lbfgs on them, quoting SciPy).
+    import scipy.linalg
+
+    from skmath.linear_model._newton import _solve_symmetric
+
+    def scipys(A, b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                return scipy.linalg.solve(A, b, assume_a="sym", check_finite=False), None
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as error:
+                return None, str(error)
+
+    rng = np.random.default_rng(0)
+    verdicts = set()
+    for n in (1, 2, 7, 40):
+        for kind in ("spd", "indefinite", "ill", "singular", "zero"):
+            for _ in range(5):
+                M = rng.standard_normal((n, n))
+                A = {"spd": M @ M.T, "indefinite": M + M.T, "zero": np.zeros((n, n))}.get(kind)
+                if kind == "ill":
+                    U = np.linalg.qr(M)[0]
+                    A = U @ np.diag(np.logspace(0, -rng.uniform(12, 20), n)) @ U.T
+                    A = (A + A.T) / 2
+                if kind == "singular":
+                    M[:, 0] = M[:, -1]
+                    A = M @ M.T
+                b = rng.standard_normal(n)
+                x_ref, why_ref = scipys(A.copy(), b.copy())
+                x, why = _solve_symmetric(A.copy(), b.copy())
+                assert why == why_ref
+                if x_ref is None:
+                    assert x is None
+                else:
+                    np.testing.assert_array_equal(x, x_ref)
+                verdicts.add(why_ref is None)
+    assert verdicts == {True, False}  # both outcomes were exercised

@@ -28,6 +28,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._engine import STOPPED_BY_CALLBACK, to_numpy
 
+try:  # SciPy >= 1.17: the batched routine behind scipy.linalg.solve
+    from scipy.linalg._batched_linalg import _solve as _batched_solve
+except ImportError:  # older SciPy: solve calls LAPACK from Python
+    _batched_solve = None
+# scipy.linalg.solve's code of assume_a="sym" for that routine.
+_SYMMETRIC = 201
+
 # sklearn's backtracking line search: halve the step until the Armijo
 # condition holds with slope factor 2^-11, at most 21 tries (t >= 2^-20).
 _ARMIJO = 2.0**-11
@@ -104,28 +111,48 @@ def conjugate_gradient(product, g, *, tol, max_iter=_CG_ITERATIONS):
 
 
 def _solve_symmetric(A, b):
-    """``scipy.linalg.solve(A, b, assume_a="sym")``, its ill-conditioning
-    warning returned instead of raised: ``(x, None)``, or ``(None, why)``
-    where ``A`` is singular or its reciprocal condition estimate is below
-    ``eps``, ``why`` SciPy's message.
+    """``scipy.linalg.solve(A, b, assume_a="sym")``, its problems returned
+    instead of raised or warned: ``(x, None)``, or ``(None, why)`` where
+    SciPy finds ``A`` singular or ill-conditioned, ``why`` SciPy's message.
 
-    The same LAPACK calls (``sysv``, then ``sycon`` with the matrix's
-    1-norm), without a warnings filter: ``catch_warnings`` changes the
-    process's filters, and fits running in other threads left them changed
-    (a LinAlgWarning of the user's own code then raised).
+    sklearn's Newton solver turns SciPy's LinAlgWarning into an error with
+    ``warnings.catch_warnings``, which changes the process's filters: fits in
+    other threads left them changed (a LinAlgWarning of the user's own code
+    then raised). Here SciPy's own path is followed without a warning:
+    since SciPy 1.17 its batched C routine, which reports the problems in a
+    list (and a 1 x 1 ``A`` is a division), before it LAPACK's ``sysv`` and
+    ``sycon`` with ``A``'s 1-norm and LAPACK's ``eps``; the same numbers,
+    decisions and messages as the installed SciPy's ``solve``.
     """
-    lange, sycon, sysv, sysv_lwork = scipy.linalg.get_lapack_funcs(
-        ("lange", "sycon", "sysv", "sysv_lwork"), (A, b)
+    if _batched_solve is not None:
+        if A.shape[0] == 1:
+            if A[0, 0] == 0:
+                return None, "A singular matrix detected."
+            return b / A[0, 0], None
+        x, problems = _batched_solve(A, b[:, None], _SYMMETRIC, False, False, False, False)
+        for problem in problems:  # one matrix: at most one
+            if problem["is_singular"]:
+                return None, "A singular matrix detected: slice(s) [0] are singular."
+            if problem["lapack_info"] < 0:
+                raise ValueError(
+                    f"Internal LAPACK errors: slice 0 emits lapack info={problem['lapack_info']}."
+                )
+            if problem["is_ill_conditioned"]:
+                return None, (f"An ill-conditioned matrix detected: slice 0 has rcond = "
+                              f"{problem['rcond']}.")
+        return x[:, 0], None
+    lange, lamch, sycon, sysv, sysv_lwork = scipy.linalg.get_lapack_funcs(
+        ("lange", "lamch", "sycon", "sysv", "sysv_lwork"), (A, b)
     )
     n = A.shape[0]
     lu, ipiv, x, info = sysv(A, b, lwork=_compute_lwork(sysv_lwork, n, False), lower=False)
     if info == 0:
-        rcond, info = sycon(lu, ipiv, lange("1", A), lower=False)
+        rcond, info = sycon(lu, ipiv, lange("1", A))
     if info < 0:
         raise ValueError(f"LAPACK reported an illegal value in {-info}-th argument.")
     if info > 0 or rcond == 0:
         return None, "Matrix is singular."
-    if not rcond >= np.finfo(A.dtype).eps:  # `rcond < eps` misses NaN
+    if not rcond >= lamch("E"):  # `rcond < E` misses NaN
         return None, f"Ill-conditioned matrix (rcond={rcond:.6g}): result may not be accurate."
     return x, None
 
