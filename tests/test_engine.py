@@ -478,6 +478,47 @@ def test_block_pool_leaves_other_threads_torch_default():
         torch.set_num_threads(before)
 
 
+def test_block_pool_without_threads_to_spare_fails_at_once(monkeypatch):
+    # Under a process limit on threads the pool's second worker cannot
+    # start: the first, waiting for it at the start-up barrier, is released
+    # at once (the fit waited 60 s, then failed), and the error is Python's;
+    # without a thread for restoring the process default, the pool still runs.
+    code = (
+        "import numpy as np, torch\n"
+        "from concurrent.futures import thread\n"
+        "from skmath._engine import block_pool, map_blocks\n"
+        "adjust = thread.ThreadPoolExecutor._adjust_thread_count\n"
+        "def failing(self):\n"
+        "    self._n = getattr(self, '_n', 0) + 1\n"
+        "    if self._n == 2: raise RuntimeError(\"can't start new thread\")\n"
+        "    return adjust(self)\n"
+        "thread.ThreadPoolExecutor._adjust_thread_count = failing\n"
+        "try:\n"
+        "    with block_pool(2) as pool: pass\n"
+        "except RuntimeError as e: print('raised', e)\n"
+        "print(torch.get_num_threads())\n"
+    )
+    # (The stall was 60 s, the barrier's timeout; this takes about 2 s.)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=40)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["raised can't start new thread",
+                                          str(torch.get_num_threads())]
+
+    from skmath._engine import block_pool, map_blocks
+
+    real_start = threading.Thread.start
+
+    def start(self):  # only the thread that restores the default cannot start
+        if getattr(self, "_target", None) is torch.set_num_threads:
+            raise RuntimeError("can't start new thread")
+        return real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with block_pool(2) as pool:
+        assert map_blocks(lambda b: b + 1, [1, 2, 3], pool) == [2, 3, 4]
+
+
 def test_thread_limits_are_per_thread_and_nest(monkeypatch):
     # torch's intra-op thread count (OpenMP's) belongs to each Python thread.
     # A global registry let a worker's single_threaded_torch block, outlasting

@@ -802,16 +802,26 @@ def _start_single_threaded(pool, n_workers):
     barrier = threading.Barrier(n_workers)
 
     def start(_):
-        barrier.wait(timeout=60)  # every task on its own thread
+        barrier.wait()  # every task on its own thread
         return torch.get_num_threads()  # torch's per-thread setting starts here
 
-    list(pool.map(start, range(n_workers)))
+    try:
+        list(pool.map(start, range(n_workers)))
+    except BaseException:
+        # A thread that could not start (a process limit), or Ctrl-C: the
+        # workers already waiting leave at once, and the pool can shut down.
+        barrier.abort()
+        raise
 
 
 def _set_process_default_threads(count):
-    """Set torch's process-wide default thread count, leaving this thread's."""
+    """Set torch's process-wide default thread count, leaving this thread's
+    (no thread to spare, under a process limit: the default stays)."""
     setter = threading.Thread(target=torch.set_num_threads, args=(count,))
-    setter.start()
+    try:
+        setter.start()
+    except RuntimeError:  # "can't start new thread"
+        return
     setter.join()
 
 
