@@ -252,7 +252,7 @@ def test_a_failed_refit_leaves_the_fitted_model_as_it_was(est):
     # n_features_in_): here nothing of the failed call is kept, and the model
     # predicts as before.
     X, y = _data(est)
-    est = _fit(est, X, y)
+    est = _fit(clone(est), X, y)  # a copy: the failing refit changes its parameters
     before = dict(est.__dict__)
     method = next(m for m in ("predict", "score_samples") if hasattr(est, m))
     expected = getattr(est, method)(X)
@@ -263,3 +263,39 @@ def test_a_failed_refit_leaves_the_fitted_model_as_it_was(est):
     assert fitted and all(est.__dict__[key] is before[key] for key in fitted)
     assert set(est.__dict__) - set(before) == set()
     np.testing.assert_array_equal(getattr(est, method)(X), expected)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
+def test_csr_with_duplicate_unsorted_entries_equals_its_canonical_form(est):
+    # A CSR matrix storing each entry twice (its value halved), in unsorted
+    # order within the rows, is the same matrix as its canonical form, and
+    # fits and predicts the same (LogisticRegression(solver="newton-cholesky")
+    # crashed the process on it, in torch's sparse Gram product).
+    if not est.__sklearn_tags__().input_tags.sparse:
+        pytest.skip("dense input only")
+    X, y = _data(est, n=51, d=16)
+    canonical = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))  # about 30% stored
+    coo = canonical.tocoo()
+    rng = np.random.RandomState(0)
+    order = rng.permutation(2 * coo.nnz)
+    rows = np.r_[coo.row, coo.row][order]
+    cols = np.r_[coo.col, coo.col][order]
+    vals = np.r_[coo.data, coo.data][order] / 2
+    by_row = np.argsort(rows, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=X.shape[0]))]
+    messy = sp.csr_matrix((vals[by_row], cols[by_row], indptr), shape=X.shape)
+    assert not messy.has_canonical_format
+    np.testing.assert_array_equal(messy.toarray(), canonical.toarray())
+    stored = messy.copy()
+    models = [est]
+    if isinstance(est, skmath.LogisticRegression):
+        models = [clone(est).set_params(solver=s)
+                  for s in ("lbfgs", "newton-cholesky", "newton-cg")]
+    for model in models:
+        for method in ("predict", "predict_proba", "transform"):
+            if hasattr(model, method):
+                ours = getattr(_fit(clone(model), messy, y), method)(messy)
+                ref = getattr(_fit(clone(model), canonical, y), method)(canonical)
+                np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-9)
+    for name in ("data", "indices", "indptr"):  # the input is left as it was
+        np.testing.assert_array_equal(getattr(messy, name), getattr(stored, name))

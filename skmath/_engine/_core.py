@@ -269,9 +269,13 @@ def _csr_tensor(matrix, device, dtype=None):
     """SciPy sparse matrix -> sparse CSR tensor on ``device``.
 
     The indices keep 32 bits where they fit (SciPy's own choice, without a
-    copy on CPU); 64 bits beyond.
+    copy on CPU); 64 bits beyond. A matrix with duplicate or unsorted
+    entries is made canonical first (:func:`canonical_csr`, a copy): torch's
+    sparse products assume it (newton-cholesky's sparse Gram matrix crashed
+    the process, a segmentation fault, on a CSR whose entries were stored
+    twice).
     """
-    matrix = matrix.tocsr()
+    matrix = canonical_csr(matrix)
     dtype = matrix.dtype if dtype is None else dtype
     if not isinstance(dtype, torch.dtype):
         dtype = torch_dtype(dtype)
