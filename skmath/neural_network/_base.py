@@ -521,9 +521,10 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     # behaviour); False where the fit is part of a larger one (MC dropout's
     # cross-fitting networks), which must stop as a whole.
     _interruptible = True
-    # Whether the fit warns that it did not converge; False likewise (the
-    # larger fit has warned already), without a warnings filter.
-    _warn_convergence = True
+    # Whether the fit gives its warnings (not converged, batch_size clipped);
+    # False likewise (the larger fit has given them already): silenced
+    # without a warnings filter, which is not thread-safe.
+    _gives_warnings = True
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
@@ -792,7 +793,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         if self.batch_size == "auto":
             batch_size = min(_AUTO_BATCH, n_samples)
         else:
-            if self.batch_size > n_samples:
+            if self.batch_size > n_samples and self._gives_warnings:
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than sample size. It is "
                     "going to be clipped"
@@ -864,7 +865,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             result=previous,
             # Ctrl-C keeps the model trained so far, as in sklearn.
             interruptible=self._interruptible,
-            warn_convergence=self._warn_convergence,
+            warn_convergence=self._gives_warnings,
         )
         if not bool(torch.isfinite(network.flat).all()):
             # The loss is checked before each update; the last update of the
@@ -882,7 +883,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             if self._keeps_optimizer_state() else None
         )
         self._optimizer_solver = solver
-        if (self._warn_convergence and not incremental and not result.converged
+        if (self._gives_warnings and not incremental and not result.converged
                 and not result.stopped and result.n_iter == self.max_iter):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "

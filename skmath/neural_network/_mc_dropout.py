@@ -720,7 +720,7 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
         fold._interruptible = False  # Ctrl-C stops the whole fit
         # The fit's own network has warned already, if it had to (no
         # warnings filter: not thread-safe).
-        fold._warn_convergence = False
+        fold._gives_warnings = False
         try:
             fold.fit(X[train], y[train])
         except ValueError as error:
