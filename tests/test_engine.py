@@ -456,6 +456,43 @@ def test_linear_gradients_are_addmms(linear_route):
     torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)
 
 
+def test_small_work_runs_on_one_torch_thread(monkeypatch):
+    # Small operations run single-threaded (their parallel regions cost
+    # more than they gain, and stall when another process holds a core);
+    # large ones keep the thread budget; the count is restored after.
+    from skmath._engine import PARALLEL_MIN_WORK
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_threads(work=PARALLEL_MIN_WORK - 1):
+            assert torch.get_num_threads() == 1
+        with torch_threads(work=PARALLEL_MIN_WORK):
+            assert torch.get_num_threads() == 2
+        with torch_threads():
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
+        # An estimator's small fit: a default MLP on 150 rows trains on one
+        # thread (its minibatch products are 150 x (4 x 100 + 100 x 3)).
+        seen = []
+        import skmath.neural_network._base as base
+
+        real = base.train
+
+        def train(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(base, "train", train)
+        X = np.random.RandomState(0).randn(150, 4)
+        skmath.MLPClassifier(max_iter=2, device="cpu").fit(X, np.arange(150) % 3)
+        assert seen and set(seen) == {1}
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_block_pool_leaves_other_threads_torch_default():
     # The pool's workers and the caller run torch single-threaded; a thread
     # that starts using torch meanwhile (here, or in the user's code while a

@@ -2,6 +2,7 @@
 
 from ._core import (
     CPU_BLOCK_BYTES,
+    PARALLEL_MIN_WORK,
     TorchEstimatorMixin,
     as_tensor,
     block_pool,
@@ -40,6 +41,7 @@ from ._training import (
 
 __all__ = [
     "CPU_BLOCK_BYTES",
+    "PARALLEL_MIN_WORK",
     "SGD",
     "SKLEARN_DIVERGED_MESSAGE",
     "STOPPED_BY_CALLBACK",

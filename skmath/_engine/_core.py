@@ -671,8 +671,23 @@ def _at_most_threads(limit):
             torch.set_num_threads(target)
 
 
-def torch_threads():
-    """Run a block with torch limited to :func:`thread_budget` threads."""
+# Multiply-adds of a computation's typical operation (a minibatch's layer
+# products, a sparse product) below which torch runs it on one thread: each
+# parallel operation synchronises torch's threads, which costs more than a
+# second thread gains on small operations (an MLP step of 1e6 multiply-adds
+# took 10% longer on two threads, one of 3.3e6 19% less), and when another
+# process holds a core every operation waits for it to be scheduled (small
+# MLP, KMeans and sparse LinearRegression fits ran 7-97x slower than
+# sklearn's on a busy 2-core machine, and as fast on one thread).
+PARALLEL_MIN_WORK = 1 << 21
+
+
+def torch_threads(work=None):
+    """Run a block with torch limited to :func:`thread_budget` threads, or to
+    one when ``work`` (multiply-adds of the block's typical operation) is
+    below ``PARALLEL_MIN_WORK``."""
+    if work is not None and work < PARALLEL_MIN_WORK:
+        return _at_most_threads(1)
     return _at_most_threads(thread_budget())
 
 

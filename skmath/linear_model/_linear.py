@@ -759,7 +759,10 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
                 "(infinity once cast); pass float64 X."
             )
         # float32 data are solved in float64 (a copy) and the results cast back.
-        with torch_threads():
+        # One thread for small problems (see PARALLEL_MIN_WORK): sparse ones
+        # by their products' size (LSQR), dense ones by their Gram matrix's.
+        work = X.nnz if sp.issparse(X) else X.shape[0] * X.shape[1] ** 2
+        with torch_threads(work=work):
             Xt = _as_work_tensor(X, device)
             yt = as_tensor(y_2d, device, _WORK_DTYPE)
             wt = as_tensor(sample_weight, device, _WORK_DTYPE)

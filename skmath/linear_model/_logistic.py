@@ -1014,7 +1014,9 @@ class LogisticRegression(
             metadata=metadata, start=fitted(coef0),
         )
         device = self._resolve_device()
-        with torch_threads():
+        # One thread for small problems (see PARALLEL_MIN_WORK).
+        work = (X_fit.nnz if sp.issparse(X_fit) else X_fit.size) * k
+        with torch_threads(work=work):
             # The objective is computed in float64 whatever X's dtype.
             Xt = as_tensor(X_fit, device, dtype=np.float64)
             if multinomial:

@@ -658,7 +658,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         if first_pass:
             self._initialize(n_outputs, layer_units, dtype, generator, device)
 
-        with torch_threads():
+        # One thread for small networks and batches (see PARALLEL_MIN_WORK).
+        with torch_threads(work=self._step_work(layer_units, X.shape[0])):
             coefs, intercepts = self._to_network_params(
                 [as_tensor(W, device).clone() for W in self.coefs_],
                 [as_tensor(b, device).clone() for b in self.intercepts_],
@@ -1011,12 +1012,25 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
         return X
 
+    def _step_work(self, layer_units, n_samples):
+        """Multiply-adds of a training step's layer products: a minibatch's,
+        or all the rows' for lbfgs (for :func:`torch_threads`)."""
+        if self.solver == "lbfgs":
+            rows = n_samples
+        elif self.batch_size == "auto":
+            rows = min(_AUTO_BATCH, n_samples)
+        else:
+            rows = min(self.batch_size, n_samples)
+        return rows * sum(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
+
     def _raw_output(self, X):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
         device = self._predict_device()
         width = max(W.shape[1] for W in self.coefs_)
         rows = block_rows(width, X.dtype.itemsize, device)
-        with torch_threads(), torch.no_grad():
+        units = [W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]]
+        work = min(rows, X.shape[0]) * sum(a * b for a, b in zip(units[:-1], units[1:]))
+        with torch_threads(work=work), torch.no_grad():
             coefs, intercepts = self._network_tensors(device, X.dtype, sparse_input=sp.issparse(X))
             out_activation = _OUT_ACTIVATIONS[self.out_activation_]
             out = [
