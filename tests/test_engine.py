@@ -456,44 +456,47 @@ def test_linear_gradients_are_addmms(linear_route):
     torch.testing.assert_close(hx.double(), expected, rtol=1e-5, atol=1e-4)
 
 
-def test_small_work_runs_on_one_torch_thread(monkeypatch):
-    # Small operations run single-threaded (their parallel regions cost
-    # more than they gain, and stall when another process holds a core);
-    # large ones keep the thread budget; the count is restored after.
-    from skmath._engine import PARALLEL_MIN_WORK
-
+@pytest.fixture
+def two_torch_threads(monkeypatch):
+    """torch on 2 threads, with no thread-count variables set; restored after."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
-    try:
-        with torch_threads(work=PARALLEL_MIN_WORK - 1):
-            assert torch.get_num_threads() == 1
-        with torch_threads(work=PARALLEL_MIN_WORK):
-            assert torch.get_num_threads() == 2
-        with torch_threads():
-            assert torch.get_num_threads() == 2
+    yield
+    torch.set_num_threads(before)
+
+
+def test_small_work_runs_on_one_torch_thread(monkeypatch, two_torch_threads):
+    # Small operations run single-threaded (their parallel regions cost
+    # more than they gain, and stall when another process holds a core);
+    # large ones keep the thread budget; the count is restored after.
+    import skmath.neural_network._base as base
+    from skmath._engine import PARALLEL_MIN_WORK
+
+    with torch_threads(work=PARALLEL_MIN_WORK - 1):
+        assert torch.get_num_threads() == 1
+    with torch_threads(work=PARALLEL_MIN_WORK):
         assert torch.get_num_threads() == 2
-        # An estimator's small fit: a default MLP on 150 rows trains on one
-        # thread (its minibatch products are 150 x (4 x 100 + 100 x 3)).
-        seen = []
-        import skmath.neural_network._base as base
+    with torch_threads():
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 2
+    # An estimator's small fit: a default MLP on 150 rows trains on one
+    # thread (its minibatch products are 150 x (4 x 100 + 100 x 3)).
+    seen = []
+    real = base.train
 
-        real = base.train
+    def train(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
 
-        def train(*args, **kwargs):
-            seen.append(torch.get_num_threads())
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(base, "train", train)
-        X = np.random.RandomState(0).randn(150, 4)
-        skmath.MLPClassifier(max_iter=2, device="cpu").fit(X, np.arange(150) % 3)
-        assert seen and set(seen) == {1}
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setattr(base, "train", train)
+    X = np.random.RandomState(0).randn(150, 4)
+    skmath.MLPClassifier(max_iter=2, device="cpu").fit(X, np.arange(150) % 3)
+    assert seen == [1]
 
 
-def test_block_pool_leaves_other_threads_torch_default():
+def test_block_pool_leaves_other_threads_torch_default(two_torch_threads):
     # The pool's workers and the caller run torch single-threaded; a thread
     # that starts using torch meanwhile (here, or in the user's code while a
     # KMeans fit runs in another thread) gets the process's count: it got 1,
@@ -502,17 +505,12 @@ def test_block_pool_leaves_other_threads_torch_default():
 
     from skmath._engine import block_pool, map_blocks
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with block_pool(2) as pool:
-            assert torch.get_num_threads() == 1
-            assert set(map_blocks(lambda _: torch.get_num_threads(), list(range(6)), pool)) == {1}
-            with ThreadPoolExecutor(1) as fresh:
-                assert fresh.submit(torch.get_num_threads).result() == 2
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    with block_pool(2) as pool:
+        assert torch.get_num_threads() == 1
+        assert set(map_blocks(lambda _: torch.get_num_threads(), list(range(6)), pool)) == {1}
+        with ThreadPoolExecutor(1) as fresh:
+            assert fresh.submit(torch.get_num_threads).result() == 2
+    assert torch.get_num_threads() == 2
 
 
 def test_block_pool_without_threads_to_spare_fails_at_once(monkeypatch):
@@ -556,7 +554,7 @@ def test_block_pool_without_threads_to_spare_fails_at_once(monkeypatch):
         assert map_blocks(lambda b: b + 1, [1, 2, 3], pool) == [2, 3, 4]
 
 
-def test_thread_limits_are_per_thread_and_nest(monkeypatch):
+def test_thread_limits_are_per_thread_and_nest(monkeypatch, two_torch_threads):
     # torch's intra-op thread count (OpenMP's) belongs to each Python thread.
     # A global registry let a worker's single_threaded_torch block, outlasting
     # the main thread's torch_threads block, leave the main thread at 1; a
@@ -567,35 +565,28 @@ def test_thread_limits_are_per_thread_and_nest(monkeypatch):
 
     from skmath._engine import single_threaded_torch
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        worker_in, main_out = threading.Event(), threading.Event()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    worker_in, main_out = threading.Event(), threading.Event()
 
-        def worker():
-            with single_threaded_torch():
-                worker_in.set()
-                main_out.wait()
+    def worker():
+        with single_threaded_torch():
+            worker_in.set()
+            main_out.wait()
 
-        thread = threading.Thread(target=worker)
-        with torch_threads():  # in the main thread, budget 1
+    thread = threading.Thread(target=worker)
+    with torch_threads():  # in the main thread, budget 1
+        assert torch.get_num_threads() == 1
+        thread.start()
+        worker_in.wait()
+    main_out.set()
+    thread.join()
+    assert torch.get_num_threads() == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    with torch_threads():
+        with single_threaded_torch():
             assert torch.get_num_threads() == 1
-            thread.start()
-            worker_in.wait()
-        main_out.set()
-        thread.join()
         assert torch.get_num_threads() == 2
-        monkeypatch.delenv("OMP_NUM_THREADS")
-        with torch_threads():
-            with single_threaded_torch():
-                assert torch.get_num_threads() == 1
-            assert torch.get_num_threads() == 2
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    assert torch.get_num_threads() == 2
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
