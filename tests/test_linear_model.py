@@ -1664,3 +1664,28 @@ def test_newton_symmetric_solve_is_scipys_without_a_warnings_filter():
                     np.testing.assert_array_equal(x, x_ref)
                 verdicts.add(why_ref is None)
     assert verdicts == {True, False}  # both outcomes were exercised
+    # No coordinate free: nothing to solve (scipy returns the empty solution).
+    x, why = _solve_symmetric(np.empty((0, 0)), np.empty(0))
+    assert x.shape == (0,) and why is None
+
+
+def test_newton_symmetric_solve_falls_back_to_scipys_solve(monkeypatch):
+    # Should SciPy's private batched routine change, the solve is SciPy's
+    # own solve under sklearn's warnings filter: the same answers.
+    import scipy.linalg
+
+    import skmath.linear_model._newton as newton
+
+    def changed(*args):
+        raise TypeError("a changed signature")
+
+    monkeypatch.setattr(newton, "_batched_solve", changed)
+    rng = np.random.default_rng(1)
+    M = rng.standard_normal((6, 6))
+    b = rng.standard_normal(6)
+    x, why = newton._solve_symmetric(M @ M.T, b)
+    np.testing.assert_array_equal(x, scipy.linalg.solve(M @ M.T, b, assume_a="sym"))
+    assert why is None
+    M[:, 0] = M[:, 1]
+    x, why = newton._solve_symmetric(M @ M.T, b)
+    assert x is None and ("singular" in why or "ill-conditioned" in why.lower())

@@ -122,24 +122,33 @@ def _solve_symmetric(A, b):
     since SciPy 1.17 its batched C routine, which reports the problems in a
     list (and a 1 x 1 ``A`` is a division), before it LAPACK's ``sysv`` and
     ``sycon`` with ``A``'s 1-norm and LAPACK's ``eps``; the same numbers,
-    decisions and messages as the installed SciPy's ``solve``.
+    decisions and messages as the installed SciPy's ``solve``. Should a later
+    SciPy change that private routine, ``solve`` itself runs under the
+    filter, as in sklearn.
     """
+    if A.shape[0] == 0:  # every coordinate fixed: nothing to solve
+        return b.copy(), None
     if _batched_solve is not None:
         if A.shape[0] == 1:
             if A[0, 0] == 0:
                 return None, "A singular matrix detected."
             return b / A[0, 0], None
-        x, problems = _batched_solve(A, b[:, None], _SYMMETRIC, False, False, False, False)
-        for problem in problems:  # one matrix: at most one
-            if problem["is_singular"]:
-                return None, "A singular matrix detected: slice(s) [0] are singular."
-            if problem["lapack_info"] < 0:
-                raise ValueError(
-                    f"Internal LAPACK errors: slice 0 emits lapack info={problem['lapack_info']}."
-                )
-            if problem["is_ill_conditioned"]:
-                return None, (f"An ill-conditioned matrix detected: slice 0 has rcond = "
-                              f"{problem['rcond']}.")
+        try:
+            # (structure, lower, transposed, overwrite_a, overwrite_b)
+            x, problems = _batched_solve(A, b[:, None], _SYMMETRIC, False, False, False, False)
+            problem = problems[0] if problems else None  # one matrix: at most one
+            if problem is None:
+                return x[:, 0], None
+            singular, info = problem["is_singular"], problem["lapack_info"]
+            ill, rcond = problem["is_ill_conditioned"], problem["rcond"]
+        except (TypeError, ValueError, KeyError, IndexError):
+            return _solve_under_filter(A, b)
+        if singular:
+            return None, "A singular matrix detected: slice(s) [0] are singular."
+        if info < 0:
+            raise ValueError(f"Internal LAPACK errors: slice 0 emits lapack info={info}.")
+        if ill:
+            return None, f"An ill-conditioned matrix detected: slice 0 has rcond = {rcond}."
         return x[:, 0], None
     lange, lamch, sycon, sysv, sysv_lwork = scipy.linalg.get_lapack_funcs(
         ("lange", "lamch", "sycon", "sysv", "sysv_lwork"), (A, b)
@@ -155,6 +164,16 @@ def _solve_symmetric(A, b):
     if not rcond >= lamch("E"):  # `rcond < E` misses NaN
         return None, f"Ill-conditioned matrix (rcond={rcond:.6g}): result may not be accurate."
     return x, None
+
+
+def _solve_under_filter(A, b):
+    """sklearn's way: ``scipy.linalg.solve`` with its LinAlgWarning as an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            return scipy.linalg.solve(A, b, assume_a="sym", check_finite=False), None
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as error:
+            return None, str(error)
 
 
 def _newton_step(H, g, keep):

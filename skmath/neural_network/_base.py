@@ -522,8 +522,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     # cross-fitting networks), which must stop as a whole.
     _interruptible = True
     # Whether the fit gives its warnings (not converged, batch_size clipped);
-    # False likewise (the larger fit has given them already): silenced
-    # without a warnings filter, which is not thread-safe.
+    # False likewise (an inner fit's say nothing the user can act on beyond
+    # the larger fit's own): silenced without a warnings filter, which is
+    # not thread-safe.
     _gives_warnings = True
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
