@@ -1628,17 +1628,9 @@ def test_newton_symmetric_solve_is_scipys_without_a_warnings_filter():
     # (catch_warnings is not thread-safe): the same solution, bit for bit,
     # and the same verdict and message on singular and ill-conditioned
     # matrices (sklearn falls back to lbfgs on them, quoting SciPy).
-    import scipy.linalg
-
+    # The reference: scipy.linalg.solve under sklearn's warnings filter.
     from skmath.linear_model._newton import _solve_symmetric
-
-    def scipys(A, b):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-            try:
-                return scipy.linalg.solve(A, b, assume_a="sym", check_finite=False), None
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning) as error:
-                return None, str(error)
+    from skmath.linear_model._newton import _solve_under_filter as scipys
 
     rng = np.random.default_rng(0)
     verdicts = set()

@@ -660,7 +660,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             self._initialize(n_outputs, layer_units, dtype, generator, device)
 
         # One thread for small networks and batches (see PARALLEL_MIN_WORK).
-        with torch_threads(work=self._step_work(layer_units, X.shape[0])):
+        with torch_threads(work=self._step_work(X.shape[0])):
             coefs, intercepts = self._to_network_params(
                 [as_tensor(W, device).clone() for W in self.coefs_],
                 [as_tensor(b, device).clone() for b in self.intercepts_],
@@ -1013,7 +1013,11 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             )
         return X
 
-    def _step_work(self, layer_units, n_samples):
+    def _row_work(self):
+        """Multiply-adds of the network's layer products for one row."""
+        return sum(W.size for W in self.coefs_)
+
+    def _step_work(self, n_samples):
         """Multiply-adds of a training step's layer products: a minibatch's,
         or all the rows' for lbfgs (for :func:`torch_threads`)."""
         if self.solver == "lbfgs":
@@ -1022,15 +1026,14 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             rows = min(_AUTO_BATCH, n_samples)
         else:
             rows = min(self.batch_size, n_samples)
-        return rows * sum(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
+        return rows * self._row_work()
 
     def _raw_output(self, X):
         """Validated ``X`` -> raw network output ``z`` (NumPy), blockwise."""
         device = self._predict_device()
         width = max(W.shape[1] for W in self.coefs_)
         rows = block_rows(width, X.dtype.itemsize, device)
-        units = [W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]]
-        work = min(rows, X.shape[0]) * sum(a * b for a, b in zip(units[:-1], units[1:]))
+        work = min(rows, X.shape[0]) * self._row_work()
         with torch_threads(work=work), torch.no_grad():
             coefs, intercepts = self._network_tensors(device, X.dtype, sparse_input=sp.issparse(X))
             out_activation = _OUT_ACTIVATIONS[self.out_activation_]

@@ -368,10 +368,7 @@ class _BaseMCDropout(_BaseMLP):
         """
         device = self._predict_device()
         rows = self._mc_block_rows(n_passes, X.dtype.itemsize, device)
-        units = [W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]]
-        work = min(rows, X.shape[0]) * n_passes * sum(
-            a * b for a, b in zip(units[:-1], units[1:])
-        )
+        work = min(rows, X.shape[0]) * n_passes * self._row_work()
         with torch_threads(work=work), torch.no_grad():
             coefs, intercepts = self._network_tensors(
                 device, X.dtype, sparse_input=sp.issparse(X)

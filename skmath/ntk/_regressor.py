@@ -409,14 +409,15 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         if not hasattr(self, "X_train_"):
             return self._predict_prior(X, return_std, return_cov)
         device = self._predict_device()
+        fitted = self._fitted_tensors(device)  # once, not per block of rows
         if return_cov:  # test x test: all the rows at once
-            y_mean, y_var = self._posterior(X, device, return_cov=True)
+            y_mean, y_var = self._posterior(X, fitted, return_cov=True)
         else:
             # Blocks of test rows: memory of a block's test x train
             # matrices, not of all of them (1M rows against 2000 training
             # rows asked for 15 GB at once).
             rows = block_rows(6 * self.X_train_.shape[0], 8, device, large=True)
-            parts = [self._posterior(X[i : i + rows], device, return_std=return_std)
+            parts = [self._posterior(X[i : i + rows], fitted, return_std=return_std)
                      for i in range(0, X.shape[0], rows)]
             y_mean = np.concatenate([mean for mean, _ in parts])
             y_var = np.concatenate([var for _, var in parts]) if return_std else None
@@ -443,31 +444,35 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             y_std = np.squeeze(y_std, axis=1)
         return y_mean, y_std
 
-    def _posterior(self, X, device, *, return_std=False, return_cov=False):
+    def _fitted_tensors(self, device):
+        """``(X_train_, alpha_, L_, NNGP train matrix or None)`` as tensors on ``device``."""
+        # L_ is column-major since fit computes it in place: read as the
+        # transpose of a row-major array, without a copy.
+        L_ = self.L_
+        L = as_tensor(L_.T, device).mT if L_.flags.f_contiguous else as_tensor(L_, device)
+        nngp_train = None if self._nngp_train is None else as_tensor(self._nngp_train, device)
+        return as_tensor(self.X_train_, device), as_tensor(self.alpha_, device), L, nngp_train
+
+    def _posterior(self, X, fitted, *, return_std=False, return_cov=False):
         """Mean (normalised units) of validated float64 rows ``X``, and their
-        variance or covariance (None when neither is asked)."""
+        variance or covariance (None when neither is asked); ``fitted`` is
+        :meth:`_fitted_tensors`."""
         arch = architecture(self.kernel_)
         use_ntk = self.kernel_.kernel == "ntk"
+        Xd, dual, L, nngp_train = fitted
         y_var = None
         with torch_threads():
-            Xt = as_tensor(X, device)
-            Xd = as_tensor(self.X_train_, device)
+            Xt = as_tensor(X, Xd.device)
             nngp_td, ntk_td = nngp_ntk(Xt, Xd, compute_ntk=use_ntk, **arch)
             K_td = ntk_td if use_ntk else nngp_td
-            dual = as_tensor(self.alpha_, device)
             y_mean = to_numpy((K_td @ dual.reshape(len(dual), -1)).reshape(-1, *dual.shape[1:]))
             if return_std or return_cov:
-                # Column-major since fit computes it in place: read as the
-                # transpose of a row-major array, without a copy.
-                L_ = self.L_
-                L = as_tensor(L_.T, device).mT if L_.flags.f_contiguous else as_tensor(L_, device)
                 if return_cov:
                     nngp_tt = nngp_ntk(Xt, compute_ntk=False, **arch)[0]
                 else:
                     nngp_tt = nngp_ntk_diag(Xt, **arch)[0]
                 if use_ntk:
                     B = _cho_solve(L, K_td.T)
-                    nngp_train = as_tensor(self._nngp_train, device)
                     if return_cov:
                         y_var = _ntk_ensemble_cov(B, nngp_tt, nngp_td, nngp_train)
                     else:
