@@ -1128,6 +1128,26 @@ def test_near_ties_are_refined_from_differences():
     assert labels.tolist() == [0, 0, 2]
 
 
+def test_a_far_center_does_not_decide_its_neighbours_ties():
+    # A center 1e7 from the data has a rounding bound (~0.2 in squared
+    # distance) wider than the gap between the two near centers for the rows
+    # around their midpoint. _nearest tests that wider band on the whole block
+    # and the exact one (each center's own bound) on the rows it holds: taking
+    # the first center of the wider band would label a sixth of the rows with
+    # the farther of the two.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.rand(4000, 1), [[1e7]]])
+    centers = np.array([[0.25], [0.75], [1e7]])
+    km = KMeans(3, init=centers, n_init=1, max_iter=1, device="cpu").fit(X)
+    expected = _exact_nearest(X, km.cluster_centers_)
+    assert_array_equal(km.predict(X), expected)
+    assert_array_equal(km.labels_, expected)
+    dist = torch.tensor([[0.0, 0.0], [0.1, -0.1], [5.0, 5.0]], dtype=torch.float64)
+    err_centers = torch.tensor([0.0, 0.0, 0.2], dtype=torch.float64)
+    labels, _, _ = kmeans_module._nearest(dist, err_centers, torch.zeros(2, dtype=torch.float64))
+    assert labels.tolist() == [0, 1]
+
+
 def test_sparse_float32_inertia_is_unbiased():
     # The sparse inertia's ||c||^2 term was rounded once per cluster in float32
     # and added to every row: inertia_ and score 2.3e-4 low on data of offset
