@@ -1,4 +1,5 @@
-"""skmath vs scikit-learn: KMeans on 200k x 32, k=16, n_init=1, and on sparse text-like data.
+"""skmath vs scikit-learn: KMeans on 200k x 32, k=16, n_init=1, on sparse text-like data and on
+an image's pixels (many clusters, 3 features).
 
 Both libraries run in this one process on the same data. Each row gives the
 median fit time over ``--repeat`` runs (run ``r`` uses ``random_state=r`` for
@@ -16,7 +17,9 @@ inertia and iteration count of each, so speed is compared at equal quality.
 Data: ``make_blobs(200_000, 32, centers=16)``, well separated (cluster_std=1)
 and overlapping (cluster_std=5, where Lloyd needs tens of iterations); and a
 CSR bag of words, 20k x 2k with 41 non-zeros a row and unit-norm rows
-(``bench_linear_model.bag_of_words``), k=10, as in text clustering.
+(``bench_linear_model.bag_of_words``), k=10, as in text clustering; and the
+273k RGB pixels of sklearn's bundled ``china.jpg`` in [0, 1], k=64 and k=256, as
+in sklearn's colour-quantisation example.
 
     python benchmarks/bench_kmeans.py [--repeat 5] [--device cpu]
 """
@@ -29,7 +32,7 @@ import time
 import numpy as np
 import torch
 from sklearn import cluster as sk
-from sklearn.datasets import make_blobs
+from sklearn.datasets import load_sample_image, make_blobs
 
 import skmath
 from bench_linear_model import bag_of_words
@@ -42,6 +45,29 @@ def timed(fit, repeat):
         models.append(fit(r))
         times.append(time.perf_counter() - start)
     return float(np.median(times)), models
+
+
+def compare(label, X, k, args):
+    """Rows for "k-means++" and "same init" fits of ``k`` clusters on ``X``."""
+    inits = [
+        X[np.random.RandomState(r).choice(X.shape[0], k, replace=False)]
+        for r in range(args.repeat)
+    ]
+    inits = [init.toarray() if hasattr(init, "toarray") else init for init in inits]
+    rows = []
+    for name, params in [("k-means++", lambda r: dict(random_state=r)),
+                         ("same init", lambda r: dict(init=inits[r]))]:
+        t_sk, ref = timed(lambda r: sk.KMeans(k, n_init=1, **params(r)).fit(X), args.repeat)
+        t_us, ours = timed(
+            lambda r: skmath.KMeans(k, n_init=1, device=args.device, **params(r)).fit(X),
+            args.repeat,
+        )
+        rows.append((
+            f"{label}, {name}", t_us, t_sk,
+            np.mean([m.inertia_ for m in ours]), np.mean([m.inertia_ for m in ref]),
+            np.mean([m.n_iter_ for m in ours]), np.mean([m.n_iter_ for m in ref]),
+        ))
+    return rows
 
 
 def main():
@@ -92,24 +118,14 @@ def main():
         rows.append((f"std={std:g} float64 predict", t_us, t_sk, np.nan, np.nan, np.nan, np.nan))
 
     X, _ = bag_of_words(20_000, 2_000, 41)
-    inits = [
-        X[np.random.RandomState(r).choice(X.shape[0], 10, replace=False)].toarray()
-        for r in range(args.repeat)
-    ]
-    for name, params in [("k-means++", lambda r: dict(random_state=r)),
-                         ("same init", lambda r: dict(init=inits[r]))]:
-        t_sk, ref = timed(lambda r: sk.KMeans(10, n_init=1, **params(r)).fit(X), args.repeat)
-        t_us, ours = timed(
-            lambda r: skmath.KMeans(10, n_init=1, device=args.device, **params(r)).fit(X),
-            args.repeat,
-        )
-        rows.append((
-            f"sparse 20k x 2k, k=10, {name}", t_us, t_sk,
-            np.mean([m.inertia_ for m in ours]), np.mean([m.inertia_ for m in ref]),
-            np.mean([m.n_iter_ for m in ours]), np.mean([m.n_iter_ for m in ref]),
-        ))
+    rows += compare("sparse 20k x 2k, k=10", X, 10, args)
+    # Colour quantisation (sklearn's example): the 273k pixels of a bundled
+    # photo, in RGB, many clusters in 3 features.
+    pixels = load_sample_image("china.jpg").reshape(-1, 3) / 255.0
+    for k in (64, 256):
+        rows += compare(f"china.jpg pixels 273k x 3, k={k}", pixels, k, args)
 
-    print("| KMeans 200k x 32, k=16, n_init=1 | skmath (s) | sklearn (s) | ratio "
+    print("| KMeans, n_init=1 | skmath (s) | sklearn (s) | ratio "
           "| inertia skmath | inertia sklearn | n_iter skmath | n_iter sklearn |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, t_us, t_sk, in_us, in_sk, it_us, it_sk in rows:
