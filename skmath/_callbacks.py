@@ -5,7 +5,7 @@ a callback sees each *task* of a fit (the fit itself, then each iteration of
 its solver) through the hooks ``on_fit_task_begin`` / ``on_fit_task_end``,
 and may get a ``fitted_estimator``, a copy that predicts as if the fit had
 stopped there. skmath's iterative estimators report their solver's iterations
-(L-BFGS-B iterations, training epochs) the way scikit-learn's
+(L-BFGS-B or Newton iterations, training epochs) the way scikit-learn's
 ``LogisticRegression`` reports its lbfgs iterations. With an older
 scikit-learn the estimators have no ``set_callbacks``, as scikit-learn's own;
 nor with a release whose callback API (experimental) changed from 1.9's.

@@ -860,7 +860,7 @@ def _nearest(dist, err_centers, err_rows, *, second=True, refine=None):
 def _distance_bounds(X, x_sq, centers_t, c_sq, margin):
     """Closest center of each row of a block, with Hamerly's two bounds.
 
-    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`_transposed`).
+    ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see :func:`~skmath._engine.transpose_for`).
 
     Returns the closest center (see :func:`_nearest`), an upper bound on the
     distance to it and a lower bound on the distance to any other center

@@ -316,7 +316,7 @@ def _min_norm_lstsq(X, y, sample_weight, fit_intercept, cond, rescale=True, eps=
     G = None
     try:
         # Fewer samples than features: the SVD of X (n x d) directly, never
-        # the d x d Gram matrix (20 x 4000 would take 0.5 GB and O(d^3)).
+        # the d x d Gram matrix (20 x 4000: a 128 MB float64 G and O(d^3)).
         if n >= d:
             G, b, X_offset, y_offset, loss = _centered_gram(X, y, sample_weight, fit_intercept)
     except _GramOutOfRange:
