@@ -925,7 +925,8 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
 
     Each row keeps an upper bound ``u`` on the distance to its center and a
     lower bound ``l`` on the distance to any other. After the centers moved by
-    ``shift`` (per center), ``u += shift[label]`` and ``l -= max(shift)``; a row
+    ``shift`` (per center), ``u += shift[label]`` and ``l`` decreases by the
+    largest shift among the other centers; a row
     whose ``u`` is below ``max(l, s_label)`` (``s_j`` half the gap from
     ``c_j`` to its closest other center) cannot have changed cluster. The
     other rows get ``u`` recomputed exactly, and those still in doubt have all
@@ -957,7 +958,17 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     prunes = n >= _MIN_PRUNE_ROWS
     if shift is not None and prunes:
         upper += (shift * margin).index_select(0, labels)
-        lower -= shift.max() * margin
+        if k > 1:
+            # Each row's other centers moved by at most the largest shift but
+            # its own center's (Hamerly 2010, UPDATE-BOUNDS): the second largest
+            # for the rows of the center that moved most. Fits from one init
+            # (to convergence, the same iterations): 273k pixels, k = 256:
+            # 12.2 -> 9.9 s; uniform 200k x 3, k = 256: 6.1 -> 4.7 s; blobs
+            # 200k x 32, k = 16 (std 5): 0.51 -> 0.44 s.
+            top2, which = torch.topk(shift, 2)
+            lower -= torch.where(labels == which[0], top2[1], top2[0]) * margin
+        else:
+            lower -= shift.max() * margin
         bound = torch.maximum(lower, _half_center_gaps(centers).index_select(0, labels))
         todo = torch.nonzero(upper >= bound).squeeze(1)
         if todo.shape[0] <= (_MAX_DOUBT_SPARSE if sparse else _MAX_DOUBT) * n:
