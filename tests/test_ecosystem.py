@@ -450,3 +450,58 @@ def test_fits_never_change_the_warning_filters(monkeypatch):
     assert sum(issubclass(w.category, ConvergenceWarning) for w in caught) == 1
     assert sum("clipped" in str(w.message) for w in caught) == 1
     assert calls == []
+
+
+def _tight_logistic(module):
+    return module.LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000)
+
+
+def test_meta_estimators_over_the_linear_models_match_sklearns():
+    # sklearn's meta-estimators read what they need from their base estimator
+    # (coef_ for RFE and SelectFromModel, predict_proba for calibration and
+    # soft stacking, decision_function for one-vs-one, a clone per target or
+    # fold): over skmath's linear models they give what they give over
+    # sklearn's, at optima solved to 1e-10.
+    from sklearn import linear_model as sk
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.feature_selection import RFE, SelectFromModel
+    from sklearn.inspection import permutation_importance
+    from sklearn.multiclass import OneVsOneClassifier
+    from sklearn.multioutput import MultiOutputRegressor
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours, ref = _tight_logistic(skmath), _tight_logistic(sk)
+    rfe = [RFE(est, n_features_to_select=5).fit(X, y).support_ for est in (ours, ref)]
+    assert_allclose(rfe[0], rfe[1])
+    l1 = [SelectFromModel(type(est)(C=0.05, l1_ratio=1, solver="liblinear", tol=1e-10))
+          .fit(X, y).get_support() for est in (ours, ref)]
+    assert_allclose(l1[0], l1[1])
+    assert 0 < l1[0].sum() < X.shape[1]
+    calibrated = [CalibratedClassifierCV(est, cv=3).fit(X, y).predict_proba(X)
+                  for est in (ours, ref)]
+    assert_allclose(calibrated[0], calibrated[1], atol=1e-6)
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours, ref = _tight_logistic(skmath), _tight_logistic(sk)
+    ovo = [OneVsOneClassifier(est).fit(X, y).decision_function(X) for est in (ours, ref)]
+    assert_allclose(ovo[0], ovo[1], atol=1e-5)
+    stacked = [
+        StackingClassifier([("a", est), ("b", clone(est).set_params(C=0.05))], cv=3)
+        .fit(X, y).predict_proba(X)
+        for est in (ours, ref)
+    ]
+    assert_allclose(stacked[0], stacked[1], atol=1e-5)
+
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.c_[y, X @ np.arange(X.shape[1])]
+    multi = [MultiOutputRegressor(est).fit(X, Y).predict(X)
+             for est in (LinearRegression(), sk.LinearRegression())]
+    assert_allclose(multi[0], multi[1], rtol=1e-9)
+    importance = [
+        permutation_importance(est.fit(X, y), X, y, n_repeats=3, random_state=0).importances
+        for est in (LinearRegression(), sk.LinearRegression())
+    ]
+    assert_allclose(importance[0], importance[1], rtol=1e-9, atol=1e-12)
