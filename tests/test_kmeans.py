@@ -993,6 +993,44 @@ def test_fit_does_not_depend_on_the_number_of_threads():
     assert_array_equal(fits[0][3], fits[1][3])
 
 
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_float32_cluster_of_a_far_row_keeps_its_center(offset):
+    # A full pass summed each block in float32: a row at 1e8 plus thousands
+    # of rows in [0, 1] lost the small ones, and when these left the cluster
+    # (the pruned pass moves rows exactly, in float64) the far row's center
+    # kept the error (an audit: 680 away from it, inertia 675x sklearn's).
+    # Block sums are float64 now.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.random((4096, 2)), [[offset, 0.5]]]).astype(np.float32)
+    init = np.array([[0.8, 0.5], [0.4, 0.5]], np.float32)
+    km = KMeans(2, init=init, n_init=1, device="cpu").fit(X)
+    assert_array_equal(km.cluster_centers_[km.labels_[-1]], X[-1])
+    ref = sk.KMeans(2, init=init, n_init=1).fit(X)
+    assert km.inertia_ <= ref.inertia_ * (1 + 1e-6)
+
+
+def test_seeding_on_torch_threads_does_not_depend_on_their_number():
+    # X under one block (no block pool) but enough work for torch's two
+    # threads: k-means++'s potentials were a BLAS product over the rows,
+    # rounded by how the threads split them, and candidates of equal
+    # potential (49 distinct points) were drawn differently with 1 and 2
+    # threads (an audit: inertia 59.1 against 55.1).
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(np.arange(7), np.arange(7)), -1).reshape(-1, 2) * 0.1
+    X = np.repeat(grid, 1225, axis=0)[rng.permutation(60_025)[:60_000]]
+    before = torch.get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            km = KMeans(n_clusters=40, random_state=0, device="cpu").fit(X)
+            fits.append((km.inertia_, km.cluster_centers_))
+    finally:
+        torch.set_num_threads(before)
+    assert fits[0][0] == fits[1][0]
+    assert_array_equal(fits[0][1], fits[1][1])
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_predict_transform_score_do_not_depend_on_the_number_of_threads(sparse):
     # One pass over blocks on torch's own threads (no block pool): the same

@@ -64,6 +64,7 @@ from .._engine import (
     map_blocks,
     row_slice,
     scratch,
+    single_threaded_torch,
     take_rows,
     thread_budget,
     to_numpy,
@@ -510,7 +511,12 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
         dist.clamp_min_(0.0)
         if closest is not None:
             torch.minimum(dist, closest[blk], out=dist)
-        return dist, dist @ w[blk]
+        # On one thread: a BLAS product over the rows splits them by the
+        # number of threads, and so its rounding, and with it which of two
+        # candidates of equal potential is drawn (blocks run on torch's own
+        # threads when X is smaller than one block).
+        with single_threaded_torch():
+            return dist, dist @ w[blk]
 
     blocks = _row_blocks(n, _pass_rows(X, A.shape[0]))
     dist, potentials = zip(*map_blocks(block, blocks, pool))
@@ -788,8 +794,7 @@ def _nearest(dist, err_centers, err_rows, *, second=True, refine=None):
     product; so labels do not depend on row order, repetition or blocking.
     Each center's error is its own: a far-away center (large norm) does not
     widen the band of the others. Elsewhere this is ``argmin``. ``dist`` is
-    overwritten. ``second=False`` skips the bound on the other centers
-    (which allows for the largest ``e_j``, not each center's own).
+    overwritten. ``second=False`` skips the bound on the other centers.
     ``refine(rows, candidates)``, when given, decides the rows with several
     centers within reach (``candidates``, shape ``(k, m)``: which), e.g. by
     :func:`_nearest_by_differences`; the bounds returned hold for any of them.
@@ -814,47 +819,33 @@ def _nearest(dist, err_centers, err_rows, *, second=True, refine=None):
     >>> err_rows = torch.tensor([0.0, 1e-9], dtype=torch.float64)
     >>> labels, closest, second = _nearest(dist, err_centers, err_rows)
     >>> labels.tolist(), [round(v, 6) for v in second.tolist()]
-    ([1, 0], [1.5, 0.5])
+    ([1, 0], [1.5, 1.0])
     """
     k = dist.shape[0]
     if k == 1:
         closest = dist[0] + err_centers[0] + err_rows
         return torch.zeros(dist.shape[1], dtype=torch.int64, device=dist.device), closest, None
     reach = dist.amin(dim=0).add_(err_rows)
-    # Every center within reach (dist_j - e_j <= reach) has dist_j <= reach +
-    # max(e): that wider band is tested on the whole block, which is then not
-    # rewritten with dist_j - e_j (one pass fewer over the k x b distances:
-    # predict 200k x 32, k = 16, 19.3 -> 17.5 ms), and the exact one only on
-    # the few rows with several centers in the wider band.
-    err_max = err_centers.amax()
+    low = dist.sub_(err_centers[:, None])
+    # The first center within reach: k - max_j (k - j) [low_j <= reach], a
+    # reduction along contiguous rows (argmax over dim 0 is 100x slower).
     rank = torch.arange(k, 0, -1, device=dist.device)
     rank = rank.to(torch.uint8 if k < 256 else torch.int32)[:, None]
-
-    def first(within):
-        # The first center within reach: k - max_j (k - j) [within_j], a
-        # reduction along contiguous rows (argmax over dim 0 is 100x slower).
-        # None is within reach only where distances overflow (inf or NaN):
-        # keep the index in range; fit and predict report the overflow.
-        return (k - (within * rank).amax(dim=0).long()).clamp_(max=k - 1)
-
-    within = torch.le(dist, reach + err_max)
-    labels = first(within)
-    wide = torch.nonzero(within.sum(dim=0, dtype=rank.dtype) > 1).squeeze(1)
-    if wide.shape[0]:
-        within = torch.le(
-            dist.index_select(1, wide).sub_(err_centers[:, None]), reach.index_select(0, wide)
-        )
-        labels.index_copy_(0, wide, first(within))
+    within = torch.le(low, reach)
+    labels = k - (within * rank).amax(dim=0).long()
+    # No center is within reach only where distances overflow (inf or NaN):
+    # keep the index in range; fit and predict report the overflow.
+    labels.clamp_(max=k - 1)
+    if refine is not None:
         tied = torch.nonzero(within.sum(dim=0, dtype=rank.dtype) > 1).squeeze(1)
-        if refine is not None and tied.shape[0]:
-            rows = wide.index_select(0, tied)
-            labels.index_copy_(0, rows, refine(rows, within.index_select(1, tied)))
-    closest = dist.gather(0, labels[None])[0]
-    closest += err_centers.index_select(0, labels) + err_rows
+        if tied.shape[0]:
+            labels.index_copy_(0, tied, refine(tied, within.index_select(1, tied)))
+    closest = low.gather(0, labels[None])[0]
+    closest += 2 * err_centers.index_select(0, labels) + err_rows
     if not second:
         return labels, closest, None
-    dist.scatter_(0, labels[None], math.inf)
-    return labels, closest, dist.amin(dim=0).sub_(err_rows).sub_(err_max)
+    low.scatter_(0, labels[None], math.inf)
+    return labels, closest, low.amin(dim=0).sub_(err_rows)
 
 
 def _distance_bounds(X, x_sq, centers_t, c_sq, margin):
@@ -1012,11 +1003,20 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
             return n_new, moved, None
         if sparse:  # gathered here, in parallel; scattered below, in order
             return n_new, _sparse_scatter(Xb, w[blk], new, unit_weights=unit_weights), None
-        part = torch.zeros((k, d), dtype=X.dtype, device=X.device)
-        if not unit_weights:
-            weighted = scratch("weighted", Xb.shape, dtype=X.dtype, device=X.device)
-            Xb = torch.mul(Xb, w[blk, None], out=weighted)
-        part.index_add_(0, new, Xb)
+        # Summed in float64, as the pruned pass moves rows: a float32 sum of
+        # a huge row and many small ones loses the small ones, and once they
+        # left the cluster (moved exactly) its center kept that error (an
+        # audit: a row at 1e8 ended 680 from its own center).
+        part = torch.zeros((k, d), dtype=torch.float64, device=X.device)
+        if X.dtype == torch.float64:
+            rows = Xb if unit_weights else torch.mul(
+                Xb, w[blk, None], out=scratch("weighted", Xb.shape, dtype=X.dtype, device=X.device)
+            )
+        else:
+            rows = scratch("rows", Xb.shape, dtype=torch.float64, device=X.device).copy_(Xb)
+            if not unit_weights:
+                rows.mul_(w[blk, None])
+        part.index_add_(0, new, rows)
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
     blocks = _row_blocks(n, _pass_rows(X, k))
