@@ -1169,10 +1169,9 @@ def test_near_ties_are_refined_from_differences():
 def test_a_far_center_does_not_decide_its_neighbours_ties():
     # A center 1e7 from the data has a rounding bound (~0.2 in squared
     # distance) wider than the gap between the two near centers for the rows
-    # around their midpoint. _nearest tests that wider band on the whole block
-    # and the exact one (each center's own bound) on the rows it holds: taking
-    # the first center of the wider band would label a sixth of the rows with
-    # the farther of the two.
+    # around their midpoint. Each center's band is its own bound: a band as
+    # wide as the largest bound would give a sixth of the rows the farther of
+    # the two (a variant of _nearest tried that, to save a pass).
     rng = np.random.RandomState(0)
     X = np.vstack([rng.rand(4000, 1), [[1e7]]])
     centers = np.array([[0.25], [0.75], [1e7]])
