@@ -1008,14 +1008,12 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         # left the cluster (moved exactly) its center kept that error (an
         # audit: a row at 1e8 ended 680 from its own center).
         part = torch.zeros((k, d), dtype=torch.float64, device=X.device)
-        if X.dtype == torch.float64:
-            rows = Xb if unit_weights else torch.mul(
-                Xb, w[blk, None], out=scratch("weighted", Xb.shape, dtype=X.dtype, device=X.device)
-            )
-        else:
+        rows = Xb
+        if X.dtype != torch.float64:
             rows = scratch("rows", Xb.shape, dtype=torch.float64, device=X.device).copy_(Xb)
-            if not unit_weights:
-                rows.mul_(w[blk, None])
+        if not unit_weights:
+            weighted = scratch("weighted", Xb.shape, dtype=torch.float64, device=X.device)
+            rows = torch.mul(rows, w[blk, None], out=weighted)
         part.index_add_(0, new, rows)
         return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
 
