@@ -16,9 +16,8 @@ functions below, which assume validated input (as in
 
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
 per block of rows, so memory stays bounded whatever the number of samples. On
-CPU the fit's blocks are spread over threads (:func:`_block_pool`); the single
-passes of ``predict``, ``transform`` and ``score``, and every pass over a CSR
-``X`` (whose blocks are few and dominated by torch's sparse product), run
+CPU the fit's blocks are spread over threads (:func:`_block_pool`), CSR ``X``
+included; the single passes of ``predict``, ``transform`` and ``score`` run
 their blocks in turn on torch's own threads, which is faster there.
 
 ``X`` may also be a sparse CSR tensor: the functions that touch it take its
@@ -102,10 +101,11 @@ _PRUNE_MARGIN_ULPS = 1024
 _RECOMPUTE_FACTOR = 5e8
 # Seed of the fixed direction whose projection orders the rows canonically.
 _KEY_SEED = 0
-# CSR blocks on CPU hold this many times the dense budget of rows: their passes
-# run one block at a time on torch's threads (no block pool), whose sparse
-# products and per-call costs favour long blocks (20k x 2k bag of words, k=10:
-# a fit from the same init 0.38-0.49 s in 4 MB blocks, 0.29 s at 16x).
+# CSR blocks on CPU hold this many times the dense budget of rows: torch's
+# sparse products and per-call costs favour long blocks (20k x 2k bag of words,
+# k=10, on torch's threads: a fit from the same init 0.38-0.49 s in 4 MB
+# blocks, 0.29 s at 16x; on the block pool 4x to 16x were within 3%, 2x 20%
+# slower).
 _SPARSE_BLOCK_SCALE = 16
 # Passes over all the nonzeros of CSR X (norms, moments, cluster sums,
 # distances to the labelled centers) run over blocks of rows of about this
@@ -139,6 +139,13 @@ def _row_blocks(n_rows, block_rows):
     return [
         slice(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)
     ]
+
+
+def _nbytes(X):
+    """Bytes of a dense array or of a SciPy sparse matrix's stored arrays."""
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
 
 
 @contextmanager
@@ -1607,8 +1614,12 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        # CSR blocks run in turn on torch's threads (module docstring).
-        nbytes = 0 if sp.issparse(X) else X.nbytes
+        # CSR X too: on torch's threads its fit was 6-16% faster on an idle
+        # machine, but with another process holding one of two cores every
+        # torch operation waited for the descheduled thread (20k x 2k bag of
+        # words, k = 10: 0.39 -> 6.9 s; on the pool 0.45 -> 0.46 s; 100k x
+        # 20k: 1.16 -> 8.9 s, on the pool 1.23 -> 1.6 s). The same fits.
+        nbytes = _nbytes(X)
         with torch_threads(work=self._pass_work(X)), _block_pool(device, nbytes) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
