@@ -993,19 +993,22 @@ def test_fit_does_not_depend_on_the_number_of_threads():
     assert_array_equal(fits[0][3], fits[1][3])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("offset", [1e6, 1e8])
-def test_float32_cluster_of_a_far_row_keeps_its_center(offset):
+def test_float32_cluster_of_a_far_row_keeps_its_center(offset, weighted):
     # A full pass summed each block in float32: a row at 1e8 plus thousands
     # of rows in [0, 1] lost the small ones, and when these left the cluster
     # (the pruned pass moves rows exactly, in float64) the far row's center
-    # kept the error (an audit: 680 away from it, inertia 675x sklearn's).
-    # Block sums are float64 now.
+    # kept the error (an audit: 680 away from it, inertia 675x sklearn's;
+    # with float32 weights the cluster's weight kept an error too, 95,040
+    # away). Block sums and weights are float64 now.
     rng = np.random.default_rng(0)
     X = np.vstack([rng.random((4096, 2)), [[offset, 0.5]]]).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, len(X)).astype(np.float32) if weighted else None
     init = np.array([[0.8, 0.5], [0.4, 0.5]], np.float32)
-    km = KMeans(2, init=init, n_init=1, device="cpu").fit(X)
+    km = KMeans(2, init=init, n_init=1, device="cpu").fit(X, sample_weight=w)
     assert_array_equal(km.cluster_centers_[km.labels_[-1]], X[-1])
-    ref = sk.KMeans(2, init=init, n_init=1).fit(X)
+    ref = sk.KMeans(2, init=init, n_init=1).fit(X, sample_weight=w)
     assert km.inertia_ <= ref.inertia_ * (1 + 1e-6)
 
 

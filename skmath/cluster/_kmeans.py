@@ -16,9 +16,12 @@ functions below, which assume validated input (as in
 
 Squared distances use ``||x||^2 - 2 x.c + ||c||^2`` through one matrix product
 per block of rows, so memory stays bounded whatever the number of samples. On
-CPU the fit's blocks are spread over threads (:func:`_block_pool`), CSR ``X``
-included; the single passes of ``predict``, ``transform`` and ``score`` run
-their blocks in turn on torch's own threads, which is faster there.
+CPU the fit's blocks are spread over threads (:func:`_block_pool`), each
+running torch on one thread, CSR ``X`` included (whose blocks are 16 times
+longer: a CSR ``X`` of fewer blocks than threads is fitted on one thread, the
+price of not stalling on a busy machine); the single passes of ``predict``,
+``transform`` and ``score`` run their blocks in turn on torch's own threads,
+which is faster there.
 
 ``X`` may also be a sparse CSR tensor: the functions that touch it take its
 rows with :func:`_rows` / :func:`_dense_rows` and reduce over its nonzeros
@@ -104,8 +107,8 @@ _KEY_SEED = 0
 # CSR blocks on CPU hold this many times the dense budget of rows: torch's
 # sparse products and per-call costs favour long blocks (20k x 2k bag of words,
 # k=10, on torch's threads: a fit from the same init 0.38-0.49 s in 4 MB
-# blocks, 0.29 s at 16x; on the block pool 4x to 16x were within 3%, 2x 20%
-# slower).
+# blocks, 0.29 s at 16x). On the block pool that X is one block from 4x up
+# (fitted on one thread), and 20% slower at 2x (two blocks).
 _SPARSE_BLOCK_SCALE = 16
 # Passes over all the nonzeros of CSR X (norms, moments, cluster sums,
 # distances to the labelled centers) run over blocks of rows of about this
@@ -142,7 +145,7 @@ def _row_blocks(n_rows, block_rows):
 
 
 def _nbytes(X):
-    """Bytes of a dense array or of a SciPy sparse matrix's stored arrays."""
+    """Bytes of a dense array or of a SciPy CSR matrix's three arrays."""
     if sp.issparse(X):
         return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     return X.nbytes
@@ -496,7 +499,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
         candidate, a block of rows at a time (concatenate a candidate's rows
         with :func:`_candidate_row`).
     potentials : Tensor, shape (len(A),)
-        ``w @ dist``.
+        ``dist @ w``, summed over the blocks.
     """
     n, d = X.shape
     a_sq = (A * A).sum(dim=1)
@@ -521,7 +524,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
         # On one thread: a BLAS product over the rows splits them by the
         # number of threads, and so its rounding, and with it which of two
         # candidates of equal potential is drawn (blocks run on torch's own
-        # threads when X is smaller than one block).
+        # threads when no block pool runs: X within CPU_BLOCK_BYTES).
         with single_threaded_torch():
             return dist, dist @ w[blk]
 
@@ -924,16 +927,16 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
     Each row keeps an upper bound ``u`` on the distance to its center and a
     lower bound ``l`` on the distance to any other. After the centers moved by
     ``shift`` (per center), ``u += shift[label]`` and ``l`` decreases by the
-    largest shift among the other centers; a row
-    whose ``u`` is below ``max(l, s_label)`` (``s_j`` half the gap from
-    ``c_j`` to its closest other center) cannot have changed cluster. The
-    other rows get ``u`` recomputed exactly, and those still in doubt have all
-    their distances recomputed. The labels are those of a full Lloyd E-step
-    (up to rounding-level ties). Without ``shift`` (first iteration), or when
-    more than ``_MAX_DOUBT`` of the rows are in doubt, every row is
-    recomputed and the cluster sums are computed from scratch (for CSR ``X``,
-    only without ``shift``); otherwise they are updated with the rows that
-    changed cluster.
+    largest shift among the other centers; a row whose ``u`` is below
+    ``max(l, s_label)`` (``s_j`` half the gap from ``c_j`` to its closest
+    other center) cannot have changed cluster. The other rows get ``u``
+    recomputed exactly, and those still in doubt have all their distances
+    recomputed. The labels are those of a full Lloyd E-step (up to
+    rounding-level ties). Without ``shift`` (first iteration), or when more
+    than ``_MAX_DOUBT`` (``_MAX_DOUBT_SPARSE`` for CSR ``X``) of the rows are
+    in doubt, every row is recomputed and the cluster sums are computed from
+    scratch (for CSR ``X``, only without ``shift``); otherwise they are
+    updated with the rows that changed cluster.
 
     ``labels``, ``upper``, ``lower`` and, when given, ``sums`` and
     ``weight_in_clusters`` (float64 weighted sums and weights of the rows of
@@ -1010,19 +1013,23 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
             return n_new, moved, None
         if sparse:  # gathered here, in parallel; scattered below, in order
             return n_new, _sparse_scatter(Xb, w[blk], new, unit_weights=unit_weights), None
-        # Summed in float64, as the pruned pass moves rows: a float32 sum of
-        # a huge row and many small ones loses the small ones, and once they
-        # left the cluster (moved exactly) its center kept that error (an
-        # audit: a row at 1e8 ended 680 from its own center).
+        # Sums and weights in float64, as the pruned pass moves rows: a
+        # float32 sum of a huge row and many small ones loses the small ones,
+        # and once they left the cluster (moved exactly) its center kept that
+        # error (an audit: a row at 1e8 ended 680 from its own center; 95,040
+        # with float32 weights, whose cluster weight kept the error).
         part = torch.zeros((k, d), dtype=torch.float64, device=X.device)
-        rows = Xb
-        if X.dtype != torch.float64:
+        w64 = w[blk].to(torch.float64)
+        if X.dtype == torch.float64:
+            rows = Xb if unit_weights else torch.mul(
+                Xb, w64[:, None], out=scratch("weighted", Xb.shape, dtype=X.dtype, device=X.device)
+            )
+        else:  # one float64 copy, weighted in place
             rows = scratch("rows", Xb.shape, dtype=torch.float64, device=X.device).copy_(Xb)
-        if not unit_weights:
-            weighted = scratch("weighted", Xb.shape, dtype=torch.float64, device=X.device)
-            rows = torch.mul(rows, w[blk, None], out=weighted)
+            if not unit_weights:
+                rows.mul_(w64[:, None])
         part.index_add_(0, new, rows)
-        return n_new, part, torch.bincount(new, weights=w[blk], minlength=k)
+        return n_new, part, torch.bincount(new, weights=w64, minlength=k)
 
     blocks = _row_blocks(n, _pass_rows(X, k))
     results = map_blocks(full_pass, blocks, pool)
@@ -1614,11 +1621,12 @@ class KMeans(
         generator = make_generator(rng, device)
         k = self.n_clusters
 
-        # CSR X too: on torch's threads its fit was 6-16% faster on an idle
+        # CSR X too: on torch's threads its fit was 6-20% faster on an idle
         # machine, but with another process holding one of two cores every
         # torch operation waited for the descheduled thread (20k x 2k bag of
-        # words, k = 10: 0.39 -> 6.9 s; on the pool 0.45 -> 0.46 s; 100k x
-        # 20k: 1.16 -> 8.9 s, on the pool 1.23 -> 1.6 s). The same fits.
+        # words, k = 10, one block, so one thread on the pool: 0.39 -> 6.9 s,
+        # on the pool 0.45 -> 0.46 s; 100k x 20k: 1.16 -> 8.9 s, on the pool
+        # 1.23 -> 1.6 s). The same fits.
         nbytes = _nbytes(X)
         with torch_threads(work=self._pass_work(X)), _block_pool(device, nbytes) as pool:
             Xt = as_tensor(X, device)
