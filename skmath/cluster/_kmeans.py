@@ -1627,8 +1627,7 @@ class KMeans(
         # words, k = 10, one block, so one thread on the pool: 0.39 -> 6.9 s,
         # on the pool 0.45 -> 0.46 s; 100k x 20k: 1.16 -> 8.9 s, on the pool
         # 1.23 -> 1.6 s). The same fits.
-        nbytes = _nbytes(X)
-        with torch_threads(work=self._pass_work(X)), _block_pool(device, nbytes) as pool:
+        with torch_threads(work=self._pass_work(X)), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
             order, key, mean = _canonical_order(Xt, w, pool)

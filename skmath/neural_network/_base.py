@@ -792,15 +792,12 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 return self._validation_score(z, *val_data[1:])
 
         n_samples = data[0].shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(_AUTO_BATCH, n_samples)
-        else:
-            if self.batch_size > n_samples and self._gives_warnings:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is "
-                    "going to be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if self.batch_size != "auto" and self.batch_size > n_samples and self._gives_warnings:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped"
+            )
+        batch_size = self._batch_rows(n_samples)
 
         dropout = self._network_dropout()
 
@@ -1017,15 +1014,17 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         """Multiply-adds of the network's layer products for one row."""
         return sum(W.size for W in self.coefs_)
 
+    def _batch_rows(self, n_samples):
+        """Rows of a minibatch: ``batch_size`` (``"auto"``: at most
+        ``_AUTO_BATCH``) clipped to ``[1, n_samples]``, as in sklearn."""
+        if self.batch_size == "auto":
+            return min(_AUTO_BATCH, n_samples)
+        return int(np.clip(self.batch_size, 1, n_samples))
+
     def _step_work(self, n_samples):
         """Multiply-adds of a training step's layer products: a minibatch's,
         or all the rows' for lbfgs (for :func:`torch_threads`)."""
-        if self.solver == "lbfgs":
-            rows = n_samples
-        elif self.batch_size == "auto":
-            rows = min(_AUTO_BATCH, n_samples)
-        else:
-            rows = min(self.batch_size, n_samples)
+        rows = n_samples if self.solver == "lbfgs" else self._batch_rows(n_samples)
         return rows * self._row_work()
 
     def _raw_output(self, X):
