@@ -623,8 +623,8 @@ def _labels(X, centers, origin=None):
     Where ``origin`` lies within the centers' spread (``||origin||^2`` at most
     their mean ``||c - origin||^2``: centred or standardised data), that
     costs little, and the rows are compared about zero, as sklearn does,
-    without a centred copy of each block (200k x 32 float64, k = 16: 17 ms
-    instead of 22 ms on one thread). The rows within the wider tie bound are
+    without a centred copy of each block (200k x 32 float64, k = 16: 20 ms
+    instead of 26 ms on one thread). The rows within the wider tie bound are
     then decided in the centred coordinates, so the labels are those of the
     centred comparison (both bounds are rigorous). CSR rows are compared about
     zero.
