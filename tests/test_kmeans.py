@@ -1236,39 +1236,11 @@ def test_sparse_near_ties_are_decided_without_densifying(monkeypatch):
     assert np.all(chosen <= dist.min(axis=1) + 1e-12 * (1 + np.abs(dist).max(axis=1)))
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_rows_compared_about_zero_get_the_labels_of_the_centred_comparison(dtype):
-    # predict compares rows about zero when the fit's origin lies within the
-    # centers' spread (here: a small offset); the rows within that comparison's
-    # wider tie bound are decided in the centred coordinates, so the labels are
-    # those of the comparison about the origin, on rows placed on the bisectors
-    # of pairs of centers (exact and rounding-level ties) as elsewhere.
-    rng = np.random.RandomState(0)
-    centers = (2 * rng.randn(6, 5)).astype(dtype)
-    i, j = rng.randint(6, size=(2, 20000))
-    t = rng.choice([0.5, 0.5 + 1e-15, 0.5 - 1e-15, 0.5 + 1e-7, 0.0, 0.9], size=20000)
-    X = (centers[i] * t[:, None] + centers[j] * (1 - t)[:, None]).astype(dtype)
-    Xt, C = torch.from_numpy(X), torch.from_numpy(centers)
-    origin = torch.from_numpy(centers.astype(np.float64).mean(axis=0) + 0.1)
-    shifted = C.double() - origin
-    assert torch.dot(origin, origin) <= (shifted * shifted).sum(dim=1).mean()
-    labels = kmeans_module._labels(Xt, C, origin)
-    centred = kmeans_module._nearest_centers(Xt, shifted.to(Xt.dtype), origin.to(Xt.dtype))
-    assert_array_equal(labels.numpy(), centred.numpy())
-    # and the closest center wherever the float64 distances are not near a tie
-    dist = euclidean_distances(X.astype(np.float64), centers.astype(np.float64), squared=True)
-    dist.sort(axis=1)
-    clear = dist[:, 1] - dist[:, 0] > 1e-3
-    exact = euclidean_distances(X.astype(np.float64), centers.astype(np.float64)).argmin(axis=1)
-    assert clear.sum() > 5000
-    assert_array_equal(labels.numpy()[clear], exact[clear])
-
-
-def test_predict_compares_about_the_origin_where_squares_about_zero_overflow():
-    # float32 clusters at 0.9e19 +- 1e19: the fit's origin lies within the
-    # centers' spread, but the squares of rows about zero (1.9e19^2) overflow
-    # float32 where those about the origin (1e19^2) do not. predict then falls
-    # back to the centred comparison instead of raising.
+def test_predict_compares_rows_about_the_fits_origin():
+    # float32 clusters at 0.9e19 +- 1e19: the squares of the rows about zero
+    # (1.9e19^2) overflow float32, those about the training data's mean
+    # (1e19^2) do not. predict compares the rows about that mean, as the fit
+    # did: it gives labels_, without an overflow error.
     offsets = np.array([-1.0, -0.999, -1.001, 1.0, 0.999, 1.001])[:, None]
     X = (np.float32(0.9e19) + offsets * 1e19).astype(np.float32)
     km = KMeans(n_clusters=2, n_init=1, random_state=0, device="cpu").fit(X)

@@ -620,40 +620,18 @@ def _labels(X, centers, origin=None):
     them around (its data's rounded mean; the mean of the centers when None):
     far from it, ``||x||^2`` would make the product form's rounding (and
     :func:`_nearest`'s tie bound) larger than the gaps between clusters.
-    Where ``origin`` lies within the centers' spread (``||origin||^2`` at most
-    their mean ``||c - origin||^2``: centred or standardised data), that
-    costs little, and the rows are compared about zero, as sklearn does,
-    without a centred copy of each block (200k x 32 float64, k = 16: 20 ms
-    instead of 26 ms on one thread). The rows within the wider tie bound are
-    then decided in the centred coordinates, so the labels are those of the
-    centred comparison (both bounds are rigorous). CSR rows are compared about
-    zero.
+    CSR rows are compared about zero.
     """
-    if _is_sparse(X):
-        labels = _nearest_centers(X, centers, None)
-    else:
-        f64 = torch.float64
-        if origin is None:
-            origin = centers.to(f64).mean(dim=0)
-        shifted = centers.to(f64) - origin
-        centred = (shifted.to(X.dtype), origin.to(X.dtype))
-        labels = None
-        if torch.dot(origin, origin) <= (shifted * shifted).sum(dim=1).mean():
-            labels = _nearest_centers(X, centers, None, exact=centred)
-        if labels is None:  # (squares about zero may overflow where these do not)
-            labels = _nearest_centers(X, *centred)
-    if labels is None:
-        _check_squares_finite(False, X.dtype)
-    return labels
-
-
-def _nearest_centers(X, centers, origin, *, exact=None):
-    """:func:`_labels` comparing the rows ``X - origin`` (``X`` when None) to
-    ``centers``, given in those coordinates; None where the comparison
-    overflows. ``exact`` is ``(centers, origin)`` of the coordinates in which
-    to decide the rows within the tie bound (those compared in by default)."""
     n = X.shape[0]
     out = empty(n, dtype=torch.int64, device=X.device)
+    sparse = _is_sparse(X)
+    if sparse:
+        origin = None
+    elif origin is None:
+        origin = centers.to(torch.float64).mean(dim=0)
+    if origin is not None:
+        centers = (centers.to(torch.float64) - origin).to(X.dtype)
+        origin = origin.to(X.dtype)
     c_sq = (centers * centers).sum(dim=1)
     centers_t = transpose_for(X, centers)
     # One flag updated in place, not a small tensor kept per block between
@@ -667,26 +645,15 @@ def _nearest_centers(X, centers, origin, *, exact=None):
         if origin is not None:
             Xb = torch.sub(Xb, origin, out=scratch("centred", Xb.shape, dtype=X.dtype,
                                                       device=X.device))
-        refine = None
-        if exact is not None:
-            exact_centers, shift = exact
-
-            def refine(rows, candidates):
-                Xr = _dense_rows(Xb, rows) - shift
-                return _nearest_by_differences(
-                    Xr, torch.arange(rows.shape[0], device=X.device), exact_centers, candidates
-                )
-
         # Squared norms only enter the error bound: the norm's rounding is moot.
-        labels, closest, _ = _closest(
-            Xb, _sq_norms(Xb), centers_t, c_sq, second=False, refine=refine
-        )
+        labels, closest, _ = _closest(Xb, _sq_norms(Xb), centers_t, c_sq, second=False)
         out[blk] = labels
         finite.logical_and_(torch.isfinite(closest).all())
 
     for blk in _row_blocks(n, _pass_rows(X, centers.shape[0])):
         assign(blk)
-    return out if bool(finite) else None
+    _check_squares_finite(bool(finite), X.dtype)
+    return out
 
 
 def _check_squares_finite(finite, dtype):
@@ -702,7 +669,7 @@ def _check_squares_finite(finite, dtype):
         )
 
 
-def _closest(X, x_sq, centers_t, c_sq, *, second=True, refine=None):
+def _closest(X, x_sq, centers_t, c_sq, *, second=True):
     """:func:`_nearest` of a block's distances ``||c||^2 - 2 x.c``, with their error bounds.
 
     ``centers_t`` is ``centers.T``, shape ``(d, k)`` (see
@@ -715,9 +682,6 @@ def _closest(X, x_sq, centers_t, c_sq, *, second=True, refine=None):
     blocks are multiplied as ``(b, k)`` (sparse times dense) and copied.
     The rounding bound (:func:`_error_scale`) is split into the rows' and
     the centers' shares for :func:`_nearest`.
-
-    ``refine`` decides the rows within the bound (as for :func:`_nearest`;
-    by default :func:`_nearest_by_differences` in ``X``'s coordinates).
 
     Returns
     -------
@@ -733,10 +697,8 @@ def _closest(X, x_sq, centers_t, c_sq, *, second=True, refine=None):
         torch.addmm(c_sq[:, None], centers_t.T, X.T, alpha=-2.0, out=dist)
     err_centers = (scale.max() if _is_sparse(X) else scale) * c_sq
 
-    if refine is None:
-
-        def refine(rows, candidates):
-            return _nearest_by_differences(X, rows, centers_t.T, candidates)
+    def refine(rows, candidates):
+        return _nearest_by_differences(X, rows, centers_t.T, candidates)
 
     return _nearest(dist, err_centers, scale * x_sq, second=second, refine=refine)
 
