@@ -13,6 +13,7 @@ import torch
 import skmath._engine._core
 from skmath._engine import (
     SGD,
+    STOPPED_BY_CALLBACK,
     Adam,
     TorchEstimatorMixin,
     as_tensor,
@@ -23,6 +24,7 @@ from skmath._engine import (
     make_generator,
     map_blocks,
     minimize_lbfgs,
+    minimize_owlqn,
     resolve_device,
     scratch,
     seed_from,
@@ -303,6 +305,64 @@ def test_minimize_lbfgs_solves_and_holds_numpy_blas_to_one_thread():
     result = minimize_lbfgs(value_and_grad, np.zeros(4), gtol=1e-10)
     np.testing.assert_allclose(result.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-6)
     assert blas_threads and set(blas_threads) == {1}
+
+
+def _weighted_quadratic(a, b):
+    # f(x) = sum_j a_j (x_j - b_j)^2 / 2, whose L1-penalised minimiser
+    # soft-thresholds b_j by l1_j / a_j.
+    def fun(x):
+        r = x - b
+        return 0.5 * (a * r * r).sum(), a * r
+
+    return fun
+
+
+def test_minimize_owlqn_soft_thresholds_a_separable_quadratic():
+    # The closed form: x_j = sign(b_j) max(|b_j| - l1_j / a_j, 0); entries
+    # with l1_j = 0 (an intercept) are b_j. Curvatures from 0.1 to 10 and a
+    # start on the wrong side of zero for half the entries. The run ends on
+    # the relative decrease (float64's resolution of the objective): the
+    # same accuracy as scipy's L-BFGS-B on the split W = P - M (8e-7).
+    rng = np.random.RandomState(0)
+    n = 200
+    a = torch.from_numpy(10 ** rng.uniform(-1, 1, n))
+    b = torch.from_numpy(rng.randn(n) * 3)
+    l1 = torch.from_numpy(rng.uniform(0, 4, n) * a.numpy())
+    l1[:10] = 0.0
+    x0 = torch.from_numpy(-np.sign(rng.randn(n)) * rng.rand(n))
+    x, result = minimize_owlqn(_weighted_quadratic(a, b), x0, l1, max_iter=1000,
+                               tol=1e-8, ftol=0.0)
+    expected = torch.sign(b) * torch.clamp(b.abs() - l1 / a, min=0.0)
+    assert result.status == 0 and result.success
+    np.testing.assert_allclose(x.numpy(), expected.numpy(), atol=2e-6)
+    # The penalty removes entries exactly, not to rounding.
+    assert torch.equal(x == 0, expected == 0) and int((x == 0).sum()) > 20
+    objective = float(_weighted_quadratic(a, b)(x)[0] + (l1 * x.abs()).sum())
+    assert result.fun == pytest.approx(objective, rel=1e-12)
+
+
+def test_minimize_owlqn_reports_its_stops():
+    a, b = torch.ones(5, dtype=torch.float64), torch.arange(5.0, dtype=torch.float64)
+    fun = _weighted_quadratic(a * torch.logspace(0, 4, 5, dtype=torch.float64), b)
+    x0 = torch.zeros(5, dtype=torch.float64)
+    # Out of iterations.
+    _, result = minimize_owlqn(fun, x0, 0.5, max_iter=2, tol=1e-12, ftol=0.0)
+    assert (result.status, result.nit) == (1, 2) and not result.success
+    # A callback's stop, after its first iterate.
+    seen = []
+    _, result = minimize_owlqn(fun, x0, 0.5, max_iter=100, tol=1e-12, ftol=0.0,
+                               callback=lambda x: seen.append(x.clone()) or True)
+    assert result.status == STOPPED_BY_CALLBACK and result.nit == 1 and len(seen) == 1
+
+    # An objective that is infinite off the start: no trial point is
+    # accepted, even along the pseudo-gradient from a fresh history.
+    start = torch.ones(3, dtype=torch.float64)
+
+    def walled(x):
+        return 1.5 if torch.equal(x, start) else math.inf, x
+
+    x, result = minimize_owlqn(walled, start, 0.1, max_iter=10, tol=1e-12, ftol=0.0)
+    assert result.status == 2 and "LNSRCH" in result.message and torch.equal(x, start)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

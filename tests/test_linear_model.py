@@ -1417,10 +1417,10 @@ def _l1_kkt_violation(est, X, y, C):
 
 @pytest.mark.parametrize("case", ["unscaled", "weak penalty", "binary weak penalty"])
 def test_logistic_l1_reaches_the_optimality_conditions(case):
-    # L-BFGS-B on the L1 split can stall (its ftol test) far from the
-    # minimiser on badly scaled or weakly penalised problems; skmath restarts
-    # it until the projected gradient is below tol. Checked against the
-    # optimality (KKT) conditions, computed here independently.
+    # L-BFGS-B on the L1 split (skmath's solver before OWL-QN) stalled (its
+    # ftol test) far from the minimiser on badly scaled or weakly penalised
+    # problems. Checked against the optimality (KKT) conditions, computed
+    # here independently.
     if case == "unscaled":
         X, y = make_classification(100, 3, n_informative=3, n_redundant=0, n_classes=3,
                                    n_clusters_per_class=1, random_state=14)
@@ -1510,10 +1510,11 @@ def test_tol_outside_zero_one_is_machine_epsilon_as_in_lapack(tol):
 @pytest.mark.parametrize("C", [0.3, 3.0])
 def test_logistic_l1_on_unscaled_features_does_not_stall_silently(C):
     # Wine x 100 (features up to 1e5): L-BFGS-B on the split in the raw coefficients
-    # stalled, the restart could not lower the objective, and the fit was accepted
-    # silently 20% above the minimum (KKT violation 1.7e-3 and 3.4e-2 in the units
-    # below, 20000 iterations). Solved in column-scaled variables: converged in ~1300
-    # (violation 5.5e-5 and 8.3e-5 with scipy 1.16, 3.2e-4 with scipy 1.10's L-BFGS-B).
+    # (skmath's solver before OWL-QN) stalled, the restart could not lower the
+    # objective, and the fit was accepted silently 20% above the minimum (KKT
+    # violation 1.7e-3 and 3.4e-2 in the units below, 20000 iterations). Solved in
+    # column-scaled variables: converged in ~1300 (violation 5.5e-5 and 8.3e-5 with
+    # scipy 1.16, 3.2e-4 with scipy 1.10's L-BFGS-B); OWL-QN in those variables.
     X, y = load_wine(return_X_y=True)
     X = X * 100
     est = LogisticRegression(solver="saga", l1_ratio=1.0, C=C, tol=1e-6, max_iter=20000,
@@ -1681,3 +1682,27 @@ def test_newton_symmetric_solve_falls_back_to_scipys_solve(monkeypatch):
     M[:, 0] = M[:, 1]
     x, why = newton._solve_symmetric(M @ M.T, b)
     assert x is None and ("singular" in why or "ill-conditioned" in why.lower())
+
+
+@pytest.mark.parametrize("C", [1.0, 10.0])
+def test_logistic_l1_on_wide_sparse_data_matches_liblinear(C):
+    # More columns than rows, sparse and text-like (the case OWL-QN was
+    # brought in for: L-BFGS-B on the split handled 2 d bounded variables):
+    # liblinear's L1 problem met to 5e-5 of the largest coefficient, the same
+    # zeros, the saga problem's optimality conditions met.
+    rng = np.random.RandomState(0)
+    X = sp.random(400, 4000, density=0.01, format="csr", random_state=rng)
+    w = np.zeros(4000)
+    w[:40] = 5 * rng.randn(40)
+    y = (X @ w + 0.1 * rng.randn(400) > 0).astype(int)
+    kw = dict(solver="liblinear", l1_ratio=1.0, C=C, tol=1e-10)
+    ref = _sklearn_logistic(max_iter=10000, **kw).fit(X, y)
+    ours = LogisticRegression(max_iter=5000, device="cpu", **kw).fit(X, y)
+    scale = np.abs(ref.coef_).max()
+    assert 0 < np.count_nonzero(ref.coef_) < 400
+    assert_allclose(ours.coef_, ref.coef_, atol=5e-5 * scale)
+    assert_allclose(ours.intercept_, ref.intercept_, atol=5e-5 * scale)
+    assert ((ours.coef_ == 0) == (ref.coef_ == 0)).all()
+    saga = LogisticRegression(solver="saga", l1_ratio=1.0, C=C, tol=1e-10, max_iter=5000,
+                              device="cpu").fit(X, y)
+    assert _l1_kkt_violation(saga, X, y, C) / (C * len(y)) < 1e-6

@@ -30,7 +30,7 @@ from ._core import (
     transpose_for,
     unchanged_on_failure,
 )
-from ._optim import SGD, STOPPED_BY_CALLBACK, Adam, minimize_lbfgs
+from ._optim import SGD, STOPPED_BY_CALLBACK, Adam, minimize_lbfgs, minimize_owlqn
 from ._training import (
     SKLEARN_DIVERGED_MESSAGE,
     DivergenceError,
@@ -63,6 +63,7 @@ __all__ = [
     "make_generator",
     "map_blocks",
     "minimize_lbfgs",
+    "minimize_owlqn",
     "minibatches",
     "resolve_device",
     "row_slice",

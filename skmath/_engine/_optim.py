@@ -1,4 +1,4 @@
-"""The optimizers: Adam and SGD for the training loop, L-BFGS-B for full-batch fits.
+"""The optimizers: Adam and SGD for the training loop, L-BFGS-B and OWL-QN for full-batch fits.
 
 Adam and SGD: the updates are torch's own kernels, the fused ones
 (``torch._fused_adam_``, ``torch._fused_sgd_``, called directly) where the
@@ -17,7 +17,8 @@ and ``"weight_decay"`` may be changed between steps), ``zero_grad``, ``step``,
 ``state_dict`` and ``load_state_dict`` (same layout as torch's).
 
 :func:`minimize_lbfgs` is SciPy's L-BFGS-B, the optimizer of scikit-learn's
-``lbfgs`` solvers, on objectives computed in torch.
+``lbfgs`` solvers, on objectives computed in torch; :func:`minimize_owlqn`
+is OWL-QN, L-BFGS for objectives with an L1 penalty, in torch.
 """
 
 import math
@@ -341,3 +342,212 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
             x=x, fun=fun, jac=jac, nit=stop["nit"], status=STOPPED_BY_CALLBACK,
             success=False, message="STOP: REQUESTED BY A CALLBACK",
         )
+
+
+def pseudo_gradient(x, grad, l1):
+    """The minimum-norm subgradient of ``f(x) + sum_j l1_j |x_j|`` (``grad`` of ``f``).
+
+    ``grad + l1 sign(x)`` where ``x != 0``; at ``x_j = 0``, the end of
+    ``[grad_j - l1_j, grad_j + l1_j]`` nearest zero, or 0 when the interval
+    holds it (the entry is optimal at zero). Zero at a minimiser.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmath._engine._optim import pseudo_gradient
+    >>> x = torch.tensor([1.0, 0.0, 0.0])
+    >>> pseudo_gradient(x, torch.tensor([0.5, 0.5, 3.0]), torch.tensor(1.0)).tolist()
+    [1.5, 0.0, 2.0]
+    """
+    right, left = grad + l1, grad - l1
+    at_zero = torch.where(right < 0, right, torch.where(left > 0, left, 0.0))
+    return torch.where(x > 0, right, torch.where(x < 0, left, at_zero))
+
+
+def _two_loop(direction, pairs, free):
+    """L-BFGS's two-loop recursion: ``H direction`` for the inverse Hessian
+    estimate of the curvature ``pairs`` ``(s, y)`` (oldest first), restricted
+    to the entries ``free`` (a 0/1 mask): the pairs' ``y`` outside them are
+    dropped, and a pair without positive curvature there is skipped."""
+    q = direction.clone()
+    kept = []
+    for s, y in reversed(pairs):
+        y = y * free
+        sy = float(torch.dot(s, y))
+        if not sy > 0:
+            continue
+        a = torch.dot(s, q) / sy
+        q.sub_(a * y)
+        kept.append((s, y, sy, a))
+    # The initial estimate: s.y / y.y of the newest pair (kept, else any).
+    if kept:
+        s, y, sy, _ = kept[0]
+        q.mul_(sy / float(torch.dot(y, y)))
+    elif pairs:
+        s, y = pairs[-1]
+        q.mul_(float(torch.dot(s, y)) / float(torch.dot(y, y)))
+    for s, y, sy, a in reversed(kept):
+        q.add_((a - torch.dot(y, q) / sy) * s)
+    return q.mul_(free)
+
+
+def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_scale=None,
+                   callback=None, max_line_search=50):
+    """Minimise ``f(x) + sum_j l1_j |x_j|`` by OWL-QN (Andrew & Gao, 2007), in torch.
+
+    L-BFGS on the :func:`pseudo_gradient`: its curvature pairs ``(s, y)``
+    are those of the smooth part ``f``, its direction is kept to the orthant
+    the pseudo-gradient descends into, and each trial point of its
+    backtracking (Armijo) line search is projected onto the orthant of the
+    current iterate, so that an entry crossing zero stops there, an exact
+    zero. Three departures from the paper, each measured on the L1 logistic
+    problems of :class:`~skmath.LogisticRegression`:
+
+    - only entries *at zero* are held to the sign their pseudo-gradient
+      descends in (holding every entry to it froze non-zero ones: iris,
+      ``C=0.1``, no convergence in 100 iterations; the L-BFGS-B split took 38);
+      the paper's rule is the fallback when that direction does not descend;
+    - the two-loop recursion runs on the entries that may move (the zeros
+      whose pseudo-gradient is 0 left out): iris ``C=0.1``, 36 iterations
+      instead of 82;
+    - the line search takes the minimiser of the quadratic through ``f``,
+      its slope and the trial value (within [0.1, 0.5] of the step), not
+      halves: 68 evaluations instead of 358 on iris ``C=100``.
+
+    The iterate and the history live on ``x0``'s device, in its dtype: no
+    bounds, no copy of the iterate to the host (SciPy's L-BFGS-B spent
+    0.3 s per call converting the bounds of 100,000 variables).
+
+    Stops with ``status`` 0 when the largest entry of ``|pseudo-gradient| *
+    gradient_scale`` is at most ``tol``, or when an iteration lowers the
+    objective by at most ``ftol`` (relative, SciPy's L-BFGS-B test) twice in
+    a row, the second from a fresh history (the first such stall clears the
+    history and goes on); 1: ``max_iter`` iterations; 2: the line search
+    found no decrease, even along the pseudo-gradient from a fresh history;
+    :data:`STOPPED_BY_CALLBACK`: ``callback(x)``, called after each
+    iteration, returned true.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (loss, grad)`` of the smooth part ``f``, tensors (``x``
+        shaped as ``x0``).
+    x0 : Tensor
+    l1 : Tensor or float
+        Non-negative weights of ``|x|``, broadcastable to ``x0`` (0: not
+        penalised).
+    max_iter : int
+    tol : float
+    ftol : float
+    history : int, default=20
+        Curvature pairs kept.
+    gradient_scale : Tensor, float or None, default=None
+        Broadcastable to ``x0``: ``tol`` bounds the pseudo-gradient times it.
+    callback : callable or None, default=None
+    max_line_search : int, default=50
+        Trial points per line search.
+
+    Returns
+    -------
+    x : Tensor
+        Shaped as ``x0``.
+    result : scipy.optimize.OptimizeResult
+        ``fun`` (the objective with its penalty), ``nit``, ``status``,
+        ``message``, ``success``.
+
+    Examples
+    --------
+    ``(x - 3)^2 / 2`` plus ``|x_0| + 5 |x_1|``: the minimiser soft-thresholds
+    3 by each weight.
+
+    >>> import torch
+    >>> from skmath._engine import minimize_owlqn
+    >>> def half_square(x):
+    ...     return 0.5 * ((x - 3) ** 2).sum(), x - 3
+    >>> x, result = minimize_owlqn(half_square, torch.zeros(2, dtype=torch.float64),
+    ...                            torch.tensor([1.0, 5.0], dtype=torch.float64),
+    ...                            max_iter=100, tol=1e-8, ftol=1e-15)
+    >>> x.tolist(), result.status
+    ([2.0, 0.0], 0)
+    """
+    shape = x0.shape
+    x = x0.detach().reshape(-1).clone()
+    l1 = torch.as_tensor(l1, dtype=x.dtype, device=x.device).expand(shape).reshape(-1)
+    penalised = l1 > 0
+    scale = torch.as_tensor(1.0 if gradient_scale is None else gradient_scale,
+                            dtype=x.dtype, device=x.device).expand(shape).reshape(-1)
+
+    def evaluate(v):
+        loss, grad = fun(v.view(shape))
+        return float(loss) + float(torch.dot(l1, v.abs())), grad.detach().reshape(-1)
+
+    def largest(pg):
+        return float((pg * scale).abs().max()) if pg.numel() else 0.0
+
+    F, g = evaluate(x)
+    pg = pseudo_gradient(x, g, l1)
+    pairs = []
+    nit, fresh = 0, True
+    while True:
+        if largest(pg) <= tol:
+            status, message = 0, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL"
+            break
+        if nit >= max_iter:
+            status, message = 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+            break
+        free = ((pg != 0) | (x != 0) | ~penalised).to(x.dtype)
+        q = _two_loop(pg, pairs, free)
+        direction = torch.where(penalised & (x == 0) & (q * pg <= 0), 0.0, -q)
+        slope = float(torch.dot(pg, direction))
+        if not slope < 0:  # the paper's sign rule, on every entry
+            direction = torch.where(q * pg > 0, -q, 0.0)
+            slope = float(torch.dot(pg, direction))
+        if not slope < 0:  # steepest descent from a fresh history
+            pairs, fresh = [], True
+            direction = -pg
+            slope = float(torch.dot(pg, direction))
+        # SciPy's first step has unit length.
+        step = 1.0 if pairs else 1.0 / max(float(direction.norm()), 1e-300)
+        orthant = torch.where(x != 0, x.sign(), -pg.sign())
+        found = False
+        for _ in range(max_line_search):
+            trial = x + step * direction
+            trial = torch.where(penalised & (trial * orthant <= 0), 0.0, trial)
+            if torch.equal(trial, x):  # the step no longer moves x
+                break
+            F_new, g_new = evaluate(trial)
+            if F_new <= F + 1e-4 * float(torch.dot(pg, trial - x)):
+                found = True
+                break
+            curvature = F_new - F - slope * step
+            ratio = -slope * step / (2 * curvature) if curvature > 0 else 0.5
+            step *= min(max(ratio, 0.1), 0.5)
+        if not found:
+            if not fresh:  # retry along the pseudo-gradient, from a fresh history
+                pairs, fresh = [], True
+                continue
+            status, message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
+            break
+        s, y = trial - x, g_new - g
+        if float(torch.dot(s, y)) > 1e-10 * float(torch.dot(y, y)):
+            pairs = [*pairs[-(history - 1):], (s, y)] if history > 1 else [(s, y)]
+        decrease = (F - F_new) / max(abs(F), abs(F_new), 1.0)
+        x, F, g = trial, F_new, g_new
+        pg = pseudo_gradient(x, g, l1)
+        nit += 1
+        if callback is not None and callback(x.view(shape)):
+            status, message = STOPPED_BY_CALLBACK, "STOP: REQUESTED BY A CALLBACK"
+            break
+        if decrease <= ftol:
+            if fresh:
+                status = 0
+                message = ("CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL"
+                           if largest(pg) <= tol
+                           else "CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH")
+                break
+            pairs, fresh = [], True  # a stall: go on from a fresh history
+        else:
+            fresh = False
+    return x.view(shape), scipy.optimize.OptimizeResult(
+        x=x.view(shape), fun=F, nit=nit, status=status, message=message, success=status == 0,
+    )

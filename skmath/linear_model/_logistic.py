@@ -1,8 +1,8 @@
 """Logistic regression (binary and multinomial): objective in torch, scipy's
 L-BFGS-B or sklearn's Newton iterations (:mod:`._newton`).
 
-L2, L1 and elastic-net penalties; the L1 part through the split ``W = P - M``,
-``P, M >= 0`` (:func:`l1_split_objective`)."""
+L2, L1 and elastic-net penalties; with an L1 part, OWL-QN
+(:func:`~skmath._engine.minimize_owlqn`)."""
 
 import itertools
 import warnings
@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.optimize import Bounds, OptimizeResult
+from scipy.optimize import OptimizeResult
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import _logistic as _sklearn_logistic
@@ -31,6 +31,7 @@ from .._engine import (
     csr_transpose,
     csr_with_values,
     minimize_lbfgs,
+    minimize_owlqn,
     to_numpy,
     torch_threads,
     transpose_for,
@@ -220,59 +221,10 @@ def logistic_objective(coef, X, Y, sample_weight, l2_reg, fit_intercept, multino
     return loss + 0.5 * l2_reg * (W * W).sum(), grad
 
 
-def l1_split_objective(objective, n_features, l1_reg):
-    """``objective`` plus an L1 penalty on ``W``, over the split ``W = P - M``.
-
-    ``l1_reg * ||W||_1`` has no gradient at 0. With ``W = P - M`` and
-    ``P, M >= 0`` it becomes the linear term ``l1_reg * sum(P + M)``, smooth
-    on the box, and the box-constrained problem has the same minimiser: at a
-    minimum ``min(P, M) = 0`` entrywise (lowering both by the smaller lowers
-    the penalty), so ``sum(P + M) = ||W||_1``. L-BFGS-B solves it; the
-    coefficients the penalty removes end exactly on the bound, as exact zeros.
-
-    Parameters
-    ----------
-    objective : callable
-        ``objective(coef) -> (loss, grad)``, ``coef`` of shape (k, d + m):
-        ``W`` then ``m`` unpenalised columns (the intercept).
-    n_features : int
-        ``d``.
-    l1_reg : float or Tensor of shape (d,)
-        Weight of ``||W||_1`` (of each ``|W_j|``).
-
-    Returns
-    -------
-    split_objective : callable
-        ``split_objective(z) -> (loss, grad)`` for ``z = [P, M, rest]`` of
-        shape (k, 2 d + m).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skmath.linear_model._logistic import l1_split_objective
-    >>> def half_square(coef):  # (w - 3)^2 / 2
-    ...     return 0.5 * ((coef - 3) ** 2).sum(), coef - 3
-    >>> f = l1_split_objective(half_square, 1, l1_reg=1.0)
-    >>> loss, grad = f(torch.tensor([[2.0, 0.0]]))  # W = 2: 0.5 + |2|
-    >>> float(loss), grad.tolist()
-    (2.5, [[0.0, 2.0]])
-    """
-    d = n_features
-
-    def split_objective(z):
-        loss, grad = objective(torch.cat([z[:, :d] - z[:, d : 2 * d], z[:, 2 * d :]], dim=1))
-        grad_W = grad[:, :d]
-        loss = loss + (l1_reg * (z[:, :d] + z[:, d : 2 * d])).sum()
-        l1 = torch.as_tensor(l1_reg, dtype=grad.dtype, device=grad.device).expand_as(grad_W)
-        return loss, torch.cat([l1 + grad_W, l1 - grad_W, grad[:, d:]], dim=1)
-
-    return split_objective
-
-
 def _check_solver(solver, penalty, dual):
     """sklearn's rules of which solver takes which penalty, with its messages.
 
-    skmath solves these problems with L-BFGS-B or Newton steps, but keeps the
+    skmath solves these problems with L-BFGS-B, OWL-QN or Newton steps, but keeps the
     rules so that a setting sklearn refuses is refused here too.
     """
     if solver not in ("liblinear", "saga") and penalty not in ("l2", None):
@@ -308,13 +260,12 @@ def _with_constant_column(X, value):
 
 def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_intercept,
                         multinomial, max_iter, tol, callback=None, newton=None):
-    """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1`` with L-BFGS-B,
-    or without L1 part by Newton's method (``newton``: ``"cholesky"`` or ``"cg"``).
-
-    With an L1 part the problem is solved over ``[P, M, b]`` on the box
-    ``P, M >= 0`` (:func:`l1_split_objective`); otherwise over ``coef``
-    directly. ``X`` is a float64 tensor (dense or CSR). ``callback(coef)``
-    gets each iterate as a ``[W, b]`` array, shape of ``coef0``.
+    """Minimise :func:`logistic_objective` plus ``l1_reg * ||W||_1``: with L-BFGS-B
+    without L1 part, or by Newton's method (``newton``: ``"cholesky"`` or
+    ``"cg"``); with an L1 part by OWL-QN
+    (:func:`~skmath._engine.minimize_owlqn`), in column-scaled variables.
+    ``X`` is a float64 tensor (dense or CSR). ``callback(coef)`` gets each
+    iterate as a ``[W, b]`` array, shape of ``coef0``.
 
     Returns
     -------
@@ -337,42 +288,33 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
         )
     if l1_reg == 0:
         return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
-    # Badly scaled columns make L-BFGS-B stall on the split far from the
-    # minimiser (wine x 100, C=3, tol=1e-6: 20% above it). It runs in the
-    # variables V = W * s instead, s the columns' weighted root mean squares rounded to
-    # powers of two (exact), where the penalty is sum_j (l1_reg / s_j) |V_j|;
-    # tol still bounds the projected gradient in W.
+    # Badly scaled columns slow quasi-Newton methods down (wine x 100, C=3,
+    # tol=1e-6: L-BFGS-B on the split W = P - M used before OWL-QN stalled 20%
+    # above the minimiser). OWL-QN runs in the variables V = W * s instead, s
+    # the columns' weighted root mean squares rounded to powers of two
+    # (exact), where the penalty is sum_j (l1_reg / s_j) |V_j|; the intercept
+    # is not scaled. tol bounds the pseudo-gradient in V times the largest
+    # scale (at least 1): the test L-BFGS-B ran on the split, no looser.
     scale = _pow2_column_scales(X, sample_weight, XT)
     m = coef0.shape[1] - d
-    W0 = coef0[:, :d] * scale
-    z0 = torch.cat([W0.clamp_min(0), (-W0).clamp_min(0), coef0[:, d:]], dim=1)
-    lower = np.full(tuple(z0.shape), -np.inf)
-    lower[:, : 2 * d] = 0.0
-
-    def unsplit(z):
-        return torch.cat([(z[:, :d] - z[:, d : 2 * d]) / scale, z[:, 2 * d :]], dim=1)
+    v_scale = torch.cat([scale, scale.new_ones(m)])
 
     def scaled_fun(coef_v):
-        loss, grad = fun(torch.cat([coef_v[:, :d] / scale, coef_v[:, d:]], dim=1))
-        return loss, torch.cat([grad[:, :d] / scale, grad[:, d:]], dim=1)
+        loss, grad = fun(coef_v / v_scale)
+        return loss, grad / v_scale
 
-    on_split = None
+    on_iterate = None
     if callback is not None:
 
-        def on_split(z):
-            return callback(to_numpy(unsplit(torch.from_numpy(z).to(scale.device))))
+        def on_iterate(coef_v):
+            return callback(to_numpy(coef_v / v_scale))
 
-    z_scale = to_numpy(torch.cat([scale, scale, scale.new_ones(m)]))
-    z, result = lbfgs(
-        l1_split_objective(scaled_fun, d, l1_reg / scale),
-        z0,
-        max_iter=max_iter,
-        tol=tol,
-        bounds=Bounds(lower.ravel(), np.inf),
-        callback=on_split,
-        gradient_scale=np.broadcast_to(z_scale, tuple(z0.shape)).ravel(),
+    coef_v, result = minimize_owlqn(
+        scaled_fun, coef0 * v_scale, torch.cat([l1_reg / scale, scale.new_zeros(m)]),
+        max_iter=max_iter, tol=tol, ftol=_FTOL, history=_HISTORY,
+        gradient_scale=max(float(scale.max()), 1.0), callback=on_iterate,
     )
-    return unsplit(z), result
+    return coef_v / v_scale, result
 
 
 def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
@@ -429,8 +371,8 @@ def _warn_not_converged(solver, result, n_iter, max_iter, method):
 
     Word for word sklearn's, so that filters and ``match=`` written for
     sklearn's catch it, with what differs added for ``sag``, ``saga`` and
-    ``liblinear``: which algorithm ran (L-BFGS-B, or Newton-CG for L2
-    liblinear), whose iterations ``max_iter`` counts.
+    ``liblinear``: which algorithm ran (L-BFGS-B, OWL-QN with an L1 part,
+    or Newton-CG for L2 liblinear), whose iterations ``max_iter`` counts.
     """
     if "fallback_nit" in result:  # the Newton solvers' fallback
         fallback = OptimizeResult(result, nit=result.fallback_nit)
@@ -485,19 +427,15 @@ def _pow2_column_scales(X, sample_weight, XT=None):
     return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), 1.0)
 
 
-def lbfgs(fun, x0, *, max_iter, tol, bounds=None, callback=None, gradient_scale=None):
+def lbfgs(fun, x0, *, max_iter, tol, callback=None):
     """Minimise ``fun`` (returning loss and gradient tensors) with scipy's L-BFGS-B.
 
     The optimizer sklearn's ``lbfgs`` solver uses, with its options (``gtol``:
     stop when the largest absolute gradient entry is at most ``tol``; ``ftol``:
-    relative decrease of the objective; up to 50 line-search steps; the
-    projected gradient where ``bounds`` constrain ``x``), fed by
+    relative decrease of the objective; up to 50 line-search steps), fed by
     the objective and gradient computed in torch on ``x0``'s device. The
     iterate itself (``k x d`` numbers) lives in NumPy: the work is in ``fun``.
     ``callback(x)`` gets each iterate, an array shaped as ``x0``.
-    ``gradient_scale`` (positive, per entry of ``x``): ``fun`` is a problem
-    in scaled variables, and ``tol`` bounds the gradient times it (the
-    gradient in the original variables).
 
     Returns
     -------
@@ -512,69 +450,18 @@ def lbfgs(fun, x0, *, max_iter, tol, bounds=None, callback=None, gradient_scale=
         loss, grad = fun(torch.from_numpy(x).view(shape).to(device=device, dtype=dtype))
         return float(loss), to_numpy(grad).astype(np.float64, copy=False).ravel()
 
-    def run(start, iterations):
-        return minimize_lbfgs(
-            value_and_grad,
-            start,
-            bounds=bounds,
-            callback=None if callback is None else lambda xk: callback(xk.reshape(shape)),
-            maxiter=iterations,
-            maxls=50,
-            gtol=tol if gradient_scale is None else tol / max(gradient_scale.max(), 1.0),
-            ftol=_FTOL,
-            maxcor=_HISTORY,
-        )
-
-    result = run(to_numpy(x0), max_iter)
-    if bounds is not None:
-        result = _restart_until_stationary(
-            run, result, bounds, max_iter=max_iter, tol=tol, gradient_scale=gradient_scale
-        )
+    result = minimize_lbfgs(
+        value_and_grad,
+        to_numpy(x0),
+        callback=None if callback is None else lambda xk: callback(xk.reshape(shape)),
+        maxiter=max_iter,
+        maxls=50,
+        gtol=tol,
+        ftol=_FTOL,
+        maxcor=_HISTORY,
+    )
     x = torch.from_numpy(result.x.reshape(shape)).to(device=device, dtype=dtype)
     return x, result
-
-
-def _projected_gradient(x, grad, lower):
-    """Largest entry of the gradient projected on the box ``x >= lower``: 0 at
-    a minimiser of the bound-constrained problem (KKT)."""
-    at_bound = x <= lower
-    return float(np.abs(np.where(at_bound, np.minimum(grad, 0.0), grad)).max(initial=0.0))
-
-
-def _restart_until_stationary(run, result, bounds, *, max_iter, tol, gradient_scale=None):
-    """Restart L-BFGS-B (fresh curvature pairs) while it stops on its ``ftol``
-    test with the projected gradient still above ``tol``.
-
-    On the L1 split, badly scaled or weakly penalised problems make L-BFGS-B
-    stall: steps that reduce the objective by less than ``ftol`` end the run
-    as "converged" far from the minimiser (measured: 38% above it, the
-    projected gradient 280). A restart from that point makes progress again.
-    Iterations of all runs count against ``max_iter``. A restart that
-    cannot lower the objective by more than ``ftol`` is accepted, as scipy's
-    ``ftol`` test would: the objective is then at the precision float64
-    resolves, while the projected gradient may stay above a tight ``tol``
-    (on badly scaled data this used to happen far from the minimiser, before
-    :func:`_minimize_penalised` scaled the columns). Running out of
-    iterations with the projected gradient above ``tol`` is reported
-    (``status`` 1) so the caller warns.
-    """
-    lower = bounds.lb
-    n_iter = result.nit
-    scale = 1.0 if gradient_scale is None else gradient_scale
-    while result.status == 0 and _projected_gradient(result.x, result.jac * scale, lower) > tol:
-        if n_iter >= max_iter:
-            result.status = 1
-            result.message = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT (restarts)"
-            break
-        previous = result
-        result = run(result.x, max_iter - n_iter)
-        n_iter += result.nit
-        if not previous.fun - result.fun > _FTOL * max(abs(previous.fun), 1.0):
-            if result.fun > previous.fun:
-                result = previous
-            break
-    result.nit = n_iter
-    return result
 
 
 class LogisticRegression(
@@ -594,9 +481,9 @@ class LogisticRegression(
     float64 as in sklearn. Sparse ``X`` stays sparse, as in sklearn.
     ``"newton-cholesky"`` and ``"newton-cg"`` run sklearn's Newton
     iterations, and ``"liblinear"``'s L2 problem is solved by Newton-CG (as
-    liblinear solves it by a trust-region Newton method); every other problem
-    is solved by scipy's L-BFGS-B (see Notes), whose iterations ``n_iter_``
-    then counts. Convergence warnings are sklearn's, word for word for
+    liblinear solves it by a trust-region Newton method); problems with an L1
+    part by OWL-QN, the others by scipy's L-BFGS-B (see Notes), whose
+    iterations ``n_iter_`` then counts. Convergence warnings are sklearn's, word for word for
     ``"lbfgs"`` and the Newton solvers; for ``"sag"``, ``"saga"`` and
     ``"liblinear"``, sklearn's sentence followed by the algorithm that ran. Array
     API dispatch (``sklearn.set_config(array_api_dispatch=True)``) is not
@@ -652,7 +539,7 @@ class LogisticRegression(
         ``ValueError`` (sklearn fits on NaN weights and returns zero
         coefficients; its ``"liblinear"`` never returns).
     random_state : int, RandomState instance or None, default=None
-        Kept for compatibility with scikit-learn; not used (L-BFGS-B is
+        Kept for compatibility with scikit-learn; not used (the solvers are
         deterministic; in sklearn it only affects ``sag``, ``saga`` and
         ``liblinear``).
     solver : {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", \
@@ -671,7 +558,7 @@ class LogisticRegression(
         iterations on liblinear's problem (liblinear's own solver is a
         trust-region Newton method, whose iterations its ``max_iter``
         counts too). skmath solves the others with
-        scipy's L-BFGS-B on the full objective (the L1 part through a split,
+        scipy's L-BFGS-B on the full objective (with an L1 part, OWL-QN,
         see Notes), reaching the minimiser sklearn's solver reaches at its
         tolerance (on nearly separable data with a very large ``C`` and a
         tight ``tol``, L-BFGS-B can stop on its relative-decrease test short
@@ -682,7 +569,7 @@ class LogisticRegression(
         no coordinate descent), so the solver names select the problem, and
         code written for any of them runs unchanged.
     max_iter : int, default=100
-        Maximum number of solver iterations (L-BFGS-B's, or Newton's with
+        Maximum number of solver iterations (L-BFGS-B's or OWL-QN's, or Newton's with
         the Newton solvers and L2 ``"liblinear"``, their fallback's included). With ``max_iter=0`` the
         solvers other than ``"lbfgs"`` return their starting point (zeros, or
         the warm start), as sklearn's do; ``"lbfgs"`` takes scipy's first
@@ -734,14 +621,13 @@ class LogisticRegression(
         + \\tfrac{1 - r}{2} \\|W\\|_F^2 + r \\|W\\|_1,
 
     ``r = l1_ratio``, divided by ``C * sum(w)`` so that ``tol`` means what it
-    means in sklearn. With ``r > 0`` the L1 term is made smooth by splitting
-    ``W = P - M`` with ``P, M >= 0`` (it becomes ``r * sum(P + M)``), a
-    problem with the same minimiser that L-BFGS-B solves on its box
-    constraints; coefficients the penalty removes are exact zeros, as in
-    sklearn; where L-BFGS-B stalls on the split (its ``ftol`` test far from
-    the minimiser, on badly scaled or weakly penalised problems) it is
-    restarted from that point while the projected gradient exceeds ``tol``.
-    Tested against sklearn's ``saga`` at tight tolerance (same
+    means in sklearn. With ``r > 0`` the problem is solved by OWL-QN
+    (Andrew & Gao 2007: L-BFGS on the minimum-norm subgradient, each step
+    kept to an orthant, so that coefficients the penalty removes become
+    exact zeros, as in sklearn), in column-scaled variables, in torch on
+    ``device``; on wide sparse data (10,000 x 50,000, C=1) it takes 0.14 s,
+    sklearn's liblinear 0.10 s, and L-BFGS-B on the split ``W = P - M``,
+    ``P, M >= 0`` that skmath used before, 0.87 s. Tested against sklearn's ``saga`` at tight tolerance (same
     coefficients to 5e-5 of the largest, same zeros), it takes tens to hundreds of
     iterations where ``saga`` takes thousands of epochs. With
     ``solver="liblinear"`` and ``fit_intercept``, ``X`` gets a constant
@@ -1058,7 +944,8 @@ class LogisticRegression(
         # sklearn's sag and saga count one epoch even at max_iter=0.
         limit = max(self.max_iter, 1) if self.solver in ("sag", "saga") else self.max_iter
         n_iter = min(int(result.nit), limit)
-        algorithm = {"cg": "Newton-CG", "cholesky": "Newton-Cholesky"}.get(newton, "L-BFGS-B")
+        algorithm = {"cg": "Newton-CG", "cholesky": "Newton-Cholesky"}.get(
+            newton, "OWL-QN" if l1_ratio * reg > 0 else "L-BFGS-B")
         if result.status not in (0, STOPPED_BY_CALLBACK):  # a stop asked for: no warning
             _warn_not_converged(self.solver, result, n_iter, self.max_iter, algorithm)
         if self.verbose:
