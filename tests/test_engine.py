@@ -342,6 +342,8 @@ def test_minimize_owlqn_soft_thresholds_a_separable_quadratic():
 
 
 def test_minimize_owlqn_reports_its_stops():
+    # Each way out has its status: the iteration limit (1), a callback's stop
+    # (STOPPED_BY_CALLBACK) and a line search that cannot lower the objective (2).
     a, b = torch.ones(5, dtype=torch.float64), torch.arange(5.0, dtype=torch.float64)
     fun = _weighted_quadratic(a * torch.logspace(0, 4, 5, dtype=torch.float64), b)
     x0 = torch.zeros(5, dtype=torch.float64)

@@ -344,6 +344,15 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
         )
 
 
+# OWL-QN's line search: sufficient decrease (Armijo's constant, as L-BFGS-B's
+# line search), and the range of a backtracking step's shrink factor around the
+# quadratic interpolant's minimiser. A curvature pair is kept when s.y exceeds
+# this fraction of y.y (a positive-definite update).
+_ARMIJO = 1e-4
+_SHRINK = (0.1, 0.5)
+_MIN_CURVATURE = 1e-10
+
+
 def pseudo_gradient(x, grad, l1):
     """The minimum-norm subgradient of ``f(x) + sum_j l1_j |x_j|`` (``grad`` of ``f``).
 
@@ -516,12 +525,12 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
             if torch.equal(trial, x):  # the step no longer moves x
                 break
             F_new, g_new = evaluate(trial)
-            if F_new <= F + 1e-4 * float(torch.dot(pg, trial - x)):
+            if F_new <= F + _ARMIJO * float(torch.dot(pg, trial - x)):
                 found = True
                 break
             curvature = F_new - F - slope * step
-            ratio = -slope * step / (2 * curvature) if curvature > 0 else 0.5
-            step *= min(max(ratio, 0.1), 0.5)
+            ratio = -slope * step / (2 * curvature) if curvature > 0 else _SHRINK[1]
+            step *= min(max(ratio, _SHRINK[0]), _SHRINK[1])
         if not found:
             if not fresh:  # retry along the pseudo-gradient, from a fresh history
                 pairs, fresh = [], True
@@ -529,7 +538,7 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
             status, message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
             break
         s, y = trial - x, g_new - g
-        if float(torch.dot(s, y)) > 1e-10 * float(torch.dot(y, y)):
+        if float(torch.dot(s, y)) > _MIN_CURVATURE * float(torch.dot(y, y)):
             pairs = [*pairs[-(history - 1):], (s, y)] if history > 1 else [(s, y)]
         decrease = (F - F_new) / max(abs(F), abs(F_new), 1.0)
         x, F, g = trial, F_new, g_new
