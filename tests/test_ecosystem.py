@@ -6,6 +6,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 import torch
 from numpy.testing import assert_allclose
@@ -248,8 +249,6 @@ def test_device_may_be_a_torch_device(name):
 def test_sparse_fit_on_cuda_equals_cpu(name):
     # Sparse X on the GPU (CSR tensors, torch's transpose, cuSPARSE products)
     # gives the CPU fit, and the model predicts the same on either device.
-    import scipy.sparse as sp
-
     rng = np.random.RandomState(0)
     X = sp.random(400, 60, density=0.1, format="csr", random_state=rng)
     y = np.asarray(X @ rng.randn(60)).ravel()
@@ -276,8 +275,6 @@ def test_sparse_fit_on_cuda_equals_cpu(name):
 def test_l1_logistic_on_cuda_equals_cpu(sparse, l1_ratio):
     # OWL-QN keeps its iterate and history on the objective's device: an L1
     # or elastic-net fit on the GPU reaches the CPU fit's optimum, zeros included.
-    import scipy.sparse as sp
-
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     if sparse:

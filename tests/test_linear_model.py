@@ -1706,3 +1706,30 @@ def test_logistic_l1_on_wide_sparse_data_matches_liblinear(C):
     saga = LogisticRegression(solver="saga", l1_ratio=1.0, C=C, tol=1e-10, max_iter=5000,
                               device="cpu").fit(X, y)
     assert _l1_kkt_violation(saga, X, y, C) / (C * len(y)) < 1e-6
+
+
+def test_logistic_elastic_net_with_a_strong_l2_part_on_badly_scaled_columns():
+    # OWL-QN runs in column-scaled variables; the scales include the L2
+    # weight, whose curvature a scale from the data alone inflated on small
+    # columns (scales 1e-3 to 1e3, C=0.05: 5000 iterations, a warning and an
+    # objective 6.4x the minimum). An elastic net with a vanishing L1 part
+    # reaches the L2 fit's (L-BFGS-B's) minimum, without a warning.
+    rng = np.random.RandomState(0)
+    n, d = 24, 47
+    X = rng.randn(n, d) * 10.0 ** rng.uniform(-3, 3, d)
+    y = np.arange(n) % 4
+    kw = dict(solver="saga", C=0.05, fit_intercept=False, tol=1e-6, max_iter=5000,
+              device="cpu")
+
+    def objective(est, r):  # sklearn's objective divided by C n
+        Z = X @ est.coef_.T
+        log_p = Z - np.logaddexp.reduce(Z, axis=1, keepdims=True)
+        W = est.coef_
+        return (-log_p[np.arange(n), y].mean()
+                + (r * np.abs(W).sum() + 0.5 * (1 - r) * (W * W).sum()) / (0.05 * n))
+
+    l2 = LogisticRegression(l1_ratio=0.0, **kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        net = LogisticRegression(l1_ratio=1e-8, **kw).fit(X, y)
+    assert objective(net, 1e-8) == pytest.approx(objective(l2, 0.0), rel=1e-6)

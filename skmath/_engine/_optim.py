@@ -351,6 +351,8 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
 _ARMIJO = 1e-4
 _SHRINK = (0.1, 0.5)
 _MIN_CURVATURE = 1e-10
+# Floor of a direction's norm when the first step is scaled to unit length.
+_TINY = 1e-300
 
 
 def pseudo_gradient(x, grad, l1):
@@ -377,27 +379,47 @@ def _two_loop(direction, pairs, free):
     """L-BFGS's two-loop recursion: ``H direction`` for the inverse Hessian
     estimate of the curvature ``pairs`` ``(s, y)`` (oldest first), restricted
     to the entries ``free`` (a 0/1 mask): the pairs' ``y`` outside them are
-    dropped, and a pair without positive curvature there is skipped."""
-    q = direction.clone()
+    dropped, and a pair without enough curvature there (as for keeping a
+    pair) is skipped.
+
+    On the CPU the recursion's vector operations (about ten per pair) run in
+    NumPy on views of the tensors: torch's cost per operation (~5 us against
+    ~1 us) made an iteration of a small problem take twice L-BFGS-B's (600 x
+    61, 3 classes: 1.0 ms against 0.43 ms).
+    """
+    if direction.device.type == "cpu":
+        # NumPy's BLAS on one thread, as in minimize_lbfgs: threads left
+        # spinning between these short products take the cores from torch's.
+        with _threadpools().limit(limits=1, user_api="blas"):
+            q = _two_loop_arrays(direction.numpy(), [(s.numpy(), y.numpy()) for s, y in pairs],
+                                 free.numpy(), np)
+        return torch.from_numpy(q)
+    return _two_loop_arrays(direction, pairs, free, torch)
+
+
+def _two_loop_arrays(direction, pairs, free, xp):
+    """:func:`_two_loop` over arrays of the module ``xp`` (NumPy or torch)."""
+    q = direction * free
     kept = []
     for s, y in reversed(pairs):
         y = y * free
-        sy = float(torch.dot(s, y))
-        if not sy > 0:
+        sy = float(xp.dot(s, y))
+        if not sy > _MIN_CURVATURE * float(xp.dot(y, y)) or not sy > 0:
             continue
-        a = torch.dot(s, q) / sy
-        q.sub_(a * y)
+        a = float(xp.dot(s, q)) / sy
+        q -= a * y
         kept.append((s, y, sy, a))
     # The initial estimate: s.y / y.y of the newest pair (kept, else any).
     if kept:
         s, y, sy, _ = kept[0]
-        q.mul_(sy / float(torch.dot(y, y)))
+        q *= sy / float(xp.dot(y, y))
     elif pairs:
         s, y = pairs[-1]
-        q.mul_(float(torch.dot(s, y)) / float(torch.dot(y, y)))
+        q *= float(xp.dot(s, y)) / float(xp.dot(y, y))
     for s, y, sy, a in reversed(kept):
-        q.add_((a - torch.dot(y, q) / sy) * s)
-    return q.mul_(free)
+        q += (a - float(xp.dot(y, q)) / sy) * s
+    q *= free
+    return q
 
 
 def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_scale=None,
@@ -417,21 +439,22 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
       ``C=0.1``, no convergence in 100 iterations; the L-BFGS-B split took 38);
       the paper's rule is the fallback when that direction does not descend;
     - the two-loop recursion runs on the entries that may move (the zeros
-      whose pseudo-gradient is 0 left out): iris ``C=0.1``, 36 iterations
-      instead of 82;
+      whose pseudo-gradient is 0 left out): iris ``C=0.1``, about 35
+      iterations instead of 80;
     - the line search takes the minimiser of the quadratic through ``f``,
       its slope and the trial value (within [0.1, 0.5] of the step), not
-      halves: 68 evaluations instead of 358 on iris ``C=100``.
+      halves: fewer evaluations on three of four iris fits measured (297
+      against 443 at most), more on one (56 against 20).
 
     The iterate and the history live on ``x0``'s device, in its dtype: no
     bounds, no copy of the iterate to the host (SciPy's L-BFGS-B spent
     0.3 s per call converting the bounds of 100,000 variables).
 
     Stops with ``status`` 0 when the largest entry of ``|pseudo-gradient| *
-    gradient_scale`` is at most ``tol``, or when an iteration lowers the
-    objective by at most ``ftol`` (relative, SciPy's L-BFGS-B test) twice in
-    a row, the second from a fresh history (the first such stall clears the
-    history and goes on); 1: ``max_iter`` iterations; 2: the line search
+    gradient_scale`` is at most ``tol``, or when an iteration from a fresh
+    history (the first, or one after a restart) lowers the objective by at
+    most ``ftol`` (relative, SciPy's L-BFGS-B test; such a stall with an
+    older history clears it and goes on); 1: ``max_iter`` iterations; 2: the line search
     found no decrease, even along the pseudo-gradient from a fresh history;
     :data:`STOPPED_BY_CALLBACK`: ``callback(x)``, called after each
     iteration, returned true.
@@ -449,7 +472,7 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
     tol : float
     ftol : float
     history : int, default=20
-        Curvature pairs kept.
+        Curvature pairs kept (at least 1).
     gradient_scale : Tensor, float or None, default=None
         Broadcastable to ``x0``: ``tol`` bounds the pseudo-gradient times it.
     callback : callable or None, default=None
@@ -516,7 +539,7 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
             direction = -pg
             slope = float(torch.dot(pg, direction))
         # SciPy's first step has unit length.
-        step = 1.0 if pairs else 1.0 / max(float(direction.norm()), 1e-300)
+        step = 1.0 if pairs else 1.0 / max(float(direction.norm()), _TINY)
         orthant = torch.where(x != 0, x.sign(), -pg.sign())
         found = False
         for _ in range(max_line_search):
@@ -525,7 +548,10 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
             if torch.equal(trial, x):  # the step no longer moves x
                 break
             F_new, g_new = evaluate(trial)
-            if F_new <= F + _ARMIJO * float(torch.dot(pg, trial - x)):
+            # A predicted decrease: clipping a step at zero can make it
+            # positive (by rounding), and an increase is never accepted.
+            predicted = float(torch.dot(pg, trial - x))
+            if predicted < 0 and F_new <= F + _ARMIJO * predicted:
                 found = True
                 break
             curvature = F_new - F - slope * step
