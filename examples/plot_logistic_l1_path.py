@@ -6,10 +6,10 @@ L1-penalised logistic regression: the same path as scikit-learn's saga
 With ``l1_ratio=1`` (and ``solver="saga"``, as scikit-learn requires) the
 penalty is ``||W||_1``: as ``C`` shrinks, coefficients become exactly zero one
 after the other, which makes the model a feature selector. skmath reaches the
-L1 minimiser with L-BFGS-B on the split ``W = P - M``, ``P, M >= 0`` (the
-objective is computed in PyTorch), not with scikit-learn's stochastic average
-gradient, so the question is whether the two land on the same coefficients,
-exact zeros included, all along the path.
+L1 minimiser with OWL-QN, a quasi-Newton method for L1 penalties (the
+objective and the iterates are computed in PyTorch), not with scikit-learn's
+stochastic average gradient, so the question is whether the two land on the
+same coefficients, exact zeros included, all along the path.
 
 Below ``C = 1 / max_j |x_j^T (mean(y) - y)|`` every coefficient is zero (the
 gradient at zero cannot beat the penalty); we start just above it and walk up
