@@ -397,26 +397,31 @@ def _two_loop(direction, pairs, free):
     return _two_loop_arrays(direction, pairs, free, torch)
 
 
+def _curvature(s, y, xp):
+    """``s.y`` and ``y.y`` of a curvature pair, as floats (``xp``: NumPy or torch);
+    a pair is used where ``s.y > _MIN_CURVATURE * y.y``."""
+    return float(xp.dot(s, y)), float(xp.dot(y, y))
+
+
 def _two_loop_arrays(direction, pairs, free, xp):
     """:func:`_two_loop` over arrays of the module ``xp`` (NumPy or torch)."""
     q = direction * free
     kept = []
     for s, y in reversed(pairs):
         y = y * free
-        sy = float(xp.dot(s, y))
-        if not sy > _MIN_CURVATURE * float(xp.dot(y, y)) or not sy > 0:
+        sy, yy = _curvature(s, y, xp)
+        if not sy > _MIN_CURVATURE * yy:
             continue
         a = float(xp.dot(s, q)) / sy
         q -= a * y
-        kept.append((s, y, sy, a))
+        kept.append((s, y, sy, yy, a))
     # The initial estimate: s.y / y.y of the newest pair (kept, else any).
     if kept:
-        s, y, sy, _ = kept[0]
-        q *= sy / float(xp.dot(y, y))
+        q *= kept[0][2] / kept[0][3]
     elif pairs:
-        s, y = pairs[-1]
-        q *= float(xp.dot(s, y)) / float(xp.dot(y, y))
-    for s, y, sy, a in reversed(kept):
+        sy, yy = _curvature(*pairs[-1], xp)
+        q *= sy / yy
+    for s, y, sy, _, a in reversed(kept):
         q += (a - float(xp.dot(y, q)) / sy) * s
     q *= free
     return q
@@ -564,7 +569,8 @@ def minimize_owlqn(fun, x0, l1, *, max_iter, tol, ftol, history=20, gradient_sca
             status, message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
             break
         s, y = trial - x, g_new - g
-        if float(torch.dot(s, y)) > _MIN_CURVATURE * float(torch.dot(y, y)):
+        sy, yy = _curvature(s, y, torch)
+        if sy > _MIN_CURVATURE * yy:
             pairs = [*pairs[-(history - 1):], (s, y)] if history > 1 else [(s, y)]
         decrease = (F - F_new) / max(abs(F), abs(F_new), 1.0)
         x, F, g = trial, F_new, g_new
