@@ -1026,3 +1026,18 @@ def test_predict_in_blocks_of_test_rows_equals_one_block(kernel, monkeypatch):
     np.testing.assert_allclose(mean_b, mean, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(std_b, std, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(reg.predict(X[40:]), mean, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e40, 1e70])
+def test_gelu_kernel_of_large_inputs_tends_to_the_relu_kernel(scale):
+    # GELU(u) - ReLU(u) vanishes outside |u| ~ 1, so without biases the GELU
+    # kernels of s X tend to s^2 times the ReLU kernels of X (relative gap
+    # ~1/s). Off the diagonal q1 q2 delta^2 overflowed from s ~ 1e38, which
+    # gave infinite entries (the diagonal, finite, passed the overflow check).
+    X = np.random.RandomState(2).normal(size=(5, 3))
+    for kind in ("nngp", "ntk"):
+        arch = dict(depth=2, weight_std=1.3, bias_std=0.0, kernel=kind, device="cpu")
+        gelu = NTKKernel(activation="gelu", **arch)
+        relu = NTKKernel(activation="relu", **arch)(X)
+        np.testing.assert_allclose(gelu(scale * X) / scale**2, relu, rtol=1e-12)
+        np.testing.assert_allclose(gelu.diag(scale * X) / scale**2, np.diag(relu), rtol=1e-12)

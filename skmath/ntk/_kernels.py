@@ -197,8 +197,11 @@ def _gelu(cov, var1, var2):
     delta_sq = _cov_det(cov, var1, var2).add_(1.0 + var1 + var2)
     delta = delta_sq.sqrt()
     angle = torch.atan2(cov, delta)
-    cov_sq = cov * cov
-    new_cov = torch.addcmul(cov_sq, prod, delta_sq).div_(prod_plus_1 * delta)
+    # (cov^2 + q1 q2 delta^2) / ((1 + q1)(1 + q2) delta) in two bounded terms:
+    # off the diagonal delta^2 grows as q1 q2, and q1 q2 delta^2 (q^4) overflowed
+    # from q ~ 1e77, where the diagonal (q^3) is finite up to ~1e102: infinite
+    # entries past the overflow check of _finite_layer_variances.
+    new_cov = (cov * cov).div_(prod_plus_1 * delta).add_(prod.div(prod_plus_1).mul_(delta))
     new_cov.addcmul_(cov, angle).mul_(_INV_2PI).add_(cov, alpha=0.25)
     dot = delta_sq.reciprocal_().add_((2.0 + var1 + var2) / prod_plus_1)
     dot.mul_(cov).div_(delta).mul_(_INV_2PI)
