@@ -422,6 +422,36 @@ def test_partial_fit_goes_on_with_its_optimizer_after_a_solver_change():
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("start, change", [
+    (dict(learning_rate="invscaling"), dict(learning_rate_init=0.5)),
+    (dict(learning_rate="invscaling"), dict(power_t=0.9)),
+    (dict(learning_rate="invscaling"), dict(learning_rate="constant")),
+    (dict(learning_rate="constant"), dict(learning_rate="adaptive", learning_rate_init=0.1)),
+    (dict(learning_rate="adaptive"), dict(learning_rate="invscaling")),
+])
+def test_partial_fit_keeps_its_learning_rate_schedule_after_set_params(start, change):
+    # sklearn's partial_fit keeps its _optimizer object, with the schedule,
+    # initial rate and power_t it was made with (the weights after
+    # set_params are those without, exactly). The schedule was read from
+    # the parameters each epoch: a new learning_rate_init moved the weights
+    # by 0.39 under "invscaling", none under "constant".
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = X[:, 0] - X[:, 1]
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", batch_size=10, learning_rate_init=0.05,
+              shuffle=False, random_state=0, device="cpu", **start)
+    switched = MLPRegressor(**kw).partial_fit(X, y)
+    kept = MLPRegressor(**kw).partial_fit(X, y)
+    switched.set_params(**change)
+    for _ in range(3):
+        switched.partial_fit(X, y)
+        kept.partial_fit(X, y)
+    for a, b in zip(switched.coefs_ + switched.intercepts_, kept.coefs_ + kept.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    # A new fit takes the new settings.
+    assert not np.array_equal(switched.fit(X, y).coefs_[0], kept.fit(X, y).coefs_[0])
+
+
 def test_non_finite_weights_raise_and_leave_the_estimator_unchanged():
     # The loss is checked before each update; an update that overflows at
     # the very end must still fail the fit, as sklearn's "Solver produced

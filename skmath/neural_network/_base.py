@@ -750,13 +750,17 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental, tasks):
         resume = incremental and self._optimizer_state is not None
         # partial_fit goes on with the optimizer it has, as sklearn's keeps its
-        # _optimizer object, even after set_params(solver=...) (the state of
-        # one solver does not fit the other's update).
-        solver = getattr(self, "_optimizer_solver", self.solver) if resume else self.solver
+        # _optimizer object, even after set_params (the state of one solver
+        # does not fit the other's update; the learning-rate schedule, its
+        # initial rate and power_t stay those the optimizer was made with).
+        schedule = (self.solver, self.learning_rate, self.learning_rate_init, self.power_t)
+        if resume:
+            schedule = getattr(self, "_optimizer_schedule", schedule)
+        solver, learning_rate, learning_rate_init, power_t = schedule
         optimizer = _make_optimizer(
             solver,
             [network.flat],
-            lr=self.learning_rate_init,
+            lr=learning_rate_init,
             momentum=self.momentum,
             nesterov=self.nesterovs_momentum,
             beta_1=self.beta_1,
@@ -810,9 +814,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
 
         def on_epoch_end(epoch, loss, returned_state):
             self.t_ += n_samples
-            if solver == "sgd" and self.learning_rate == "invscaling":
+            if solver == "sgd" and learning_rate == "invscaling":
                 for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                    group["lr"] = learning_rate_init / (self.t_ + 1) ** power_t
             # Callbacks get the model this fit would return if it stopped
             # now (early stopping's best epoch), its training history
             # included, and may stop it.
@@ -822,7 +826,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             ))
 
         on_plateau = None
-        if solver == "sgd" and self.learning_rate == "adaptive":
+        if solver == "sgd" and learning_rate == "adaptive":
 
             def on_plateau():  # sklearn's SGD optimizer's trigger_stopping
                 lr = optimizer.param_groups[0]["lr"]
@@ -881,7 +885,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             network.relayout_state(optimizer.state_dict(), to_stored=False)
             if self._keeps_optimizer_state() else None
         )
-        self._optimizer_solver = solver
+        self._optimizer_schedule = schedule
         if (self._gives_warnings and not incremental and not result.converged
                 and not result.stopped and result.n_iter == self.max_iter):
             warnings.warn(
