@@ -445,6 +445,13 @@ def test_flow_epoch_tasks_are_the_fit_stopped_there(early_stopping):
     # Stopped by a callback after two epochs.
     model = FlowMatchingSampler(**params).set_callbacks(Recorder(stop_after=2)).fit(X)
     assert model.n_iter_ == 2
+    # A refit starts from no training, not the previous fit's history (the
+    # first task's copy had its n_iter_ and loss_curve_).
+    recorder = Recorder()
+    model.set_callbacks(recorder).fit(X)
+    start = recorder.fitted("begin")[0]
+    assert start.n_iter_ == 0 and start.loss_curve_ == []
+    assert start.validation_scores_ == ([] if early_stopping else None)
 
 
 def test_a_failed_refit_keeps_the_previous_flow():

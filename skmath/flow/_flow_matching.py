@@ -600,9 +600,11 @@ class FlowMatchingSampler(
                     make_generator(int(seed_val), device),
                 )
 
-            # Callbacks (scikit-learn >= 1.9): a task per epoch.
+            # Callbacks (scikit-learn >= 1.9): a task per epoch. The starting
+            # point has no training yet (not the previous fit's history).
             tasks = FitTasks(self, X, y, max_iter=self.max_iter, task_name="epoch",
-                             start=_fitted_field(model))
+                             start=_fitted_field(model, history=lambda: _training_history(
+                                 TrainResult(), 0, self.early_stopping)))
 
             def on_epoch_end(epoch, loss, returned_state):
                 if self.learning_rate == "cosine":
