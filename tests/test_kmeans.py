@@ -437,6 +437,22 @@ def test_callable_init_sees_centred_x_as_sklearn(sparse):
     assert_allclose(means[0], X.mean(0) if sparse else 0.0, atol=1e-9)
 
 
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_callable_init_draws_from_sklearns_random_state(n_init):
+    # The callable gets the estimator's RandomState untouched, as in sklearn:
+    # the torch generator of the built-in inits took two draws from it first,
+    # so the same random_state gave other initial centers (inertia 401.7
+    # against sklearn's 403.5 on this kind of data).
+    X = _blobs(seed=17) + 10.0
+
+    def init(data, n_clusters, random_state):
+        return data[random_state.choice(data.shape[0], n_clusters, replace=False)]
+
+    ours = KMeans(5, init=init, n_init=n_init, random_state=0, device="cpu").fit(X)
+    ref = sk.KMeans(5, init=init, n_init=n_init, random_state=0).fit(X)
+    _assert_same_fit(ours, ref)
+
+
 def test_fewer_distinct_points_than_clusters_warns():
     # Duplicate points only: a ConvergenceWarning like sklearn's, and valid labels.
     X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]), 4, axis=0)
@@ -493,6 +509,19 @@ def test_bad_init_weights_and_predict_input_raise():
         for data in (X.astype(dtype), sp.csr_matrix(X.astype(dtype))):
             with pytest.raises(ValueError, match=f"sample_weight sums to inf in {dtype.__name__}"):
                 KMeans(3, device="cpu").fit(data, sample_weight=np.full(len(X), weight))
+    # Large weights whose total fits are fitted as their relative weights are,
+    # with the inertia of the weights given (sums of w_i x_i overflowed:
+    # float64, NaN or infinite centers, silently; float32, an error blaming X).
+    for scale in (1.0, 10.0):
+        small = np.array([[0.0], [0.5], [3.0], [3.5]]) * scale
+        for dtype, weight in [(np.float64, 4e307), (np.float32, 5e37)]:
+            for data in (small.astype(dtype), sp.csr_matrix(small.astype(dtype))):
+                fit = KMeans(2, init=small[[0, 2]], n_init=1, device="cpu")
+                fit.fit(data, sample_weight=np.full(4, weight))
+                assert_allclose(fit.cluster_centers_, [[0.25 * scale], [3.25 * scale]])
+                assert_array_equal(fit.labels_, [0, 0, 1, 1])
+                expected = float(dtype(weight)) * 0.25 * scale**2
+                assert fit.inertia_ == pytest.approx(expected, rel=1e-6)  # inf past float64
     km = KMeans(3, random_state=0, device="cpu").fit(X)
     with pytest.raises(ValueError, match="4 features"):
         km.predict(X[:, :3])

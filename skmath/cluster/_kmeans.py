@@ -1218,8 +1218,11 @@ def _average_centers(sums, weight_in_clusters):
 
 
 def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol, verbose,
-                         unit_weights, pool):
+                         unit_weights, pool, weight_scale=1.0):
     """One run of Lloyd's algorithm, with sklearn's stopping rules.
+
+    ``w`` is the sample weight divided by ``weight_scale``, a power of two;
+    the inertia printed and returned is that of the sample weight.
 
     Iteration ``i`` assigns every row to its closest center (see
     :func:`_assign`) and moves each center to the weighted mean of its rows.
@@ -1251,7 +1254,8 @@ def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol,
             shift=shift, unit_weights=unit_weights, pool=pool,
         )
         if verbose:
-            print(f"Iteration {i}, inertia {_inertia(X, w, centers, labels, pool)}.")
+            inertia = _inertia(X, w, centers, labels, pool) * weight_scale
+            print(f"Iteration {i}, inertia {inertia}.")
         new_sums, new_weights = sums, weight_in_clusters
         relocated = False
         if bool((weight_in_clusters == 0).any()):
@@ -1283,7 +1287,7 @@ def _kmeans_single_lloyd(X, x_sq, w, key, order, centers_init, *, max_iter, tol,
             X, x_sq, w, centers, labels, upper, lower, None, None,
             shift=shift, unit_weights=unit_weights, pool=pool,
         )
-    return labels, _inertia(X, w, centers, labels, pool), centers, i + 1
+    return labels, _inertia(X, w, centers, labels, pool) * weight_scale, centers, i + 1
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -1621,7 +1625,10 @@ class KMeans(
             self._validate_center_shape(X, init)
         rng = check_random_state(self.random_state)
         device = self._resolve_device()
-        generator = make_generator(rng, device)
+        # Only the built-in inits draw from a torch generator: a callable
+        # init gets rng untouched, as in sklearn (the generator's seed takes
+        # two draws from rng, and the callable then drew other centers).
+        generator = make_generator(rng, device) if isinstance(init, str) else None
         k = self.n_clusters
 
         # CSR X too: on torch's threads its fit was 6-20% faster on an idle
@@ -1633,6 +1640,16 @@ class KMeans(
         with torch_threads(work=self._pass_work(X)), _block_pool(device, _nbytes(X)) as pool:
             Xt = as_tensor(X, device)
             w = as_tensor(sample_weight, device)
+            # Weights above 1 are divided by a power of two (exactly: only
+            # relative weights shape the clustering; inertia_ is multiplied
+            # back): sums of w_i x_i of weights whose total fits overflowed
+            # (float64, four weights of 4e307: NaN centers; float32, 5e37:
+            # an error blaming X).
+            weight_scale = math.ldexp(1.0, math.frexp(float(w.max()))[1])
+            if weight_scale > 1:
+                w = w / weight_scale
+            else:
+                weight_scale = 1.0
             order, key, mean = _canonical_order(Xt, w, pool)
             origin = mean  # where fit compares rows, kept for predict
             unit_weights = bool((w == 1).all())
@@ -1670,6 +1687,7 @@ class KMeans(
                     tol=tol,
                     verbose=self.verbose,
                     unit_weights=unit_weights,
+                    weight_scale=weight_scale,
                     pool=pool,
                 )
                 # A run replaces the best one only when it is better and is not
