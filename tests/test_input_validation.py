@@ -118,6 +118,31 @@ def test_numeric_strings_at_prediction_as_sklearn(ours, theirs):
 
 
 @pytest.mark.parametrize("est", ESTIMATORS)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_categorical_columns_of_strings_at_prediction(est):
+    # A DataFrame's categorical column of strings reaches the estimator as
+    # objects: numbers in strings predict as the numbers, other strings are
+    # a ValueError (the perceptrons raised KeyError: dtype('O')).
+    pd = pytest.importorskip("pandas")
+    X, y = _data(est)
+    X = np.round(X, 1)
+    columns = ["a", "b", "c"]
+    _fit(est, pd.DataFrame(X, columns=columns), y)
+    method = "predict" if hasattr(est, "predict") else "score_samples"
+    numbers = pd.DataFrame(X[:4], columns=columns)
+    strings = numbers.assign(a=pd.Categorical(numbers["a"].astype(str)))
+    try:
+        ours = getattr(est, method)(strings)
+    except ValueError as error:
+        assert "dtype='numeric'" in str(error) or "convert" in str(error)
+    else:
+        np.testing.assert_array_equal(ours, getattr(est, method)(numbers))
+    words = numbers.assign(a=pd.Categorical(["x", "y", "x", "y"]))
+    with pytest.raises(ValueError, match="convert|dtype='numeric'"):
+        getattr(est, method)(words)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
 def test_wrong_feature_count_at_predict(est):
     # After fitting on 3 features, 4 features at prediction time are refused.
     X, y = _data(est)

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import validate_data
 
 _DEVICE_PATTERN = re.compile(r"auto|cpu(:0)?|cuda(:\d+)?")
 
@@ -876,6 +877,20 @@ class TorchEstimatorMixin:
     def _resolve_device(self):
         self._device = resolve_device(self.device)
         return self._device
+
+    def _validate_numeric_X(self, X, accept_sparse=False):
+        """``validate_data(self, X, reset=False, dtype="numeric")``, for prediction.
+
+        Strings are refused, as by sklearn's predict. A DataFrame's
+        categorical column of strings passes ``dtype="numeric"`` as an
+        object array (sklearn's estimators then fail in the product with a
+        ``TypeError``): its numbers in strings are converted here, other
+        strings refused with a ``ValueError`` (could not convert).
+        """
+        X = validate_data(self, X, reset=False, accept_sparse=accept_sparse, dtype="numeric")
+        if X.dtype == object:
+            X = check_array(X, accept_sparse=accept_sparse, dtype=np.float64)
+        return X
 
     def _predict_device(self):
         """Device for post-fit computations: the fitted one if still usable."""

@@ -820,9 +820,7 @@ class LinearRegression(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, Ba
             Predicted values.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc", "coo"], dtype="numeric"
-        )
+        X = self._validate_numeric_X(X, accept_sparse=["csr", "csc", "coo"])
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):

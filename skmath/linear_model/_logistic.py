@@ -1001,7 +1001,7 @@ class LogisticRegression(
         """
         check_is_fitted(self)
         # dtype "numeric", as sklearn's: strings are refused at prediction.
-        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype="numeric")
+        X = self._validate_numeric_X(X, accept_sparse="csr")
         scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 

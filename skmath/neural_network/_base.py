@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._callbacks import CallbackSupportMixin, FitTasks
@@ -996,9 +996,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     def _validate_predict_X(self, X):
         check_is_fitted(self)
         # dtype "numeric", as sklearn's: strings are refused at prediction.
-        X = validate_data(
-            self, X, reset=False, accept_sparse=self._accept_sparse, dtype="numeric",
-        )
+        # (Objects, from a DataFrame's categorical column of strings, raised
+        # KeyError: dtype('O') in the network's dtype lookup.)
+        X = self._validate_numeric_X(X, accept_sparse=self._accept_sparse)
         # As sklearn: the product of X and the weights has the wider dtype of
         # the two (float64 X on a float32 model gives float64 predictions);
         # wider than float64 (np.longdouble) computes in float64.
