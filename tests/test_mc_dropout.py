@@ -683,6 +683,28 @@ def test_tiny_and_huge_targets_keep_their_units(c):
     np.testing.assert_allclose(std / c, std1, rtol=1e-9)
 
 
+@pytest.mark.parametrize("c", [2.0**332, 2.0**532, 2.0**-532])
+def test_covariance_of_huge_and_tiny_targets_is_the_scaled_covariance(c):
+    # Targets times a power of two c train the same network (standardised
+    # targets): the covariance is c^2 times the unit one, a signed inf or 0
+    # where that leaves float64. Beyond ~1e154 its products overflowed to
+    # +inf and -inf, and their sums gave NaN off the diagonal.
+    X, y = _sine(n=40)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, n_mc_samples=8, random_state=0,
+              device="cpu", cv=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unit = MCDropoutRegressor(**kw).fit(X, y)
+        scaled = MCDropoutRegressor(**kw).fit(X, c * y)
+    points = np.linspace(-5, 5, 6)[:, None]
+    cov = unit.predict(points, return_cov=True)[1]
+    cov_scaled = scaled.predict(points, return_cov=True)[1]
+    assert not np.isnan(cov_scaled).any()
+    with np.errstate(over="ignore", under="ignore"):
+        expected = cov * c * c
+    np.testing.assert_allclose(cov_scaled, expected, rtol=1e-12, atol=1e-300)
+
+
 def test_column_vector_y_is_one_output_without_warning():
     # As GaussianProcessRegressor (whose predict and sample_y shapes the
     # regressor follows): a (n, 1) y is one output, without sklearn's

@@ -803,8 +803,16 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
             (z, mean), _ = passes(reduce=lambda z: (z.transpose(0, 1), *_pass_moments(z, None)))
             z = z.transpose(0, 1)
             centred = z - mean
+            # Each output divided by a power of two (exact) near its largest
+            # entry, multiplied back twice after the products: products of
+            # entries beyond ~1e154 overflowed to +inf and -inf, whose sums
+            # were NaN, where the covariance is a signed inf (or 0).
+            exponent = torch.frexp(centred.abs().amax(dim=(0, 1))).exponent.sub_(1)
+            scale = torch.ldexp(torch.ones_like(mean[0]), exponent)
+            centred = centred / scale
             spread = torch.einsum("tik,tjk->ijk", centred, centred) / z.shape[0]
-            noise_variance = self._tensor_like(np.square(self.noise_std_), z)
+            spread.mul_(scale).mul_(scale)
+            noise_variance = self._tensor_like(self.noise_std_, z).square()
             spread.diagonal(dim1=0, dim2=1).add_(noise_variance[:, None])
             extra = to_numpy(spread)
         else:  # reduced block by block: memory of a block, not T x n
