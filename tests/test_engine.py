@@ -674,3 +674,32 @@ def test_column_mean_std_is_numpys_at_any_magnitude(sparse, dtype):
         mean_c, std_c = column_mean_std(sp.csr_matrix(scaled) if sparse else scaled)
         np.testing.assert_allclose(mean_c / c, column_mean_std(A)[0], rtol=1e-14)
         np.testing.assert_allclose(std_c / c, column_mean_std(A)[1], rtol=1e-14)
+
+
+def test_overlapping_single_threaded_blas_blocks_restore_the_callers_blas():
+    # NumPy's BLAS limit is process-wide: fits in two threads whose blocks
+    # overlap (A enters, B enters, A leaves, B leaves) share one limit. Each
+    # block restored what it saw on entry, so B restored A's limit of 1 and
+    # left the user's BLAS on one thread for good.
+    from threadpoolctl import ThreadpoolController
+
+    from skmath._engine._optim import single_threaded_blas
+
+    controller = ThreadpoolController()
+    blas = controller.select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("no BLAS found by threadpoolctl")
+
+    def threads():
+        return {info["num_threads"] for info in ThreadpoolController().select(
+            user_api="blas").info()}
+
+    with controller.limit(limits=2, user_api="blas"):
+        a, b = single_threaded_blas(), single_threaded_blas()
+        a.__enter__()
+        b.__enter__()
+        assert threads() == {1}
+        a.__exit__(None, None, None)
+        assert threads() == {1}  # B still runs
+        b.__exit__(None, None, None)
+        assert threads() == {2}

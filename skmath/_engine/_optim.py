@@ -22,6 +22,8 @@ is OWL-QN, L-BFGS for objectives with an L1 penalty, in torch.
 """
 
 import math
+import threading
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
@@ -274,6 +276,37 @@ def _threadpools():
     return ThreadpoolController()
 
 
+class _BlasLimit:
+    """The one-thread BLAS limit shared by the blocks of :func:`single_threaded_blas`."""
+
+    lock = threading.Lock()
+    users = 0
+    limiter = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """NumPy's BLAS on one thread for the block (a process-wide setting).
+
+    Blocks running at once in several threads share one limit: the first to
+    enter sets it, the last to leave lifts it. (Each block restoring what it
+    saw on entry left BLAS on one thread for good when two overlapped: fit A
+    enters and saves 2 threads, B saves 1, A leaves, B restores 1.)
+    """
+    with _BlasLimit.lock:
+        if _BlasLimit.users == 0:
+            _BlasLimit.limiter = _threadpools().limit(limits=1, user_api="blas")
+        _BlasLimit.users += 1
+    try:
+        yield
+    finally:
+        with _BlasLimit.lock:
+            _BlasLimit.users -= 1
+            if _BlasLimit.users == 0:
+                _BlasLimit.limiter.restore_original_limits()
+                _BlasLimit.limiter = None
+
+
 # The status of a minimisation a callback stopped (SciPy's code for it).
 STOPPED_BY_CALLBACK = 99
 
@@ -330,7 +363,7 @@ def minimize_lbfgs(value_and_grad, x0, *, bounds=None, callback=None, **options)
             raise _StopRequested
 
     try:
-        with _threadpools().limit(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return scipy.optimize.minimize(
                 value_and_grad, x0, method="L-BFGS-B", jac=True, bounds=bounds,
                 callback=None if callback is None else on_iteration, options=options,
@@ -390,7 +423,7 @@ def _two_loop(direction, pairs, free):
     if direction.device.type == "cpu":
         # NumPy's BLAS on one thread, as in minimize_lbfgs: threads left
         # spinning between these short products take the cores from torch's.
-        with _threadpools().limit(limits=1, user_api="blas"):
+        with single_threaded_blas():
             q = _two_loop_arrays(direction.numpy(), [(s.numpy(), y.numpy()) for s, y in pairs],
                                  free.numpy(), np)
         return torch.from_numpy(q)
