@@ -29,6 +29,7 @@ from ._core import (
     torch_threads,
     transpose_for,
     unchanged_on_failure,
+    workspace,
 )
 from ._optim import SGD, STOPPED_BY_CALLBACK, Adam, minimize_lbfgs, minimize_owlqn
 from ._training import (
@@ -78,4 +79,5 @@ __all__ = [
     "train",
     "transpose_for",
     "unchanged_on_failure",
+    "workspace",
 ]

@@ -741,7 +741,8 @@ def scratch(name, shape, *, dtype, device):
     of a 76 ms pass over 200000 x 32 float64 in 1 MB blocks. Writing into a
     buffer kept per thread (``out=``) avoids that. The contents are undefined,
     and a buffer is valid until the next call with the same ``name`` in the
-    same thread. Buffers live until the enclosing :func:`block_pool` closes.
+    same thread. Buffers live until the enclosing :func:`workspace` (or
+    :func:`block_pool`) closes.
     On GPU this is :func:`torch.empty` (torch's caching allocator does the
     same).
 
@@ -804,7 +805,7 @@ def block_pool(n_workers):
     stays at 1). A thread of the caller's that starts using torch while the
     pool runs starts with the process's count, not 1 for good.
     """
-    try:
+    with workspace():
         if n_workers <= 1:
             yield None
         else:
@@ -812,8 +813,24 @@ def block_pool(n_workers):
                 _start_single_threaded(pool, n_workers)
                 _set_process_default_threads(_thread_limits().saved)
                 yield pool
+
+
+@contextmanager
+def workspace():
+    """The lifetime of this thread's :func:`scratch` buffers: they are released
+    when the outermost ``workspace`` block (or :func:`block_pool`) exits.
+
+    Outside one, they last as long as the thread (KMeans' predictions kept
+    ~7 MB per thread that predicted on 200,000 x 32 rows).
+    """
+    depth = getattr(_WORKSPACE, "depth", 0)
+    _WORKSPACE.depth = depth + 1
+    try:
+        yield
     finally:
-        _WORKSPACE.__dict__.pop("buffers", None)
+        _WORKSPACE.depth = depth
+        if depth == 0:
+            _WORKSPACE.__dict__.pop("buffers", None)
 
 
 def _start_single_threaded(pool, n_workers):

@@ -73,6 +73,7 @@ from .._engine import (
     torch_threads,
     transpose_for,
     unchanged_on_failure,
+    workspace,
 )
 
 # Fewest rows of a block of row-wise work (see skmath._engine.block_rows).
@@ -1774,7 +1775,7 @@ class KMeans(
         # here (measured, best of 25: 200k x 32 float64 10.3 ms against 11.7
         # ms with it; 20k x 2k sparse 2.8 ms against 3.6 ms; transform and
         # score alike), and the results are the same bit for bit.
-        with torch_threads(work=self._pass_work(X)):
+        with torch_threads(work=self._pass_work(X)), workspace():
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
             labels = _labels(Xt, centers, self._fit_origin(device))
@@ -1828,7 +1829,7 @@ class KMeans(
     def _transform(self, X):
         # One pass, without the block pool (see predict).
         device = self._predict_device()
-        with torch_threads(work=self._pass_work(X)):
+        with torch_threads(work=self._pass_work(X)), workspace():
             Xt = as_tensor(X, device)
             centers = as_tensor(self.cluster_centers_, device)
             return to_numpy(_euclidean_distances(Xt, centers))
@@ -1856,7 +1857,7 @@ class KMeans(
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         device = self._predict_device()
         # Two passes, without the block pool (see predict).
-        with torch_threads(work=self._pass_work(X)):
+        with torch_threads(work=self._pass_work(X)), workspace():
             Xt = as_tensor(X, device)
             wt = as_tensor(sample_weight, device)
             centers = as_tensor(self.cluster_centers_, device, dtype=X.dtype)
