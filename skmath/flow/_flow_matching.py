@@ -409,7 +409,8 @@ class FlowMatchingSampler(
     features of t]``; it is trained in float32 with Adam and evaluated in
     float64 after the fit, so with ``"rk4"`` (or ``"dopri5"``) the ODE
     solves and their inverses agree to far below the model's own error, and
-    a sample's result never depends on the other rows it is evaluated with.
+    a sample's result does not depend on the other rows it is evaluated
+    with (up to the rounding of the products, 1e-16 relative).
 
     ``score_samples``, ``transform``, ``inverse_transform`` and ``sample``
     work in blocks of rows sized by scikit-learn's ``working_memory``

@@ -557,7 +557,8 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
     The ``T`` prediction masks are drawn from a seed fixed at fit time and
     shared by all rows, so predictions are deterministic and a row's
-    prediction does not depend on the rest of ``X``.
+    prediction does not depend on the rest of ``X`` (up to the rounding of
+    the products, 1e-16 relative).
 
     ``fit`` does not take ``sample_weight`` (nor does
     ``GaussianProcessRegressor``): each copy of a repeated sample draws its
