@@ -98,8 +98,7 @@ class NTKKernel(Kernel):
     ``k(X, Y)`` between a row of ``X`` and an equal row of ``Y`` (so
     ``k(X, X)`` has ``k(X)``'s diagonal, and a Gaussian process's std at its
     training points is ``sqrt(alpha)`` when ``alpha`` is small against the
-    kernel matrix's eigenvalues); between
-    nearly equal distinct rows
+    kernel matrix's eigenvalues); between nearly equal distinct rows
     the error remains.
 
     References
