@@ -437,6 +437,30 @@ def test_callable_init_sees_centred_x_as_sklearn(sparse):
     assert_allclose(means[0], X.mean(0) if sparse else 0.0, atol=1e-9)
 
 
+def test_only_weights_above_one_are_rescaled(monkeypatch):
+    # Unit weights keep the unit-weight path (an audit of the rescaling of
+    # large weights found unit weights halved, which left that path); weights
+    # above 1 are divided by a power of two, inertia_ multiplied back.
+
+    seen = []
+    lloyd = kmeans_module._kmeans_single_lloyd
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["unit_weights"], kwargs["weight_scale"]))
+        return lloyd(*args, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, "_kmeans_single_lloyd", spy)
+    X = _blobs(n=200, d=3, seed=18)
+    unit = KMeans(3, n_init=1, random_state=0, device="cpu").fit(X)
+    heavy = KMeans(3, n_init=1, random_state=0, device="cpu").fit(
+        X, sample_weight=np.full(len(X), 3.0))
+    light = KMeans(3, n_init=1, random_state=0, device="cpu").fit(
+        X, sample_weight=np.full(len(X), 0.5))
+    assert seen == [(True, 1.0), (False, 4.0), (False, 1.0)]
+    assert heavy.inertia_ == pytest.approx(3 * unit.inertia_, rel=1e-12)
+    assert light.inertia_ == pytest.approx(0.5 * unit.inertia_, rel=1e-12)
+
+
 @pytest.mark.parametrize("n_init", [1, 3])
 def test_callable_init_draws_from_sklearns_random_state(n_init):
     # The callable gets the estimator's RandomState untouched, as in sklearn:

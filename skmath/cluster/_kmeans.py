@@ -1646,11 +1646,10 @@ class KMeans(
             # back): sums of w_i x_i of weights whose total fits overflowed
             # (float64, four weights of 4e307: NaN centers; float32, 5e37:
             # an error blaming X).
-            weight_scale = math.ldexp(1.0, math.frexp(float(w.max()))[1])
+            largest = float(w.max())
+            weight_scale = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 1 else 1.0
             if weight_scale > 1:
                 w = w / weight_scale
-            else:
-                weight_scale = 1.0
             order, key, mean = _canonical_order(Xt, w, pool)
             origin = mean  # where fit compares rows, kept for predict
             unit_weights = bool((w == 1).all())
