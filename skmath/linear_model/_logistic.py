@@ -28,6 +28,7 @@ from .._engine import (
     STOPPED_BY_CALLBACK,
     TorchEstimatorMixin,
     as_tensor,
+    block_rows,
     csr_transpose,
     csr_with_values,
     minimize_lbfgs,
@@ -412,10 +413,17 @@ def _pow2_column_scales(X, sample_weight, XT=None, l2_reg=0.0):
     w = sample_weight.to(X.dtype)
     weighted = (w != 0).to(X.dtype)
     if XT is None:
-        magnitudes = X.abs().mul_(weighted[:, None])
-        unit = magnitudes.amax(dim=0)
+        # Over blocks of rows: |X| of all the rows at once was a copy of X
+        # (191 MB on a 500k x 50 L1 fit).
+        step = block_rows(X.shape[1], X.element_size(), X.device)
+        blocks = [slice(i, i + step) for i in range(0, X.shape[0], step)]
+
+        def magnitudes(blk):
+            return X[blk].abs().mul_(weighted[blk, None])
+
+        unit = torch.stack([magnitudes(blk).amax(dim=0) for blk in blocks]).amax(dim=0)
         unit = torch.where(unit > 0, unit, 1.0)
-        squares = w @ magnitudes.div_(unit).square_()
+        squares = sum(w[blk] @ magnitudes(blk).div_(unit).square_() for blk in blocks)
     else:
         values = XT.values()
         rows = torch.repeat_interleave(
