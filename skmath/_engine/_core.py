@@ -129,6 +129,17 @@ def block_rows(values_per_row, itemsize, device, *, large=False, min_rows=1):
     return max(min_rows, budget // (itemsize * max(values_per_row, 1)))
 
 
+def row_blocks(n_rows, rows):
+    """Slices covering ``range(n_rows)`` in blocks of ``rows`` rows.
+
+    Examples
+    --------
+    >>> row_blocks(5, 2)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
+
+
 def empty(shape, *, dtype, device):
     """An uninitialised tensor, like :func:`torch.empty`, cheaper when large on CPU.
 

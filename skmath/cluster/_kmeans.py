@@ -64,6 +64,7 @@ from .._engine import (
     empty,
     make_generator,
     map_blocks,
+    row_blocks,
     row_slice,
     scratch,
     single_threaded_torch,
@@ -138,13 +139,6 @@ def _pass_rows(X, k, dtype=None):
     return rows
 
 
-def _row_blocks(n_rows, block_rows):
-    """Slices covering ``range(n_rows)`` in blocks of ``block_rows`` rows."""
-    return [
-        slice(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)
-    ]
-
-
 def _nbytes(X):
     """Bytes of a dense array or of a SciPy CSR matrix's three arrays."""
     if sp.issparse(X):
@@ -211,7 +205,7 @@ def _width(X):
 def _nnz_blocks(X):
     """Slices of rows of CSR ``X`` holding about ``_SPARSE_PASS_NNZ`` stored entries each."""
     n, nnz = X.shape[0], X.values().shape[0]
-    return _row_blocks(n, max(1, _SPARSE_PASS_NNZ * n // max(nnz, 1)))
+    return row_blocks(n, max(1, _SPARSE_PASS_NNZ * n // max(nnz, 1)))
 
 
 def _row_ids(X):
@@ -356,7 +350,7 @@ def _canonical_order(X, w, pool):
         torch.sum(product, dim=1, out=key[blk])
         return w[blk] @ Xb
 
-    blocks = _row_blocks(n, _block_rows(d, X.dtype, X.device))
+    blocks = row_blocks(n, _block_rows(d, X.dtype, X.device))
     mean = _round_significand(_sum_in_order(map_blocks(project, blocks, pool)) / w.sum())
     return _argsort_stable(key), key, mean
 
@@ -420,7 +414,7 @@ def _centred_copy(X, w, mean, pool):
         torch.sum(sq, dim=1, out=x_sq[blk])
         return torch.stack([first, w[blk] @ sq])
 
-    parts = map_blocks(centre, _row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
+    parts = map_blocks(centre, row_blocks(n, _block_rows(d, X.dtype, X.device)), pool)
     first, second = _sum_in_order(parts) / w.sum()
     return Xc, x_sq, (second - first * first).clamp_min_(0.0)
 
@@ -529,7 +523,7 @@ def _candidate_distances(X, x_sq, w, A, closest, pool):
         with single_threaded_torch():
             return dist, dist @ w[blk]
 
-    blocks = _row_blocks(n, _pass_rows(X, A.shape[0]))
+    blocks = row_blocks(n, _pass_rows(X, A.shape[0]))
     dist, potentials = zip(*map_blocks(block, blocks, pool))
     return list(dist), _sum_in_order(list(potentials))
 
@@ -651,7 +645,7 @@ def _labels(X, centers, origin=None):
         out[blk] = labels
         finite.logical_and_(torch.isfinite(closest).all())
 
-    for blk in _row_blocks(n, _pass_rows(X, centers.shape[0])):
+    for blk in row_blocks(n, _pass_rows(X, centers.shape[0])):
         assign(blk)
     _check_squares_finite(bool(finite), X.dtype)
     return out
@@ -893,7 +887,7 @@ def _half_center_gaps(centers):
     gaps = centers.new_empty(k)
     arange = torch.arange(k, device=centers.device)
     scale = _error_scale(centers)
-    for blk in _row_blocks(k, _block_rows(k, centers.dtype, centers.device)):
+    for blk in row_blocks(k, _block_rows(k, centers.dtype, centers.device)):
         dist = torch.addmm(c_sq, centers[blk], centers.T, alpha=-2.0)
         dist += c_sq[blk, None]
         dist -= scale * (c_sq[blk, None] + c_sq)  # minus each pair's rounding bound
@@ -1035,7 +1029,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
         part.index_add_(0, new, rows)
         return n_new, part, torch.bincount(new, weights=w64, minlength=k)
 
-    blocks = _row_blocks(n, _pass_rows(X, k))
+    blocks = row_blocks(n, _pass_rows(X, k))
     results = map_blocks(full_pass, blocks, pool)
     if with_sums and sparse:
         if moves_only:
@@ -1107,7 +1101,7 @@ def _pruned_pass(X, x_sq, w, centers, centers_t, c_sq, labels, upper, lower, bou
         )
         return changed.shape[0], moved
 
-    blocks = _row_blocks(todo.shape[0], _pass_rows(X, k))
+    blocks = row_blocks(todo.shape[0], _pass_rows(X, k))
     n_changed = 0
     for n_block, moved in map_blocks(block, blocks, pool):
         n_changed += n_block
@@ -1147,7 +1141,7 @@ def _inertia(X, w, centers, labels, pool):
         weighted = diff.sum(dim=1).to(torch.float64) * w[blk].to(torch.float64)
         return torch.cumsum(weighted, dim=0)[-1]
 
-    blocks = _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
+    blocks = row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
     return float(_sum_in_order(map_blocks(block, blocks, pool)))
 
 
@@ -1176,7 +1170,7 @@ def _relocate_empty_clusters(X, w, key, order, centers_old, sums, weight_in_clus
         dist = _sparse_sq_distances(X, centers_old, c_sq, labels)
     else:
         dist = empty(X.shape[0], dtype=X.dtype, device=X.device)
-        for blk in _row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
+        for blk in row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device)):
             diff = X[blk] - centers_old.index_select(0, labels[blk])
             torch.sum(diff * diff, dim=1, out=dist[blk])
     dist.masked_fill_(w == 0, -1.0)
@@ -1338,12 +1332,12 @@ def _euclidean_distances(X, centers):
         dist += x_sq
         err = (2 * eps) * (terms + 2) * (x_sq + c_sq)
         rows, cols = torch.nonzero(dist < _RECOMPUTE_FACTOR * err, as_tuple=True)
-        for part in _row_blocks(rows.shape[0], dense_rows):
+        for part in row_blocks(rows.shape[0], dense_rows):
             diff = _dense_rows(Xb, rows[part]) - C.index_select(0, cols[part])
             dist[rows[part], cols[part]] = (diff * diff).sum(dim=1)
         out[blk] = dist.clamp_min_(0.0).sqrt_()
 
-    for blk in _row_blocks(n, _pass_rows(X, k, torch.float64)):
+    for blk in row_blocks(n, _pass_rows(X, k, torch.float64)):
         block(blk)
     return out
 
@@ -1646,9 +1640,9 @@ class KMeans(
             # back): sums of w_i x_i of weights whose total fits overflowed
             # (float64, four weights of 4e307: NaN centers; float32, 5e37:
             # an error blaming X).
-            largest = float(w.max())
-            weight_scale = math.ldexp(1.0, math.frexp(largest)[1]) if largest > 1 else 1.0
-            if weight_scale > 1:
+            largest, weight_scale = float(w.max()), 1.0
+            if largest > 1:
+                weight_scale = math.ldexp(1.0, math.frexp(largest)[1])
                 w = w / weight_scale
             order, key, mean = _canonical_order(Xt, w, pool)
             origin = mean  # where fit compares rows, kept for predict

@@ -33,6 +33,7 @@ from .._engine import (
     csr_with_values,
     minimize_lbfgs,
     minimize_owlqn,
+    row_blocks,
     to_numpy,
     torch_threads,
     transpose_for,
@@ -415,8 +416,7 @@ def _pow2_column_scales(X, sample_weight, XT=None, l2_reg=0.0):
     if XT is None:
         # Over blocks of rows: |X| of all the rows at once was a copy of X
         # (191 MB on a 500k x 50 L1 fit).
-        step = block_rows(X.shape[1], X.element_size(), X.device)
-        blocks = [slice(i, i + step) for i in range(0, X.shape[0], step)]
+        blocks = row_blocks(X.shape[0], block_rows(X.shape[1], X.element_size(), X.device))
 
         def magnitudes(blk):
             return X[blk].abs().mul_(weighted[blk, None])

@@ -61,6 +61,7 @@ from .._engine import (
     linear,
     make_generator,
     minimize_lbfgs,
+    row_blocks,
     take_rows,
     to_numpy,
     torch_dtype,
@@ -1046,10 +1047,9 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
             # 3 classes: a 1.9 GB peak for a 24 MB result; now 40 MB, and
             # 1.6 s instead of 3.2 s).
             out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=X.dtype)
-            for i in range(0, X.shape[0], rows):
-                out[i : i + rows] = to_numpy(out_activation(
-                    _forward(as_tensor(X[i : i + rows], device), coefs, intercepts,
-                             self.activation)
+            for blk in row_blocks(X.shape[0], rows):
+                out[blk] = to_numpy(out_activation(
+                    _forward(as_tensor(X[blk], device), coefs, intercepts, self.activation)
                 ))
         return out
 
