@@ -77,6 +77,21 @@ def test_linear_sample_weight_and_multioutput_match_sklearn():
     assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-6)
 
 
+def test_linear_weighted_gram_over_row_blocks_matches_sklearn(monkeypatch):
+    # The weighted Gram matrix is summed over blocks of rows (no weighted copy
+    # of X): with blocks of 7 rows (the last one partial) the fit is sklearn's.
+    import skmath.linear_model._linear as linear
+
+    monkeypatch.setattr(linear, "block_rows", lambda *args, **kwargs: 7)
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.column_stack([y, X[:, 0] - y])
+    w = np.random.RandomState(0).uniform(0.1, 3, size=len(y))
+    ours = LinearRegression(device="cpu").fit(X, Y, sample_weight=w)
+    ref = sk.LinearRegression().fit(X, Y, sample_weight=w)
+    assert _rel(ours.coef_, ref.coef_) < 1e-10
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-10)
+
+
 @pytest.mark.parametrize("shape", [(100, 12), (20, 50)])
 def test_linear_rank_deficient_is_minimum_norm(shape):
     # Collinear or wide X gives sklearn's minimum-norm solution.

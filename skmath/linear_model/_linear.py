@@ -15,9 +15,11 @@ from .._compat import _check_sample_weight
 from .._engine import (
     TorchEstimatorMixin,
     as_tensor,
+    block_rows,
     canonical_csr,
     csr_transpose,
     csr_with_values,
+    row_blocks,
     to_numpy,
     torch_threads,
     unchanged_on_failure,
@@ -234,10 +236,13 @@ def _centered_gram(X, y, sample_weight, fit_intercept, XT=None):
     elif uniform:
         G = (X.T @ X) * sample_weight[0]
         b = (X.T @ y) * sample_weight[0]
-    else:
-        Xw = X * sample_weight[:, None]
-        G = Xw.T @ X
-        b = Xw.T @ y
+    else:  # over blocks of rows: a weighted copy of all of X doubled the memory
+        G = X.new_zeros(X.shape[1], X.shape[1])
+        b = y.new_zeros(X.shape[1], y.shape[1])
+        for blk in row_blocks(X.shape[0], block_rows(X.shape[1], X.element_size(), X.device)):
+            Xw_T = (X[blk] * sample_weight[blk, None]).T
+            G.addmm_(Xw_T, X[blk])
+            b.addmm_(Xw_T, y[blk])
     if not _gram_in_range(G, b):
         raise _GramOutOfRange
     if not fit_intercept:
