@@ -495,6 +495,27 @@ def test_linear_sparse_lsqr_route_matches_sklearn(monkeypatch):
         assert_allclose(ours.predict(X), ref.predict(X), atol=1e-5 * np.abs(Y).max())
 
 
+@pytest.mark.parametrize(
+    "x_scale, y_scale, w_scale",
+    [(1e-30, 1, 1), (1e160, 1, 1), (1, 1e-80, 1), (1, 1, 1e-100), (1, 1, 1e300)],
+)
+def test_linear_sparse_lsqr_route_is_scale_free(x_scale, y_scale, w_scale, monkeypatch):
+    # LSQR's stopping test adds an absolute eps to |A| |r|: unscaled, data at
+    # 1e-30 (or weights at 1e-100) stopped at the first iteration (R2 0.8
+    # instead of 1.0) and data at 1e160 overflowed to NaN, silently. The
+    # route runs on data scaled by powers of two: the unit fit, scaled.
+    import skmath.linear_model._linear as linear
+
+    monkeypatch.setattr(linear, "_GRAM_MAX_FEATURES", 0)
+    X, y, w = _sparse_problem()
+    ref = LinearRegression(device="cpu").fit(X, y, sample_weight=w)
+    ours = LinearRegression(device="cpu").fit(
+        X * x_scale, y * y_scale, sample_weight=w * w_scale
+    )
+    assert_allclose(ours.coef_ * x_scale / y_scale, ref.coef_, rtol=1e-12, atol=1e-13)
+    assert_allclose(ours.intercept_ / y_scale, ref.intercept_, rtol=1e-12)
+
+
 def test_linear_sparse_wide_goes_through_lsqr(monkeypatch):
     # 5,000 x 30,000 at density 0.001 (a 30,000^2 Gram matrix would take 7 GB):
     # no Gram matrix is formed, the fit meets LSQR's stopping test with

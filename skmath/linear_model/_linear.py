@@ -520,7 +520,7 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     sparse solver and stopping rule, which bounds the residuals (not exact on
     ill-conditioned ``X``). Data whose Gram matrix would over- or underflow
     are scaled by powers of two first, as in :func:`_min_norm_lstsq` (LSQR
-    again if that is not enough).
+    again if that is not enough); LSQR always runs on data so scaled.
 
     Parameters
     ----------
@@ -552,7 +552,6 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
                 )
                 return _ldexp(coef, ey - ex), _ldexp(X_offset, ex), _ldexp(y_offset, ey)
             G = None  # left to LSQR
-            X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
         if G is not None:
             eigvals, eigvecs = torch.linalg.eigh(G)
             top = eigvals[-1].clamp_min(0)
@@ -562,13 +561,16 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
             null = eigvals.abs() <= _NULL_GAP * top * _well_conditioned_floor(X.dtype, tol)
             if bool((keep | null).all() and keep.any()):
                 return _spectral_solve(eigvals, eigvecs, b, keep), X_offset, y_offset
-    else:  # no Gram matrix, which brings the means along
-        X_offset, y_offset = _offsets(X, y, sample_weight, fit_intercept, XT)
-    root_w = sample_weight.sqrt()
-    keep = _constant_columns(X, XT).isnan() if fit_intercept else None
-    matvec, rmatvec = _centered_operator(X, XT, X_offset, root_w, keep)
-    coef, _ = _lsqr(matvec, rmatvec, root_w[:, None] * (y - y_offset), d, tol, tol)
-    return coef, X_offset, y_offset
+    # LSQR's stopping test ``|A^T r| / (|A| |r| + eps)`` is not scale-free (the
+    # absolute eps): on data at 1e-30 it stopped at its first iteration, and at
+    # 1e160 its norms overflowed. It runs on data scaled by powers of two.
+    Xs, XTs, ys, ws, ex, ey, _ = _pow2_scaled(X, y, sample_weight, XT)
+    X_offset, y_offset = _offsets(Xs, ys, ws, fit_intercept, XTs)
+    root_w = ws.sqrt()
+    keep = _constant_columns(Xs, XTs).isnan() if fit_intercept else None
+    matvec, rmatvec = _centered_operator(Xs, XTs, X_offset, root_w, keep)
+    coef, _ = _lsqr(matvec, rmatvec, root_w[:, None] * (ys - y_offset), d, tol, tol)
+    return _ldexp(coef, ey - ex), _ldexp(X_offset, ex), _ldexp(y_offset, ey)
 
 
 def _nnls(Xs, ys):
