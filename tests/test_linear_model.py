@@ -1600,21 +1600,87 @@ def test_logistic_l1_row_without_weight_is_no_row(solver, sparse):
                     rtol=1e-10)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "newton-cg", "saga"])
+@pytest.mark.parametrize("C, w", [(1e-16, 1.0), (1e-30, 1.0), (1e-310, 1.0), (1.0, 1e-310)])
+def test_logistic_vanishing_C_gives_the_log_odds(solver, C, w):
+    # With C * sum(w) -> 0 the minimum has coef_ -> 0 and the (unpenalised)
+    # intercept at the log-odds. L-BFGS-B on the raw variables (sklearn's
+    # too) left the intercept at 0 from C ~ 1e-16 on; below C * sum(w) ~
+    # 5e-309 the penalty factor overflowed and the coefficients were NaN.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0.3).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = LogisticRegression(C=C, solver=solver, device="cpu").fit(
+            X, y, sample_weight=np.full(200, w))
+    # The Newton solvers warn (ill-conditioned Hessian, line search), but
+    # no overflow or division by zero is left to NumPy.
+    assert not [w for w in caught if type(w.message) is RuntimeWarning]
+    assert_allclose(est.intercept_, np.log(y.mean() / (1 - y.mean())), rtol=1e-6)
+    assert np.abs(est.coef_).max() < 1e-12
+    assert_allclose(est.predict_proba(X)[:, 1], y.mean(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "saga"])
+def test_logistic_weights_near_float_max(solver):
+    # Weights of 1e308 summed to inf, every normalised weight became 0 and
+    # the fit returned zeros silently. They are scaled by a power of two
+    # (exact): C * sum(w) is what counts, as for unit weights and C = 1e308.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LogisticRegression(solver=solver, device="cpu").fit(
+            X, y, sample_weight=np.full(len(y), 1e308))
+        ref = LogisticRegression(C=1e308, solver=solver, device="cpu").fit(X, y)
+    assert np.abs(est.coef_).max() > 1
+    assert_array_equal(est.coef_, ref.coef_)
+    assert_array_equal(est.intercept_, ref.intercept_)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky"])
+@pytest.mark.parametrize("scale", [1e7, 1e8, 1e10])
+def test_logistic_l2_on_large_features_reaches_the_minimum(solver, scale):
+    # On X * s, C = 1 is the problem on X with C = s^2 (coefficients s times
+    # smaller). L-BFGS-B on the raw variables stopped 12% above the minimum
+    # without a warning from s = 1e7 (sklearn's lbfgs too), and the
+    # newton-cholesky's fallback from 1e8; in column-scaled variables both
+    # reach it.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(int)
+    ref = LogisticRegression(C=scale**2, solver="newton-cholesky", tol=1e-12,
+                             device="cpu").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # newton-cholesky's fallback
+        est = LogisticRegression(solver=solver, device="cpu").fit(X * scale, y)
+    assert_allclose(est.predict_proba(X * scale), ref.predict_proba(X), atol=1e-3)
+    assert_allclose(est.coef_ * scale, ref.coef_, rtol=1e-2)
+
+
 def test_logistic_conjugate_gradient_survives_extreme_scales():
     # X ~ 1e-150 with sample weights 1e-300: the conjugate gradients' beta
     # overflowed and Python's beta**2 raised a bare OverflowError (sklearn's
-    # newton-cg returns NaN there). Now it ends near lbfgs's solution (which
-    # is sklearn's lbfgs's), without converging in its 100 iterations.
+    # newton-cg returns NaN there). Now it ends with finite coefficients and
+    # a ConvergenceWarning after its 100 iterations. The penalty dwarfs the
+    # data term (1 / (C sum(w)) ~ 2e297): the minimum has coef_ 0 and the
+    # log-odds as intercept, which L-BFGS-B reaches in column-scaled
+    # variables (on the raw ones it stalled at 0.273, as sklearn's lbfgs does).
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X) * 1e-150
     w = np.full(len(y), 1e-300)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # the line search's
-        est = LogisticRegression(solver="newton-cg", device="cpu").fit(X, y, sample_weight=w)
-        ref = LogisticRegression(device="cpu").fit(X, y, sample_weight=w)
-    assert_allclose(est.intercept_, ref.intercept_, rtol=1e-2)
-    assert_allclose(est.coef_, ref.coef_, rtol=0, atol=1e-2 * np.abs(ref.coef_).max())
+        with pytest.warns(ConvergenceWarning):
+            est = LogisticRegression(solver="newton-cg", device="cpu").fit(
+                X, y, sample_weight=w)
+    assert np.isfinite(est.coef_).all() and np.isfinite(est.intercept_).all()
+    log_odds = np.log(y.mean() / (1 - y.mean()))
+    for solver in ("lbfgs", "newton-cholesky", "saga"):
+        ref = LogisticRegression(solver=solver, device="cpu").fit(X, y, sample_weight=w)
+        assert_allclose(ref.intercept_, log_odds, rtol=1e-6)
+        assert not ref.coef_.any()
 
 
 def test_linear_float32_X_with_y_beyond_float32_is_a_clear_error():

@@ -43,6 +43,12 @@ from ._newton import minimize_newton
 
 # scipy's L-BFGS-B ``ftol`` as sklearn sets it: relative change of the objective.
 _FTOL = 64 * np.finfo(float).eps
+# The largest penalty factor 1 / (C * sum(w)) the solvers are given: their
+# steps and penalties stay finite, and the coefficients it leaves are ~1e-300.
+_MAX_REG = 1e300
+# L-BFGS-B runs on column-scaled variables when a column's scale (see
+# _pow2_column_scales) lies outside [2^-span, 2^span].
+_SCALE_SPAN = 10
 # The solvers that take Newton steps, and how they solve for them.
 _NEWTON = {"newton-cholesky": "cholesky", "newton-cg": "cg"}
 # What sklearn's lbfgs adds to its ConvergenceWarning (None if a release drops it).
@@ -288,8 +294,6 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
             multinomial=multinomial, max_iter=max_iter, tol=tol, callback=callback,
             inner=newton,
         )
-    if l1_reg == 0:
-        return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
     # Badly scaled columns slow quasi-Newton methods down (wine x 100, C=3,
     # tol=1e-6: L-BFGS-B on the split W = P - M used before OWL-QN stalled 20%
     # above the minimiser). OWL-QN runs in the variables V = W * s instead, s
@@ -299,14 +303,12 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
     # is sum_j (l1_reg / s_j) |V_j|; the intercept is not scaled. tol bounds
     # the pseudo-gradient in V times the largest scale (at least 1): the test
     # L-BFGS-B ran on the split, no looser.
+    # Without an L1 part, L-BFGS-B does the same on badly scaled problems.
     scale = _pow2_column_scales(X, sample_weight, XT, l2_reg)
+    if l1_reg == 0:
+        return _scaled_lbfgs(fun, coef0, scale, max_iter=max_iter, tol=tol, callback=callback)
     m = coef0.shape[1] - d
     v_scale = torch.cat([scale, scale.new_ones(m)])
-
-    def scaled_fun(coef_v):
-        loss, grad = fun(coef_v / v_scale)
-        return loss, grad / v_scale
-
     on_iterate = None
     if callback is not None:
 
@@ -314,9 +316,37 @@ def _minimize_penalised(X, Y, sample_weight, coef0, *, l1_reg, l2_reg, fit_inter
             return callback(to_numpy(coef_v / v_scale))
 
     coef_v, result = minimize_owlqn(
-        scaled_fun, coef0 * v_scale, torch.cat([l1_reg / scale, scale.new_zeros(m)]),
+        lambda coef_v: _scaled(fun, coef_v, v_scale), coef0 * v_scale,
+        torch.cat([l1_reg / scale, scale.new_zeros(m)]),
         max_iter=max_iter, tol=tol, ftol=_FTOL, history=_HISTORY,
         gradient_scale=max(float(scale.max()), 1.0), callback=on_iterate,
+    )
+    return coef_v / v_scale, result
+
+
+def _scaled(fun, coef_v, v_scale):
+    """``fun`` (loss and gradient) in the variables ``V = W * v_scale``."""
+    loss, grad = fun(coef_v / v_scale)
+    return loss, grad / v_scale
+
+
+def _scaled_lbfgs(fun, coef0, scale, *, max_iter, tol, callback):
+    """:func:`lbfgs` on ``fun``, in the variables ``V = W * s`` (the intercepts
+    not scaled) when a column scale ``s`` (:func:`_pow2_column_scales`) lies
+    outside ``[2^-_SCALE_SPAN, 2^_SCALE_SPAN]``; ``tol`` then bounds the
+    gradient in ``V`` times the largest scale (at least 1), as for OWL-QN.
+
+    On ``W`` itself, L-BFGS-B (sklearn's too) stalled silently on features of
+    magnitude 1e7 (12% above the minimum on 40 x 3) and, with C below about
+    1e-15 / n, left the intercept at 0 instead of the log-odds.
+    """
+    if bool(((scale >= 2.0**-_SCALE_SPAN) & (scale <= 2.0**_SCALE_SPAN)).all()):
+        return lbfgs(fun, coef0, max_iter=max_iter, tol=tol, callback=callback)
+    v_scale = torch.cat([scale, scale.new_ones(coef0.shape[1] - scale.shape[0])])
+    coef_v, result = lbfgs(
+        lambda coef_v: _scaled(fun, coef_v, v_scale), coef0 * v_scale,
+        max_iter=max_iter, tol=tol / max(float(scale.max()), 1.0),
+        callback=None if callback is None else lambda c: callback(c / to_numpy(v_scale)),
     )
     return coef_v / v_scale, result
 
@@ -360,8 +390,9 @@ def _minimize_newton(fun, X, XT, sample_weight, coef0, *, l2_reg, fit_intercept,
     coef, result = minimize_newton(
         fun, coef0, hessian=lambda coef: hessian(coef, *model), max_iter=max_iter, tol=tol,
         inner=inner, fixed=fixed,
-        fallback=lambda coef, iterations: lbfgs(
-            fun, coef, max_iter=iterations, tol=tol, callback=on_iterate
+        fallback=lambda coef, iterations: _scaled_lbfgs(
+            fun, coef, _pow2_column_scales(X, sample_weight, XT, l2_reg),
+            max_iter=iterations, tol=tol, callback=on_iterate,
         ),
         callback=on_iterate,
     )
@@ -828,6 +859,11 @@ class LogisticRegression(
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True)
         # What callbacks are given (the weights before class weights).
         metadata = {"sample_weight": sample_weight} if weighted else None
+        # The weights scaled by a power of two, exactly: the objective divides
+        # by their sum and balanced class weights are ratios of sums, but a
+        # sum near 1e308 overflowed to inf (and every weight became 0).
+        w_exp = int(np.frexp(sample_weight.max(initial=0.0))[1])
+        sample_weight = np.ldexp(sample_weight, -w_exp)
         if self.class_weight is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 # A class of zero total weight is reported just below.
@@ -934,7 +970,10 @@ class LogisticRegression(
             wt = as_tensor(sample_weight / sw_sum, device)
             # C * sum_i w_i l_i + (1 - l1_ratio) / 2 ||W||^2 + l1_ratio ||W||_1,
             # divided by C * sum(w).
-            reg = 0.0 if np.isinf(C) else 1.0 / (C * sw_sum)
+            # With C * sum(w) below ~1e-300 the coefficients are 0 to within
+            # ~1e-300; an infinite reg (C * sum(w) < 5e-309) gave NaN.
+            with np.errstate(over="ignore", divide="ignore"):
+                reg = 0.0 if np.isinf(C) else min(np.ldexp(1.0 / (C * sw_sum), -w_exp), _MAX_REG)
             if self.max_iter == 0 and self.solver != "lbfgs":
                 # sklearn's other solvers return their starting point (zeros,
                 # or the warm start); scipy's L-BFGS-B (its lbfgs, and ours)
