@@ -664,6 +664,24 @@ def test_sample_y_reproducible_with_random_state():
 
 
 @pytest.mark.parametrize("kind", ["ntk", "nngp"])
+@pytest.mark.parametrize("scale", [1e155, 1e250, 1e-250])
+def test_sample_y_of_targets_beyond_the_square_range(kind, scale):
+    # Targets at 1e155: the covariance (a square) overflowed to inf and
+    # multivariate_normal raised LinAlgError ("SVD did not converge"). The
+    # draws are taken in units of a power of two near the targets' scale:
+    # those of the unit model, scaled. Multi-target too.
+    X, y = _data()
+    Y = np.column_stack([y, 2 * y])
+    X_test = _data(n=5, seed=1)[0]
+    for target in (y, Y):
+        kw = dict(depth=2, kernel=kind, alpha=1e-2, device="cpu")
+        ref = NTKRegressor(**kw).fit(X, target).sample_y(X_test, 3, random_state=0)
+        draws = NTKRegressor(**kw).fit(X, target * scale).sample_y(X_test, 3, random_state=0)
+        assert draws.shape == ref.shape
+        np.testing.assert_allclose(draws / scale, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
 @pytest.mark.parametrize("n_targets", [None, 1, 3])
 def test_unfitted_predict_and_sample_y_give_the_prior_as_gaussian_process_regressor(
         kind, n_targets):

@@ -406,32 +406,24 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             )
         # dtype "numeric" first, as GaussianProcessRegressor's: strings are refused.
         X = validate_data(self, X, reset=False, dtype="numeric").astype(np.float64, copy=False)
+        if return_cov:
+            y_mean, y_var, y_scale = self._mean_and_cov(X)
+            y_cov = np.outer(y_var, y_scale**2).reshape(*y_var.shape, -1)
+            return y_mean, np.squeeze(y_cov, axis=2) if y_cov.shape[2] == 1 else y_cov
         if not hasattr(self, "X_train_"):
-            return self._predict_prior(X, return_std, return_cov)
+            return self._predict_prior(X, return_std)
         device = self._predict_device()
         fitted = self._fitted_tensors(device)  # once, not per block of rows
-        if return_cov:  # test x test: all the rows at once
-            y_mean, y_var = self._posterior(X, fitted, return_cov=True)
-        else:
-            # Blocks of test rows: memory of a block's test x train
-            # matrices, not of all of them (1M rows against 2000 training
-            # rows asked for 15 GB at once).
-            rows = block_rows(6 * self.X_train_.shape[0], 8, device, large=True)
-            parts = [self._posterior(X[i : i + rows], fitted, return_std=return_std)
-                     for i in range(0, X.shape[0], rows)]
-            y_mean = np.concatenate([mean for mean, _ in parts])
-            y_var = np.concatenate([var for _, var in parts]) if return_std else None
-
-        y_mean = self._y_train_std * y_mean + self._y_train_mean
-        if y_mean.ndim > 1 and y_mean.shape[1] == 1:
-            y_mean = np.squeeze(y_mean, axis=1)
-        if not (return_std or return_cov):
+        # Blocks of test rows: memory of a block's test x train matrices, not
+        # of all of them (1M rows against 2000 training rows asked for 15 GB
+        # at once).
+        rows = block_rows(6 * self.X_train_.shape[0], 8, device, large=True)
+        parts = [self._posterior(X[i : i + rows], fitted, return_std=return_std)
+                 for i in range(0, X.shape[0], rows)]
+        y_mean = self._in_target_units(np.concatenate([mean for mean, _ in parts]))
+        if not return_std:
             return y_mean
-        if return_cov:
-            y_cov = np.outer(y_var, self._y_train_std**2).reshape(*y_var.shape, -1)
-            if y_cov.shape[2] == 1:
-                y_cov = np.squeeze(y_cov, axis=2)
-            return y_mean, y_cov
+        y_var = np.concatenate([var for _, var in parts])
         negative = y_var < 0
         if np.any(negative):
             warnings.warn(
@@ -443,6 +435,25 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         if y_std.shape[1] == 1:
             y_std = np.squeeze(y_std, axis=1)
         return y_mean, y_std
+
+    def _in_target_units(self, y_mean):
+        """A fitted model's mean in normalised units -> in the targets' units."""
+        y_mean = self._y_train_std * y_mean + self._y_train_mean
+        return np.squeeze(y_mean, axis=1) if y_mean.ndim > 1 and y_mean.shape[1] == 1 else y_mean
+
+    def _mean_and_cov(self, X):
+        """``(y_mean, y_var, y_scale)`` at validated float64 rows ``X``: the
+        mean in the targets' units, the covariance of the normalised targets
+        (n x n) and each target's scale, shape (n_targets,): the covariance
+        of target ``k`` is ``y_var * y_scale[k]**2``. Test x test: all the
+        rows at once."""
+        if not hasattr(self, "X_train_"):  # the prior, in the targets' units
+            n_targets = 1 if self.n_targets is None else self.n_targets
+            prior = NTKKernel(kernel="nngp", device=self.device, **architecture(self))
+            return self._predict_prior(X, False), prior(X), np.ones(n_targets)
+        fitted = self._fitted_tensors(self._predict_device())
+        y_mean, y_var = self._posterior(X, fitted, return_cov=True)
+        return self._in_target_units(y_mean), y_var, np.atleast_1d(self._y_train_std)
 
     def _fitted_tensors(self, device):
         """``(X_train_, alpha_, L_, NNGP train matrix or None)`` as tensors on ``device``."""
@@ -488,7 +499,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
                 y_var = to_numpy(y_var)
         return y_mean, y_var
 
-    def _predict_prior(self, X, return_std, return_cov):
+    def _predict_prior(self, X, return_std):
         """``predict`` before ``fit``: the untrained networks' outputs.
 
         At initialisation, in the NTK parameterisation, an infinitely wide
@@ -503,13 +514,13 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         n_targets = 1 if self.n_targets is None else self.n_targets
         shape = (X.shape[0],) if n_targets == 1 else (X.shape[0], n_targets)
         y_mean = np.zeros(shape)
-        if not (return_std or return_cov):
+        if not return_std:
             return y_mean
         prior = NTKKernel(kernel="nngp", device=self.device, **architecture(self))
-        y_var = prior(X) if return_cov else prior.diag(X)
+        y_var = prior.diag(X)
         if n_targets > 1:
             y_var = np.repeat(y_var[..., None], n_targets, axis=-1)
-        return (y_mean, y_var) if return_cov else (y_mean, np.sqrt(y_var))
+        return y_mean, np.sqrt(y_var)
 
     def sample_y(self, X, n_samples=1, random_state=0):
         """Draw samples from the predictive distribution at ``X``.
@@ -555,16 +566,19 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
         True
         """
         rng = check_random_state(random_state)
-        y_mean, y_cov = self.predict(X, return_cov=True)
-        if y_mean.ndim == 1:
-            return rng.multivariate_normal(y_mean, y_cov, n_samples).T
-        return np.stack(
-            [
-                rng.multivariate_normal(y_mean[:, k], y_cov[..., k], n_samples).T
-                for k in range(y_mean.shape[1])
-            ],
-            axis=1,
-        )
+        X = validate_data(self, X, reset=False, dtype="numeric").astype(np.float64, copy=False)
+        y_mean, y_var, y_scale = self._mean_and_cov(X)
+        samples = []
+        for k, scale in enumerate(y_scale):
+            # Drawn in units of a power of two near the target's scale when
+            # its square leaves float64's range (targets beyond ~1e120): the
+            # covariance was inf and multivariate_normal's SVD failed. Exact,
+            # and the same draws otherwise (unit 1).
+            unit = 1.0 if 2.0**-400 < scale < 2.0**400 else math.ldexp(1.0, math.frexp(scale)[1])
+            mean = (y_mean if y_mean.ndim == 1 else y_mean[:, k]) / unit
+            draws = rng.multivariate_normal(mean, y_var * (scale / unit) ** 2, n_samples)
+            samples.append(unit * draws.T)
+        return samples[0] if y_mean.ndim == 1 else np.stack(samples, axis=1)
 
     def log_marginal_likelihood(self, theta=None, eval_gradient=False, clone_kernel=True):
         """Log marginal likelihood of the training targets (``kernel="nngp"`` only).
