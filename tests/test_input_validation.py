@@ -242,6 +242,31 @@ def test_read_only_inputs_are_taken_without_warning(est, sparse, request):
 
 
 @pytest.mark.parametrize("est", ESTIMATORS)
+def test_model_loaded_read_only_refits_and_predicts_without_warning(est, tmp_path, request):
+    # joblib.load(mmap_mode="r") (what joblib's and dask's workers get) gives
+    # a model whose fitted arrays are read-only: a warm-start refit of
+    # MCDropoutRegressor read its _y_scale with torch.as_tensor, which warned.
+    import joblib
+
+    previous = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    request.addfinalizer(lambda: torch.set_warn_always(previous))
+    X, y = _data(est, n=60)
+    joblib.dump(_fit(est, X, y), tmp_path / "model.joblib")
+    model = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for method in ("predict", "predict_proba", "transform", "score_samples"):
+            if hasattr(model, method):
+                getattr(model, method)(X)
+        if "warm_start" in model.get_params():
+            _fit(model.set_params(warm_start=True), X, y)
+        if hasattr(model, "partial_fit"):
+            model.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS)
 def test_global_random_streams_are_left_alone(est):
     # Randomness comes from random_state through local generators: fitting and
     # predicting neither draw from nor reseed torch's or NumPy's global RNG.

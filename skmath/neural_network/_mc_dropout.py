@@ -759,7 +759,9 @@ class MCDropoutRegressor(RegressorMixin, _BaseMCDropout):
 
     def _tensor_like(self, values, like):
         """Per-output ``values`` (``noise_std_``, ``_y_scale``) as a tensor like ``like``."""
-        return torch.as_tensor(np.atleast_1d(values), dtype=like.dtype, device=like.device)
+        # as_tensor copies a read-only array (a model loaded by joblib with
+        # mmap_mode="r"), where torch.as_tensor warned.
+        return as_tensor(np.atleast_1d(values), like.device, like.dtype)
 
     def predict(self, X, return_std=False, return_cov=False):
         """Predictive mean (and spread) from ``n_mc_samples`` passes.
