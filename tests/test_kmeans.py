@@ -237,6 +237,22 @@ def test_transform_is_accurate_next_to_the_centers():
     assert_allclose(np.diag(km.transform(near)), np.linalg.norm(delta, axis=1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("scale", [1e160, 1e300])
+def test_transform_beyond_the_square_range(scale, sparse):
+    # Rows beyond ~1e154 have squared distances past float64: transform gave
+    # inf (as sklearn's euclidean_distances does) though the distances exist;
+    # predict and score refuse such rows with a clear error instead.
+    X = _blobs(n=40, d=4, centers=3, seed=3)
+    km = KMeans(3, random_state=0, device="cpu").fit(X)
+    big = X * scale
+    expected = np.linalg.norm(big[:, None, :] / scale - km.cluster_centers_ / scale, axis=2)
+    ours = km.transform(sp.csr_matrix(big) if sparse else big)
+    assert_allclose(ours / scale, expected, rtol=1e-13)
+    with pytest.raises(ValueError, match="overflow"):
+        km.predict(big)
+
+
 def test_zero_weight_equals_removal():
     # Rows of weight zero are ignored by seeding and iterations.
     X = _blobs(n=200, seed=8)

@@ -104,6 +104,8 @@ _PRUNE_MARGIN_ULPS = 1024
 # Distances whose squared product form is below this many times its rounding
 # error bound are recomputed from differences (see _euclidean_distances).
 _RECOMPUTE_FACTOR = 5e8
+# Squared norms below this keep the product form of a squared distance finite.
+_SQUARES_BOUND = 2.0**1020
 # Seed of the fixed direction whose projection orders the rows canonically.
 _KEY_SEED = 0
 # CSR blocks on CPU hold this many times the dense budget of rows: torch's
@@ -1316,6 +1318,8 @@ def _euclidean_distances(X, centers):
     c_sq = (C * C).sum(dim=1)
     eps = torch.finfo(torch.float64).eps
     dense_rows = _block_rows(d, torch.float64, X.device)
+    # With ||x||^2 and ||c||^2 below 2^1020, ||x||^2 - 2 x.c + ||c||^2 is finite.
+    centers_in_range = bool((c_sq < _SQUARES_BOUND).all())
 
     def block(blk):
         if sparse:
@@ -1335,7 +1339,19 @@ def _euclidean_distances(X, centers):
         for part in row_blocks(rows.shape[0], dense_rows):
             diff = _dense_rows(Xb, rows[part]) - C.index_select(0, cols[part])
             dist[rows[part], cols[part]] = (diff * diff).sum(dim=1)
-        out[blk] = dist.clamp_min_(0.0).sqrt_()
+        dist = dist.clamp_min_(0.0).sqrt_()
+        if centers_in_range and bool((x_sq < _SQUARES_BOUND).all()):  # no overflow
+            out[blk] = dist
+            return
+        # Squares beyond float64 (values above ~1e154): the distance itself,
+        # from the difference scaled by its largest entry, where it exists.
+        rows, cols = torch.nonzero(~torch.isfinite(dist), as_tuple=True)
+        for part in row_blocks(rows.shape[0], dense_rows):
+            diff = _dense_rows(Xb, rows[part]) - C.index_select(0, cols[part])
+            top = diff.abs().amax(dim=1, keepdim=True)
+            norm = (diff / top).square_().sum(dim=1).sqrt_() * top[:, 0]
+            dist[rows[part], cols[part]] = torch.where(top[:, 0] > 0, norm, 0.0)
+        out[blk] = dist
 
     for blk in row_blocks(n, _pass_rows(X, k, torch.float64)):
         block(blk)
