@@ -901,6 +901,39 @@ def test_sample_weight_zero_equals_dropping_rows():
 
 
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_sample_weight_and_alpha_scaled_together_are_the_same_fit(cls, solver):
+    # The loss is a weighted mean and the L2 term alpha / sum(w): weights
+    # and alpha times 2^1020 are the same objective. Weights near 1e308 summed
+    # to inf (NaN loss, a DivergenceError); they are scaled by a power of two.
+    X, y = load_iris(return_X_y=True)
+    y = y if cls is MLPClassifier else X[:, 0] - X[:, 3]
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    params = dict(hidden_layer_sizes=(5,), max_iter=20, solver=solver, random_state=0,
+                  device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = cls(alpha=1e-3, **params).fit(X, y, sample_weight=w)
+        big = cls(alpha=1e-3 * 2.0**1020, **params).fit(X, y, sample_weight=w * 2.0**1020)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, big.coefs_ + big.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert big.loss_ == ref.loss_
+
+
+@pytest.mark.parametrize("weight, solver", [(1e-310, "lbfgs"), (5e-324, "adam")])
+def test_divergence_from_tiny_weights_names_the_penalty(weight, solver):
+    # Weights of 1e-310 make the L2 term alpha / sum(w) ~ 1e304: the fit
+    # diverges (sklearn's lbfgs returns a NaN loss silently), and the error
+    # said only that the inputs "may contain large values".
+    X, y = load_iris(return_X_y=True)
+    est = MLPRegressor(max_iter=20, solver=solver, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"alpha / sum\(sample_weight\)"):
+            est.fit(X, y, sample_weight=np.full(len(y), weight))
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 @pytest.mark.parametrize("random_state", range(4))
 def test_early_stopping_split_without_weight_raises_clearly(cls, random_state):
     # One sample carries all the weight, so the validation split or the training

@@ -641,6 +641,16 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 raise ValueError(
                     "The sample weights sum to zero: the weighted mean loss is undefined."
                 )
+        # The loss is a weighted mean and the L2 term alpha / sum(w) (per
+        # batch, as sklearn's): weights scaled by a power of two, alpha with
+        # them, is the same objective exactly, and weights near 1e308 no
+        # longer sum to inf (NaN losses, a DivergenceError).
+        alpha = self.alpha
+        if sample_weight is not None:
+            exponent = int(np.frexp(np.abs(sample_weight).max())[1])
+            sample_weight = np.ldexp(sample_weight, -exponent)
+            with np.errstate(over="ignore"):  # inf for subnormal weights: see below
+                alpha = float(np.ldexp(alpha, -exponent))
         y2d = y.reshape(-1, 1) if y.ndim == 1 else y
         n_outputs = self._n_network_outputs(y2d)
         layer_units = [X.shape[1], *hidden, n_outputs]
@@ -682,13 +692,23 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
                 start=self._fitted_state(network, Xt, yt),
             )
             interrupted = False
-            if self.solver in _STOCHASTIC_SOLVERS:
-                result = self._fit_stochastic(
-                    network, Xt, yt, wt, y2d, rng, generator, incremental, tasks
-                )
-                interrupted, stopped = result.interrupted, result.stopped
-            else:
-                stopped = self._fit_lbfgs(network, Xt, yt, wt, tasks)
+            try:
+                if self.solver in _STOCHASTIC_SOLVERS:
+                    result = self._fit_stochastic(
+                        network, Xt, yt, wt, alpha, y2d, rng, generator, incremental, tasks
+                    )
+                    interrupted, stopped = result.interrupted, result.stopped
+                else:
+                    stopped = self._fit_lbfgs(network, Xt, yt, wt, alpha, tasks)
+            except DivergenceError as error:
+                if sample_weight is None:
+                    raise
+                # Tiny weights make a huge penalty (weights of 1e-310: 1e304).
+                raise DivergenceError(
+                    f"{error} With sample_weight the L2 term is alpha / sum(sample_weight) "
+                    f"(here {alpha / sample_weight.sum():.3g}) times sum ||W||^2 / 2, as in "
+                    "scikit-learn: rescale sample_weight or lower alpha."
+                ) from error
             self.__dict__.update(self._fitted_state(network, Xt, yt)())
         if not interrupted:  # Ctrl-C stops the whole fit
             self._after_training(*validated, rng, incremental,
@@ -748,7 +768,8 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         # with shuffle=False the minibatches are taken in this order.
         return train_idx, val_idx
 
-    def _fit_stochastic(self, network, Xt, yt, wt, y2d, rng, generator, incremental, tasks):
+    def _fit_stochastic(self, network, Xt, yt, wt, alpha, y2d, rng, generator, incremental,
+                        tasks):
         resume = incremental and self._optimizer_state is not None
         # partial_fit goes on with the optimizer it has, as sklearn's keeps its
         # _optimizer object, even after set_params (the state of one solver
@@ -809,7 +830,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         @torch.no_grad()
         def batch_loss(X_batch, y_batch, w_batch=None):
             return network.backprop(
-                X_batch, y_batch, self.out_activation_, alpha=self.alpha,
+                X_batch, y_batch, self.out_activation_, alpha=alpha,
                 sample_weight=w_batch, dropout=dropout, generator=generator,
             )
 
@@ -919,7 +940,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
     def _validation_score(self, z, y, w=None):
         return _validation_score(z, y, self.out_activation_, w)
 
-    def _fit_lbfgs(self, network, Xt, yt, wt, tasks):
+    def _fit_lbfgs(self, network, Xt, yt, wt, alpha, tasks):
         """Full-batch L-BFGS-B (scipy), loss and gradient by :func:`_backprop`.
 
         Each iterate is a callback task (``tasks``); a callback returning
@@ -934,7 +955,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         @torch.no_grad()
         def loss_and_grad(theta):
             network.flat.copy_(torch.from_numpy(theta))
-            loss = network.backprop(Xt, yt, self.out_activation_, alpha=self.alpha,
+            loss = network.backprop(Xt, yt, self.out_activation_, alpha=alpha,
                                     sample_weight=wt, X_transposed=XT)
             last["loss"] = float(loss)
             # A copy: the buffer is overwritten by the next evaluation.
