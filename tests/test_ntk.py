@@ -795,6 +795,14 @@ def test_overflowing_inputs_raise_instead_of_inf(activation):
         np.testing.assert_allclose(relu(X * 1e70), relu(X) * 1e140, rtol=1e-12)
 
 
+def test_overflow_from_bias_std_names_it():
+    # Standardised inputs, bias_std=1e100: the error blamed x . x (1 here)
+    # and advised lowering depth or weight_std only.
+    X, _ = _data(n=5, d=2)
+    with pytest.raises(ValueError, match=r"bias_std=1e\+100\).*lower depth, weight_std or bias_std"):
+        NTKKernel(activation="erf", bias_std=1e100)(X)
+
+
 @pytest.mark.parametrize("depth", [1, 3])
 def test_relu_kernel_diagonal_equals_zero_angle_closed_form(depth):
     # At x = x' the ReLU angle is 0: E[relu(u)^2] = q / 2, E[relu'(u)^2] = 1/2.

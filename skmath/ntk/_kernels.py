@@ -270,10 +270,12 @@ def _finite_layer_variances(X, params):
         raise ValueError(
             "The kernel recursion overflows "
             f"{str(X.dtype).removeprefix('torch.')} on these inputs (largest "
-            f"x . x / n_features: {float(var0.max()):.3g}). Rescale X, e.g. with "
-            "StandardScaler, or, if X is standardised already, lower depth or "
-            "weight_std (each ReLU layer multiplies the variance by about "
-            "weight_std**2 / 2)."
+            f"x . x / n_features: {float(var0.max()):.3g}; depth={params[0]}, "
+            f"activation={params[1]!r}, weight_std={params[2]:.3g}, "
+            f"bias_std={params[3]:.3g}). Rescale X, e.g. with StandardScaler, or, if "
+            "X is standardised already, lower depth, weight_std or bias_std (each "
+            "layer's variance is weight_std**2 times the previous activation's plus "
+            "bias_std**2; a ReLU layer multiplies it by about weight_std**2 / 2)."
         )
     return var0, variances, out, ntk
 
