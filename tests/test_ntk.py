@@ -536,6 +536,16 @@ def test_per_sample_alpha_and_errors():
         NTKRegressor(depth=0, bias_std=0.0, alpha=0.0, device="cpu").fit(X_line, X_line[:, 0])
 
 
+def test_singular_kernel_of_large_rows_says_to_rescale():
+    # Integer rows near 2^60: the kernel's diagonal is ~1e36 and the default
+    # alpha (1e-10) vanishes beside it; the error only advised increasing
+    # alpha. It gives the diagonal's scale and advises rescaling X.
+    rng = np.random.RandomState(0)
+    X = 2**60 + rng.randint(0, 1000, size=(30, 2))
+    with pytest.raises(ValueError, match=r"diagonal entry is 1\.\d+e\+36.*rescale X"):
+        NTKRegressor(device="cpu").fit(X, rng.randn(30))
+
+
 def test_pickle_round_trip():
     # A pickled and reloaded regressor predicts identically.
     X, y = _data()

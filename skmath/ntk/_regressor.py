@@ -34,6 +34,7 @@ def _cholesky(K, alpha, estimator):
     symmetric); a row-major one is first copied (one more ``n x n``: at
     ``n = 5000`` the fit's peak was 4.2 kernel matrices, GPR's 2.2).
     """
+    top = K.diagonal().max()  # (before the factorisation overwrites K)
     K.diagonal().add_(alpha)
     K = K.mT
     info = torch.empty((), dtype=torch.int32, device=K.device)
@@ -45,7 +46,10 @@ def _cholesky(K, alpha, estimator):
             f"{estimator.weight_std}, bias_std={estimator.bias_std}) plus alpha on "
             "its diagonal is not positive definite on the training data (Cholesky "
             f"failed at row {int(info)}). Try gradually increasing the 'alpha' "
-            "parameter of your NTKRegressor estimator."
+            "parameter of your NTKRegressor estimator. alpha is absolute: the "
+            f"kernel's largest diagonal entry is {float(top):.3g}, and it grows "
+            "with x . x, so rows at a large scale make it singular to rounding "
+            "whatever a small alpha: rescale X (e.g. with StandardScaler) too."
         )
     return L
 
