@@ -725,3 +725,27 @@ def test_kmeans_predictions_release_their_scratch_buffers():
             a = scratch("a", (4,), dtype=torch.float64, device=cpu)
         assert scratch("a", (4,), dtype=torch.float64, device=cpu).data_ptr() == a.data_ptr()
     assert not _WORKSPACE.__dict__.get("buffers")
+
+
+@pytest.mark.parametrize("name", ["FlowMatchingSampler", "MLPRegressor", "MLPClassifier"])
+def test_training_that_blows_up_without_inf_warns(name):
+    # learning_rate_init=1e3 throws the weights far off: the flow's loss went
+    # from 0.14 to 2e31 and the fit ended (plateau rule) without a word. A
+    # final loss over ten times the first epoch's is reported; a sound fit is not.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import skmath
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 2)
+    args = (X,) if name == "FlowMatchingSampler" else (X, X.sum(1) > 0 if "Class" in name else X.sum(1))
+    cls = getattr(skmath, name)
+    with pytest.warns(ConvergenceWarning, match="training loss rose from"):
+        bad = cls(learning_rate_init=1e3, max_iter=30, random_state=0, device="cpu").fit(*args)
+    assert bad.loss_curve_[-1] > 10 * bad.loss_curve_[0]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "The training loss rose", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "Stochastic Optimizer", ConvergenceWarning)
+        cls(max_iter=30, random_state=0, device="cpu").fit(*args)

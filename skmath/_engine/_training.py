@@ -22,6 +22,9 @@ from tqdm.auto import tqdm
 from ._core import take_rows
 
 
+# A final epoch loss this many times the first one's is reported as divergence.
+_LOSS_RISE = 10.0
+
 # sklearn's MLP error, word for word, so that code matching it matches ours.
 SKLEARN_DIVERGED_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -310,6 +313,17 @@ def train(
         result.interrupted = True
     finally:
         bar.close()
+    curve = result.loss_curve
+    if warn_convergence and len(curve) > 1 and curve[-1] > _LOSS_RISE * curve[0] > 0:
+        # A step too large can throw the weights far off without an infinite
+        # loss (a flow at learning_rate_init=1e3: 0.2 -> 2e22), and the
+        # plateau rule then stops the fit as if it had converged.
+        warnings.warn(
+            f"The training loss rose from {curve[0]:.4g} (epoch 1) to {curve[-1]:.4g} "
+            f"(epoch {len(curve)}): training diverged. Lower learning_rate_init.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     result.best_validation_score = None if best_val == -math.inf else best_val
     result.no_improvement = no_improvement
     if best_state is not None:
