@@ -526,7 +526,8 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     sparse solver and stopping rule, which bounds the residuals (not exact on
     ill-conditioned ``X``). Data whose Gram matrix would over- or underflow
     are scaled by powers of two first, as in :func:`_min_norm_lstsq` (LSQR
-    again if that is not enough); LSQR always runs on data so scaled.
+    again if that is not enough); so does LSQR on data far from unit scale,
+    where its stopping test is not scale-free.
 
     Parameters
     ----------
