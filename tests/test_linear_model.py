@@ -1659,6 +1659,28 @@ def test_logistic_l2_on_large_features_reaches_the_minimum(solver, scale):
     assert_allclose(est.coef_ * scale, ref.coef_, rtol=1e-2)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "sag"])
+def test_logistic_scaled_continuation_that_takes_no_step_changes_nothing(solver, monkeypatch):
+    # When the column-scaled continuation fails its first line search, the
+    # raw run's result stands, without the continuation's warning (it said
+    # "max_iter was reached" after 2 of 100 iterations).
+    import skmath.linear_model._logistic as logistic
+
+    rng = np.random.default_rng(1)
+    n, d = 52, 29
+    y = rng.integers(0, 2, n)
+    X = (rng.normal(size=(n, d)) + rng.normal(size=(2, d))[y]) * 10.0 ** rng.uniform(7, 12)
+    w = 10.0 ** rng.uniform(-3, 3, n)
+    kw = dict(C=4e-6, tol=1e-8, solver=solver, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = LogisticRegression(**kw).fit(X, y, sample_weight=w)
+    monkeypatch.setattr(logistic, "_SCALE_SPAN", 1000)  # no continuation
+    raw = LogisticRegression(**kw).fit(X, y, sample_weight=w)
+    assert_array_equal(est.coef_, raw.coef_)
+    assert_array_equal(est.n_iter_, raw.n_iter_)
+
+
 def test_logistic_conjugate_gradient_survives_extreme_scales():
     # X ~ 1e-150 with sample weights 1e-300: the conjugate gradients' beta
     # overflowed and Python's beta**2 raised a bare OverflowError (sklearn's

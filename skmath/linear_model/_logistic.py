@@ -362,6 +362,8 @@ def _scaled_lbfgs(fun, coef0, scales, *, max_iter, tol, callback):
         max_iter=max_iter - result.nit, tol=tol / max(float(scale.max()), 1.0),
         callback=None if callback is None else lambda c: callback(c / to_numpy(v_scale)),
     )
+    if not more.fun < result.fun:  # no step taken (a failed first line search)
+        return coef, result
     more.nit += result.nit
     return coef_v / v_scale, more
 
