@@ -240,18 +240,42 @@ def test_device_may_be_a_torch_device(name):
         assert_allclose(_outputs(by_device, X)[method], value, rtol=1e-12, err_msg=method)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize(
-    "name",
-    ["KMeans", "LinearRegression", "LogisticRegression", "MCDropoutClassifier",
-     "MCDropoutRegressor", "MLPClassifier", "MLPRegressor"],
-)
-def test_sparse_fit_on_cuda_equals_cpu(name):
-    # Sparse X on the GPU (CSR tensors, torch's transpose, cuSPARSE products)
-    # gives the CPU fit, and the model predicts the same on either device.
+_DETERMINISTIC_FIT = """
+import sys, warnings, torch
+sys.path.insert(0, sys.argv[2])
+from test_ecosystem import FITTED_ESTIMATORS, _fit_on_wine, _outputs
+torch.use_deterministic_algorithms(True)
+for name in FITTED_ESTIMATORS:
+    est, X = _fit_on_wine(name, sys.argv[1])
+    _outputs(est, X)
+"""
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_fits_under_torch_deterministic_algorithms(device):
+    # torch.use_deterministic_algorithms(True) makes ops without a
+    # deterministic CUDA kernel raise: KMeans used a floating cumsum and a
+    # weighted bincount, MLPClassifier nll_loss. Every estimator fits and
+    # predicts in that mode (CUDA also needs cuBLAS's workspace setting,
+    # CUBLAS_WORKSPACE_CONFIG, as PyTorch documents).
+    import os
+    import subprocess
+    import sys
+
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    subprocess.run(
+        [sys.executable, "-c", _DETERMINISTIC_FIT, device, os.path.dirname(__file__)],
+        env={**os.environ, "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}, check=True,
+    )
+
+
+def _sparse_problem(name):
+    """A CSR X of zero column means (rows A and -A), targets, and ``name``'s params."""
     rng = np.random.RandomState(0)
-    X = sp.random(400, 60, density=0.1, format="csr", random_state=rng)
-    y = np.asarray(X @ rng.randn(60)).ravel()
+    A = sp.random(200, 60, density=0.1, format="csr", random_state=rng)
+    X = sp.vstack([A, -A]).tocsr()
+    y = np.asarray(X @ rng.randn(60)).ravel() + 0.1 * rng.randn(400)
     cls = getattr(skmath, name)
     params = _extra(cls)
     if name.startswith(("MLP", "MCDropout")):
@@ -260,13 +284,45 @@ def test_sparse_fit_on_cuda_equals_cpu(name):
         params.update(n_clusters=4, init=X[:4].toarray(), n_init=1)
     if name in ("LogisticRegression", "MLPClassifier", "MCDropoutClassifier"):
         y = (y > np.median(y)).astype(int)
-    target = None if name == "KMeans" else y
+    return cls, params, X, None if name == "KMeans" else y
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["KMeans", "LinearRegression", "LogisticRegression"])
+def test_sparse_fit_on_cuda_equals_cpu(name):
+    # Sparse X on the GPU (CSR tensors, torch's transpose, cuSPARSE products)
+    # gives the CPU fit, and the model predicts the same on either device.
+    cls, params, X, y = _sparse_problem(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        cpu = cls(device="cpu", **params).fit(X, target)
-        gpu = cls(device="cuda", **params).fit(X, target)
+        cpu = cls(device="cpu", **params).fit(X, y)
+        gpu = cls(device="cuda", **params).fit(X, y)
     for method, value in _outputs(cpu, X).items():
         assert_allclose(_outputs(gpu, X)[method], value, rtol=1e-6, atol=1e-8, err_msg=method)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize(
+    "name", ["MCDropoutClassifier", "MCDropoutRegressor", "MLPClassifier", "MLPRegressor"]
+)
+def test_sparse_fit_equals_dense_fit_on_the_same_device(name, device):
+    # The networks draw their initial weights, minibatches and dropout masks
+    # from a generator on the fit's device: CUDA's (Philox) and the CPU's
+    # (Mersenne Twister) give other numbers for the same seed, so a GPU fit
+    # is not the CPU fit. On one device, sparse X (CSR products; cuSPARSE on
+    # the GPU) gives the dense fit: columns of zero mean, which the MC nets'
+    # centring of dense X leaves as they are.
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    cls, params, X, y = _sparse_problem(name)
+    if name == "MCDropoutRegressor":
+        params["cv"] = None  # the folds' columns are not centred: noise from the fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = cls(device=device, **params).fit(X, y)
+        dense = cls(device=device, **params).fit(X.toarray(), y)
+    for method, value in _outputs(dense, X.toarray()).items():
+        assert_allclose(_outputs(sparse, X)[method], value, rtol=1e-6, atol=1e-8, err_msg=method)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -473,7 +473,7 @@ def _inverse_cdf_draw(mass, order, u, fallback):
     fallback : Tensor of int64, shape ()
         Canonical position used when ``mass`` sums to zero.
     """
-    cumulative = torch.cumsum(mass.index_select(0, order), dim=0, dtype=torch.float64)
+    cumulative = _cumsum(mass.index_select(0, order).to(torch.float64))
     total = cumulative[-1]
     index = torch.searchsorted(cumulative, u * total, right=True)
     index.clamp_(max=mass.shape[0] - 1)
@@ -1029,7 +1029,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
             if not unit_weights:
                 rows.mul_(w64[:, None])
         part.index_add_(0, new, rows)
-        return n_new, part, torch.bincount(new, weights=w64, minlength=k)
+        return n_new, part, _weight_sums(new, w64, k)
 
     blocks = row_blocks(n, _pass_rows(X, k))
     results = map_blocks(full_pass, blocks, pool)
@@ -1046,7 +1046,7 @@ def _assign(X, x_sq, w, centers, labels, upper, lower, sums, weight_in_clusters,
             for _, (flat, moved), _ in results:
                 sums.view(-1).index_add_(0, flat, moved)
         # Weights counted from scratch: an emptied cluster weighs exactly zero.
-        weight_in_clusters.copy_(torch.bincount(labels, weights=w.to(torch.float64), minlength=k))
+        weight_in_clusters.copy_(_weight_sums(labels, w.to(torch.float64), k))
     elif with_sums:
         # Blocks are added in order: the result does not depend on the
         # number of threads.
@@ -1130,7 +1130,7 @@ def _inertia(X, w, centers, labels, pool):
             Xb = csr_with_values(Xb, Xb.values().to(torch.float64))
             dist = _sparse_sq_distances(Xb, centers, c_sq, labels[blk])
             # Continuing one cumulative sum in row order: the same rounding.
-            total = torch.cumsum(torch.cat([total, dist * w[blk].to(torch.float64)]), dim=0)[-1:]
+            total = _cumsum(torch.cat([total, dist * w[blk].to(torch.float64)]))[-1:]
         return float(total)
 
     def block(blk):
@@ -1141,7 +1141,7 @@ def _inertia(X, w, centers, labels, pool):
         # Added up in row order (a cumulative sum): a BLAS dot or a parallel
         # sum splits the rows by the number of threads, and so its rounding.
         weighted = diff.sum(dim=1).to(torch.float64) * w[blk].to(torch.float64)
-        return torch.cumsum(weighted, dim=0)[-1]
+        return _cumsum(weighted)[-1]
 
     blocks = row_blocks(X.shape[0], _block_rows(X.shape[1], X.dtype, X.device))
     return float(_sum_in_order(map_blocks(block, blocks, pool)))
@@ -1292,6 +1292,25 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     mapping = torch.full((n_clusters,), -1, dtype=labels1.dtype, device=labels1.device)
     mapping.scatter_(0, labels1, labels2)
     return bool(torch.equal(mapping[labels1], labels2))
+
+
+def _cumsum(x):
+    """``torch.cumsum(x, 0)``: a sum in row order. On the CPU for a CUDA ``x``
+    under ``torch.use_deterministic_algorithms(True)``, where CUDA's floating
+    cumsum raises (it has no deterministic kernel)."""
+    if x.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return torch.cumsum(x.cpu(), dim=0).to(x.device)
+    return torch.cumsum(x, dim=0)
+
+
+def _weight_sums(labels, w, k):
+    """Total weight ``w`` of each of the ``k`` labels, added in row order.
+
+    ``torch.bincount(labels, w)``, by ``index_add_``, which has a deterministic
+    CUDA kernel (``bincount`` with weights raises under
+    ``torch.use_deterministic_algorithms(True)``).
+    """
+    return w.new_zeros(k).index_add_(0, labels, w)
 
 
 def _euclidean_distances(X, centers):

@@ -232,7 +232,9 @@ def _output_delta(z, y, out_activation, sample_weight=None):
     """
     if out_activation == "softmax":
         logp = torch.log_softmax(z, dim=1)
-        per_sample = _clip_log_loss(F.nll_loss(logp, y, reduction="none"))
+        # -log p of each row's class (nll_loss's values, but it has no
+        # deterministic CUDA kernel: torch.use_deterministic_algorithms raises)
+        per_sample = _clip_log_loss(logp.gather(1, y[:, None])[:, 0].neg())
         delta = logp.exp_()
         delta.scatter_add_(1, y[:, None], torch.full_like(delta[:, :1], -1.0))
     elif out_activation == "logistic":
