@@ -1316,3 +1316,24 @@ def test_predict_compares_rows_about_the_fits_origin():
     assert_array_equal(km.predict(X), km.labels_)
     assert len(set(km.labels_[:3])) == 1 and len(set(km.labels_[3:])) == 1
     assert km.labels_[0] != km.labels_[3]
+
+
+def test_row_keys_of_aligned_rows_path(monkeypatch):
+    # On CUDA the products behind the row keys are laid out in rows of a
+    # multiple of 4 values (CUDA's row sums depend on a row's alignment). That
+    # path, run here on the CPU: copies of a row get equal keys wherever they
+    # sit (d = 130, rows 8 * 130 bytes apart), the keys equal the unpadded
+    # ones to rounding, and the fit is the same.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 130)
+    X[[5, 6, 17, 30]] = X[3]
+    w = torch.ones(40, dtype=torch.float64)
+    _, key, _ = kmeans_module._canonical_order(torch.as_tensor(X), w, None)
+    monkeypatch.setattr(kmeans_module, "_align_key_rows", lambda device: True)
+    _, padded, _ = kmeans_module._canonical_order(torch.as_tensor(X), w, None)
+    assert len(set(padded[[3, 5, 6, 17, 30]].tolist())) == 1
+    assert_allclose(padded, key, rtol=1e-13, atol=1e-13)
+    aligned = KMeans(5, random_state=0, device="cpu").fit(X)
+    monkeypatch.undo()
+    plain = KMeans(5, random_state=0, device="cpu").fit(X)
+    assert_allclose(aligned.cluster_centers_, plain.cluster_centers_, rtol=1e-12)

@@ -343,18 +343,30 @@ def _canonical_order(X, w, pool):
         return _argsort_stable(key), key, mean
     key = empty(n, dtype=torch.float64, device=X.device)
 
+    # CUDA's row sums load a row in aligned vectors, its unaligned head apart:
+    # rows that start at other addresses modulo 32 bytes would be added in
+    # another order. There the products are laid out in rows of a multiple of
+    # 4 values (zeros after the row), each starting aligned.
+    width = -(-d // 4) * 4 if _align_key_rows(X.device) else d
+
     def project(blk):
         Xb = X[blk]
         # An elementwise product and a row sum (not a BLAS gemv) so that the
         # key of a row never depends on where the row sits in X.
-        product = scratch("product", Xb.shape, dtype=v.dtype, device=X.device)
-        torch.mul(Xb, v, out=product)
+        product = scratch("product", (Xb.shape[0], width), dtype=v.dtype, device=X.device)
+        product[:, d:].zero_()
+        torch.mul(Xb, v, out=product[:, :d])
         torch.sum(product, dim=1, out=key[blk])
         return w[blk] @ Xb
 
     blocks = row_blocks(n, _block_rows(d, X.dtype, X.device))
     mean = _round_significand(_sum_in_order(map_blocks(project, blocks, pool)) / w.sum())
     return _argsort_stable(key), key, mean
+
+
+def _align_key_rows(device):
+    """Whether :func:`_canonical_order` pads its products to aligned rows."""
+    return device.type == "cuda"
 
 
 def _argsort_stable(x):
