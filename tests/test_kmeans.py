@@ -1337,3 +1337,28 @@ def test_row_keys_of_aligned_rows_path(monkeypatch):
     monkeypatch.undo()
     plain = KMeans(5, random_state=0, device="cpu").fit(X)
     assert_allclose(aligned.cluster_centers_, plain.cluster_centers_, rtol=1e-12)
+
+
+_TF32_SETTINGS = """
+import sys, torch
+from skmath.cluster._kmeans import _tf32_matmul
+assert not _tf32_matmul()
+exec(sys.argv[1])
+assert _tf32_matmul()
+"""
+
+
+@pytest.mark.parametrize("setting", [
+    "torch.set_float32_matmul_precision('high')",
+    "torch.backends.cuda.matmul.allow_tf32 = True",
+    "torch.backends.fp32_precision = 'tf32'",
+])
+def test_tf32_matmul_setting_is_seen(setting):
+    # With TF32 float32 CUDA products (a user's global setting) the distance
+    # bounds that decide labels among near ties must use TF32's rounding, not
+    # float32's: each way of turning it on is seen (in a fresh process, as
+    # PyTorch refuses to mix its old and new settings).
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", _TF32_SETTINGS, setting], check=True)

@@ -795,9 +795,22 @@ def _error_scale(X):
     shape ``(b,)``).
     """
     eps = torch.finfo(X.dtype).eps
+    if X.dtype == torch.float32 and X.device.type == "cuda" and _tf32_matmul():
+        eps = 2.0**-10  # products of operands rounded to TF32's 10-bit mantissas
     if _is_sparse(X):
         return (X.crow_indices().diff().to(X.dtype) + 2).mul_(2 * eps)
     return 2 * (X.shape[1] + 2) * eps
+
+
+def _tf32_matmul():
+    """Whether float32 CUDA matrix products run in TF32, as a user may set
+    (``torch.set_float32_matmul_precision("high")``, ``allow_tf32``, or
+    ``fp32_precision = "tf32"``, which reflects the other two)."""
+    matmul = torch.backends.cuda.matmul
+    precision = getattr(matmul, "fp32_precision", None)
+    if precision is None:  # PyTorch before the fp32_precision settings
+        return bool(matmul.allow_tf32)
+    return precision == "tf32"
 
 
 def _nearest(dist, err_centers, err_rows, *, second=True, refine=None):
