@@ -140,6 +140,29 @@ def row_blocks(n_rows, rows):
     return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
+def pow2_exponent(a):
+    """The exponent ``e`` with ``max |a|`` in ``[2^(e-1), 2^e)``, as ``frexp`` gives
+    it (0 for an all-zero or empty ``a``): dividing ``a`` by ``2^e`` is exact and
+    brings its largest magnitude into ``[1/2, 1)``.
+
+    ``a`` is a number, a NumPy array, a tensor, or a sparse CSR tensor (its
+    stored values).
+
+    Examples
+    --------
+    >>> pow2_exponent([0.75, -3.0])
+    2
+    >>> pow2_exponent(0.0)
+    0
+    """
+    if isinstance(a, torch.Tensor):
+        values = a.values() if a.layout is torch.sparse_csr else a
+        if values.numel() == 0:
+            return 0
+        return int(torch.frexp(values.abs().max()).exponent)
+    return int(np.frexp(np.abs(np.asarray(a, dtype=np.float64)).max(initial=0.0))[1])
+
+
 def empty(shape, *, dtype, device):
     """An uninitialised tensor, like :func:`torch.empty`, cheaper when large on CPU.
 

@@ -64,6 +64,7 @@ from .._engine import (
     empty,
     make_generator,
     map_blocks,
+    pow2_exponent,
     row_blocks,
     row_slice,
     scratch,
@@ -1702,7 +1703,7 @@ class KMeans(
             # an error blaming X).
             largest, weight_scale = float(w.max()), 1.0
             if largest > 1:
-                weight_scale = math.ldexp(1.0, math.frexp(largest)[1])
+                weight_scale = math.ldexp(1.0, pow2_exponent(largest))
                 w = w / weight_scale
             order, key, mean = _canonical_order(Xt, w, pool)
             origin = mean  # where fit compares rows, kept for predict

@@ -19,6 +19,7 @@ from .._engine import (
     canonical_csr,
     csr_transpose,
     csr_with_values,
+    pow2_exponent,
     row_blocks,
     to_numpy,
     torch_threads,
@@ -76,15 +77,6 @@ def _gram_in_range(G, b):
     return bool(torch.isfinite(G).all() & torch.isfinite(b).all() & in_range)
 
 
-def _pow2_exponent(a):
-    """The exponent ``e`` with ``max |a| in [2^(e-1), 2^e)`` (0 for an all-zero or
-    empty ``a``; the stored values of a sparse CSR ``a``), as :func:`torch.frexp`."""
-    values = a.values() if a.layout is torch.sparse_csr else a
-    if values.numel() == 0:
-        return 0
-    return int(torch.frexp(values.abs().max()).exponent)
-
-
 def _ldexp(a, e):
     """``a * 2^e``, exact unless the result over- or underflows: two factors
     ``2^(e/2)`` so that neither overflows (``2^1074`` does not exist); the
@@ -112,8 +104,8 @@ def _pow2_scaled(X, y, sample_weight, XT=None):
         ``XTs`` is None when ``XT`` is.
     ex, ey, ew : int
     """
-    ex, ey = _pow2_exponent(X), _pow2_exponent(y)
-    ew = 2 * (_pow2_exponent(sample_weight) // 2)
+    ex, ey = pow2_exponent(X), pow2_exponent(y)
+    ew = 2 * (pow2_exponent(sample_weight) // 2)
     XTs = None if XT is None else _ldexp(XT, -ex)
     return _ldexp(X, -ex), XTs, _ldexp(y, -ey), _ldexp(sample_weight, -ew), ex, ey, ew
 
@@ -572,7 +564,7 @@ def _sparse_lstsq(X, XT, y, sample_weight, fit_intercept, tol, rescale=True):
     # absolute eps): on data at 1e-30 it stopped at its first iteration, and at
     # 1e160 its norms overflowed. Such data are scaled by powers of two (the
     # copies cost 12% of a 20k x 2k bag-of-words fit, so not everyday data).
-    ex, ey, ew = (_pow2_exponent(a) for a in (X, y, sample_weight))
+    ex, ey, ew = (pow2_exponent(a) for a in (X, y, sample_weight))
     if ex + ey + ew < _LSQR_MIN_EXPONENT or max(abs(ex), abs(ey), abs(ew)) > _LSQR_MAX_EXPONENT:
         Xs, XTs, ys, ws, ex, ey, _ = _pow2_scaled(X, y, sample_weight, XT)
     else:

@@ -33,6 +33,7 @@ from .._engine import (
     csr_with_values,
     minimize_lbfgs,
     minimize_owlqn,
+    pow2_exponent,
     row_blocks,
     to_numpy,
     torch_threads,
@@ -357,10 +358,11 @@ def _scaled_lbfgs(fun, coef0, scales, *, max_iter, tol, callback):
     if bool(((scale >= 2.0**-_SCALE_SPAN) & (scale <= 2.0**_SCALE_SPAN)).all()):
         return coef, result
     v_scale = torch.cat([scale, scale.new_ones(coef.shape[1] - scale.shape[0])])
+    host_scale = to_numpy(v_scale)  # once, not per iteration
     coef_v, more = lbfgs(
         lambda coef_v: _scaled(fun, coef_v, v_scale), coef * v_scale,
         max_iter=max_iter - result.nit, tol=tol / max(float(scale.max()), 1.0),
-        callback=None if callback is None else lambda c: callback(c / to_numpy(v_scale)),
+        callback=None if callback is None else lambda c: callback(c / host_scale),
     )
     if not more.fun < result.fun:  # no step taken (a failed first line search)
         return coef, result
@@ -879,7 +881,7 @@ class LogisticRegression(
         # The weights scaled by a power of two, exactly: the objective divides
         # by their sum and balanced class weights are ratios of sums, but a
         # sum near 1e308 overflowed to inf (and every weight became 0).
-        w_exp = int(np.frexp(sample_weight.max(initial=0.0))[1])
+        w_exp = pow2_exponent(sample_weight)
         sample_weight = np.ldexp(sample_weight, -w_exp)
         if self.class_weight is not None:
             with np.errstate(divide="ignore", invalid="ignore"):

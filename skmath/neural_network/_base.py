@@ -61,6 +61,7 @@ from .._engine import (
     linear,
     make_generator,
     minimize_lbfgs,
+    pow2_exponent,
     row_blocks,
     take_rows,
     to_numpy,
@@ -649,7 +650,7 @@ class _BaseMLP(CallbackSupportMixin, TorchEstimatorMixin, BaseEstimator):
         # longer sum to inf (NaN losses, a DivergenceError).
         alpha = self.alpha
         if sample_weight is not None:
-            exponent = int(np.frexp(np.abs(sample_weight).max())[1])
+            exponent = pow2_exponent(sample_weight)
             sample_weight = np.ldexp(sample_weight, -exponent)
             with np.errstate(over="ignore"):  # inf for subnormal weights: see below
                 alpha = float(np.ldexp(alpha, -exponent))

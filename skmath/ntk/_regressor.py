@@ -17,6 +17,7 @@ from .._engine import (
     block_rows,
     column_mean_std,
     constant_columns,
+    pow2_exponent,
     to_numpy,
     torch_threads,
     unchanged_on_failure,
@@ -578,7 +579,7 @@ class NTKRegressor(TorchEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEs
             # its square leaves float64's range (targets beyond ~1e120): the
             # covariance was inf and multivariate_normal's SVD failed. Exact,
             # and the same draws otherwise (unit 1).
-            unit = 1.0 if 2.0**-400 < scale < 2.0**400 else math.ldexp(1.0, math.frexp(scale)[1])
+            unit = 1.0 if 2.0**-400 < scale < 2.0**400 else math.ldexp(1.0, pow2_exponent(scale))
             mean = (y_mean if y_mean.ndim == 1 else y_mean[:, k]) / unit
             draws = rng.multivariate_normal(mean, y_var * (scale / unit) ** 2, n_samples)
             samples.append(unit * draws.T)
